@@ -1,0 +1,308 @@
+//! Settings: built-in defaults, then a TOML file, then `TELEBIND_<SECTION>__<KEY>`
+//! environment variables. Every key is documented in `config.example.toml`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The file read when `--config` is not given, if it exists.
+pub const DEFAULT_FILE: &str = "telebind.toml";
+const ENV_PREFIX: &str = "TELEBIND_";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub sync: SyncConfig,
+    pub providers: ProvidersConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub bind: SocketAddr,
+    /// Where carriers reach this server; the inbound webhook URL is built from it.
+    pub public_base_url: String,
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            public_base_url: "http://localhost:8000".into(),
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub path: PathBuf,
+    pub pool_size: u32,
+    pub synchronous: Synchronous,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("telebind.db"),
+            pool_size: 8,
+            synchronous: Synchronous::Full,
+        }
+    }
+}
+
+/// SQLite's `synchronous` pragma. `full` makes every acknowledged write survive
+/// a power cut; `normal` trades that for speed in WAL mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    Full,
+    Normal,
+}
+
+impl Synchronous {
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncConfig {
+    /// One deadline for a whole push to a carrier, however many requests it takes.
+    pub timeout_ms: u64,
+    pub verify_ownership: bool,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 5000,
+            verify_ownership: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProvidersConfig {
+    pub twilio_base_url: String,
+    pub vonage_api_base_url: String,
+    pub vonage_rest_base_url: String,
+    pub plivo_base_url: String,
+    pub telnyx_base_url: String,
+    pub vobiz_base_url: String,
+    pub cloudonix_base_url: String,
+}
+
+impl Default for ProvidersConfig {
+    fn default() -> Self {
+        Self {
+            twilio_base_url: "https://api.twilio.com".into(),
+            vonage_api_base_url: "https://api.nexmo.com".into(),
+            vonage_rest_base_url: "https://rest.nexmo.com".into(),
+            plivo_base_url: "https://api.plivo.com".into(),
+            telnyx_base_url: "https://api.telnyx.com".into(),
+            vobiz_base_url: "https://api.vobiz.ai".into(),
+            cloudonix_base_url: "https://api.cloudonix.io".into(),
+        }
+    }
+}
+
+/// A configuration problem, said in one line that names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Loads defaults, then `file` (or `telebind.toml` when present), then the
+    /// `TELEBIND_*` variables of `env`.
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        let mut table = toml::Table::try_from(Config::default()).map_err(|e| ConfigError(format!("defaults: {e}")))?;
+
+        let file = file.map(Path::to_path_buf).or_else(|| {
+            let default = PathBuf::from(DEFAULT_FILE);
+            default.exists().then_some(default)
+        });
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+            let parsed: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+                ConfigError(format!("{}: {}", path.display(), one_line(&e.to_string())))
+            })?;
+            merge(&mut table, parsed, "")?;
+        }
+
+        for (name, value) in env {
+            if let Some(key) = name.strip_prefix(ENV_PREFIX) {
+                apply_env(&mut table, &name, key, &value)?;
+            }
+        }
+
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| ConfigError(format!("{}: {}", e.path(), one_line(&e.inner().to_string()))))?;
+        config.check()
+    }
+
+    /// Rules the types alone cannot state.
+    fn check(mut self) -> Result<Config, ConfigError> {
+        let url = self.server.public_base_url.trim().trim_end_matches('/');
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains(' ') {
+            return Err(ConfigError(format!(
+                "server.public_base_url: expected an http:// or https:// URL, got {url:?}"
+            )));
+        }
+        self.server.public_base_url = url.to_string();
+        if self.server.max_body_bytes == 0 {
+            return Err(ConfigError("server.max_body_bytes: must be at least 1".into()));
+        }
+        if self.database.pool_size == 0 {
+            return Err(ConfigError("database.pool_size: must be at least 1".into()));
+        }
+        if self.sync.timeout_ms == 0 {
+            return Err(ConfigError("sync.timeout_ms: must be at least 1".into()));
+        }
+        Ok(self)
+    }
+}
+
+/// Overlays `from` onto `into`, refusing keys the defaults do not have.
+fn merge(into: &mut toml::Table, from: toml::Table, prefix: &str) -> Result<(), ConfigError> {
+    for (key, value) in from {
+        let path = format!("{prefix}{key}");
+        match (into.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(value)) => merge(inner, value, &format!("{path}."))?,
+            (Some(toml::Value::Table(_)), _) => {
+                return Err(ConfigError(format!("{path}: expected a [{path}] section")))
+            }
+            (Some(slot), value) => *slot = value,
+            (None, _) => return Err(ConfigError(format!("{path}: unknown key"))),
+        }
+    }
+    Ok(())
+}
+
+/// `TELEBIND_SYNC__TIMEOUT_MS=900` sets `sync.timeout_ms`; the value is read as
+/// the type the key's default has, so `"0.0.0.0:8000"` stays a string.
+fn apply_env(table: &mut toml::Table, name: &str, key: &str, raw: &str) -> Result<(), ConfigError> {
+    let (section, field) = key
+        .split_once("__")
+        .map(|(s, f)| (s.to_ascii_lowercase(), f.to_ascii_lowercase()))
+        .ok_or_else(|| ConfigError(format!("{name}: expected TELEBIND_<SECTION>__<KEY>")))?;
+    let slot = table
+        .get_mut(&section)
+        .and_then(toml::Value::as_table_mut)
+        .and_then(|t| t.get_mut(&field))
+        .ok_or_else(|| ConfigError(format!("{name}: unknown key {section}.{field}")))?;
+    let bad = |what: &str| ConfigError(format!("{section}.{field} (from {name}): expected {what}, got {raw:?}"));
+    *slot = match slot {
+        toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?),
+        toml::Value::Boolean(_) => toml::Value::Boolean(raw.trim().parse().map_err(|_| bad("true or false"))?),
+        _ => toml::Value::String(raw.to_string()),
+    };
+    Ok(())
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        f
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = Config::load(Some(file("").path()), env(&[])).unwrap();
+        assert_eq!(c.server.bind.to_string(), "127.0.0.1:8000");
+        assert_eq!(c.server.max_body_bytes, 65536);
+        assert_eq!(c.database.path, PathBuf::from("telebind.db"));
+        assert_eq!(c.database.synchronous, Synchronous::Full);
+        assert_eq!(c.sync.timeout_ms, 5000);
+        assert!(c.sync.verify_ownership);
+        assert_eq!(c.providers.twilio_base_url, "https://api.twilio.com");
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        let f = file("[server]\nbind = \"127.0.0.1:9000\"\n[sync]\ntimeout_ms = 100\n");
+        let c = Config::load(
+            Some(f.path()),
+            env(&[
+                ("TELEBIND_SERVER__BIND", "0.0.0.0:8001"),
+                ("TELEBIND_SYNC__VERIFY_OWNERSHIP", "false"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.server.bind.to_string(), "0.0.0.0:8001");
+        assert_eq!(c.sync.timeout_ms, 100);
+        assert!(!c.sync.verify_ownership);
+    }
+
+    #[test]
+    fn public_base_url_loses_its_trailing_slash() {
+        let c = Config::load(
+            Some(file("").path()),
+            env(&[("TELEBIND_SERVER__PUBLIC_BASE_URL", "https://tb.example.com/")]),
+        )
+        .unwrap();
+        assert_eq!(c.server.public_base_url, "https://tb.example.com");
+    }
+
+    #[test]
+    fn errors_name_the_key_in_one_line() {
+        let cases = [
+            (file("[sync]\ntimeout_ms = \"soon\"\n"), vec![], "sync.timeout_ms"),
+            (file("[sync]\ntimeout = 5\n"), vec![], "sync.timeout"),
+            (file("[server]\nbind = \"nowhere\"\n"), vec![], "server.bind"),
+            (file(""), env(&[("TELEBIND_SYNC__TIMEOUT_MS", "x")]), "sync.timeout_ms"),
+            (file(""), env(&[("TELEBIND_SYNC__NOPE", "1")]), "sync.nope"),
+            (
+                file(""),
+                env(&[("TELEBIND_SERVER__PUBLIC_BASE_URL", "ftp://x")]),
+                "server.public_base_url",
+            ),
+            (
+                file("[database]\nsynchronous = \"off\"\n"),
+                vec![],
+                "database.synchronous",
+            ),
+        ];
+        for (f, vars, key) in cases {
+            let err = Config::load(Some(f.path()), vars).unwrap_err().to_string();
+            assert!(err.contains(key), "{err:?} should name {key}");
+            assert!(!err.contains('\n'), "{err:?} should be one line");
+        }
+    }
+
+    #[test]
+    fn a_missing_explicit_file_is_an_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/telebind.toml")), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/telebind.toml"));
+    }
+
+    #[test]
+    fn the_example_file_documents_exactly_the_defaults() {
+        let example: toml::Table = include_str!("../config.example.toml").parse().unwrap();
+        let defaults = toml::Table::try_from(Config::default()).unwrap();
+        assert_eq!(example, defaults);
+    }
+}

@@ -1,0 +1,3 @@
+//! Types and rules of the contract, without I/O.
+
+pub mod input;

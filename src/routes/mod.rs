@@ -1,0 +1,48 @@
+//! HTTP in, JSON out: each file serves the endpoints of one section of API.md.
+
+pub mod api_keys;
+pub mod extract;
+pub mod health;
+pub mod workflows;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, Resource};
+
+use crate::error::ApiError;
+
+/// A resource whose unmatched methods answer the contract's JSON 405.
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(|| async {
+        Err::<actix_web::HttpResponse, _>(ApiError::status(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"))
+    }))
+}
+
+/// Unknown routes: the contract's JSON 404.
+pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found("Not Found"))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/healthz").route(web::get().to(health::healthz)));
+    cfg.service(
+        web::scope("/api/v1")
+            .service(
+                resource("/user/api-keys")
+                    .route(web::get().to(api_keys::list))
+                    .route(web::post().to(api_keys::create)),
+            )
+            .service(resource("/user/api-keys/{api_key_id}").route(web::delete().to(api_keys::archive)))
+            .service(resource("/user/api-keys/{api_key_id}/reactivate").route(web::put().to(api_keys::reactivate)))
+            .service(
+                resource("/workflows")
+                    .route(web::get().to(workflows::list))
+                    .route(web::post().to(workflows::create)),
+            )
+            .service(
+                resource("/workflows/{workflow_id}")
+                    .route(web::get().to(workflows::get))
+                    .route(web::put().to(workflows::update))
+                    .route(web::delete().to(workflows::delete)),
+            ),
+    );
+}

@@ -1,0 +1,81 @@
+//! What every request handler shares, and the one way handlers reach SQLite:
+//! on actix's blocking pool, never on an async worker.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::web;
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::config::Config;
+use crate::db::{self, Pool};
+use crate::error::ApiError;
+
+/// `last_used_at` is written at most this often per key.
+const KEY_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
+
+pub struct AppState {
+    pub pool: Pool,
+    pub config: Arc<Config>,
+    key_touched: Mutex<HashMap<i64, Instant>>,
+}
+
+impl AppState {
+    pub fn new(pool: Pool, config: Arc<Config>) -> AppState {
+        AppState {
+            pool,
+            config,
+            key_touched: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Runs `f` on a pooled connection off the async workers.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || f(&*pool.get()?)).await?
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed when it returns Ok.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .await?
+    }
+
+    /// Records that key `id` was used, at most once a minute, in the background:
+    /// authentication itself never waits on a write.
+    pub fn touch_key(self: &Arc<Self>, id: i64) {
+        {
+            let mut touched = self.key_touched.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            if touched
+                .get(&id)
+                .is_some_and(|t| now.duration_since(*t) < KEY_TOUCH_INTERVAL)
+            {
+                return;
+            }
+            touched.insert(id, now);
+        }
+        let state = Arc::clone(self);
+        actix_web::rt::spawn(async move {
+            if let Err(e) = state.write(move |c| Ok(db::api_keys::touch(c, id)?)).await {
+                log::warn!("could not record last use of API key {id}: {e}");
+            }
+        });
+    }
+}

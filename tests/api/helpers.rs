@@ -1,0 +1,197 @@
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use reqwest::Method;
+use serde_json::Value;
+use telebind::config::Config;
+use telebind::Application;
+use tempfile::TempDir;
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// The bootstrap key of org `default`.
+    pub key: String,
+    pub config: Config,
+    pub dir: Arc<TempDir>,
+    handle: ServerHandle,
+}
+
+/// A server on a fresh database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A server on a fresh database, with settings changed by `configure`.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = Arc::new(TempDir::new().unwrap());
+    let mut config = Config::default();
+    config.database.path = dir.path().join("telebind.db");
+    config.server.public_base_url = "http://telebind.test".into();
+    configure(&mut config);
+    start(config, dir).await
+}
+
+async fn start(config: Config, dir: Arc<TempDir>) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let app = Application::build_with_listener(config.clone(), listener).expect("the app starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let key = app.bootstrap_key().map(str::to_string).unwrap_or_default();
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        key,
+        config,
+        dir,
+        handle,
+    }
+}
+
+impl TestApp {
+    /// Stops this server gracefully and starts a new one on the same database.
+    pub async fn restart(self) -> TestApp {
+        self.handle.stop(true).await;
+        let key = self.key.clone();
+        let mut app = start(self.config.clone(), self.dir.clone()).await;
+        app.key = key;
+        app
+    }
+
+    pub fn db_path(&self) -> &Path {
+        &self.config.database.path
+    }
+
+    /// Sends a request with `key` (if any) as `X-API-Key`.
+    pub async fn send(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> reqwest::Response {
+        let mut request = self.client.request(method, format!("{}{}", self.address, path));
+        if let Some(key) = key {
+            request = request.header("X-API-Key", key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("the request is answered")
+    }
+
+    /// Calls the API as org `default` and asserts the status; returns the JSON body.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>, expected: u16) -> Value {
+        self.call_as(&self.key, method, path, body, expected).await
+    }
+
+    pub async fn call_as(&self, key: &str, method: Method, path: &str, body: Option<Value>, expected: u16) -> Value {
+        let response = self.send(method.clone(), path, Some(key), body).await;
+        expect_json(response, expected, &format!("{method} {path}")).await
+    }
+
+    pub async fn create_workflow(&self, name: &str) -> Value {
+        self.call(
+            Method::POST,
+            "/api/v1/workflows",
+            Some(serde_json::json!({ "name": name })),
+            200,
+        )
+        .await
+    }
+
+    /// Runs the `telebind` binary against this server's database.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        run_cli(self.db_path(), args)
+    }
+
+    /// A key of a new (or existing) organization, made with the CLI.
+    pub fn org_key(&self, org: &str) -> String {
+        let out = self.cli(&["keys", "create", "--org", org]);
+        assert!(
+            out.status.success(),
+            "keys create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+}
+
+/// Asserts the status of `response` and returns its JSON body.
+pub async fn expect_json(response: reqwest::Response, expected: u16, what: &str) -> Value {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, expected, "{what}: unexpected status, body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{what}: body is not JSON ({e}): {text}"))
+}
+
+/// Runs `telebind ARGS` with the database at `db`.
+pub fn run_cli(db: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_telebind"))
+        .args(args)
+        .env("TELEBIND_DATABASE__PATH", db)
+        .env("RUST_LOG", "warn")
+        .current_dir(db.parent().unwrap())
+        .output()
+        .expect("the telebind binary runs")
+}
+
+/// A carrier API on loopback: records every request and answers each route
+/// with the status, body and delay a test configures.
+pub struct MockCarrier {
+    pub server: MockServer,
+}
+
+impl MockCarrier {
+    pub async fn start() -> MockCarrier {
+        MockCarrier {
+            server: MockServer::start().await,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.uri()
+    }
+
+    /// Answers `verb` requests whose path matches the regex `path`.
+    pub async fn answer(&self, verb: &str, path: &str, status: u16, body: impl Into<MockBody>, delay: Duration) {
+        let template = match body.into() {
+            MockBody::Json(v) => ResponseTemplate::new(status).set_body_json(v),
+            MockBody::Text(t) => ResponseTemplate::new(status).set_body_string(t),
+        };
+        Mock::given(method(verb))
+            .and(path_regex(path))
+            .respond_with(template.set_delay(delay))
+            .mount(&self.server)
+            .await;
+    }
+
+    pub async fn requests(&self) -> Vec<Request> {
+        self.server.received_requests().await.unwrap_or_default()
+    }
+}
+
+pub enum MockBody {
+    Json(Value),
+    Text(String),
+}
+
+impl From<Value> for MockBody {
+    fn from(v: Value) -> Self {
+        MockBody::Json(v)
+    }
+}
+
+impl From<&str> for MockBody {
+    fn from(t: &str) -> Self {
+        MockBody::Text(t.to_string())
+    }
+}
+
+/// A database file path in a new temporary directory.
+pub fn temp_db() -> (TempDir, PathBuf) {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("telebind.db");
+    (dir, path)
+}

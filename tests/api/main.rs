@@ -1,0 +1,11 @@
+//! One test binary: every test spawns the real server on 127.0.0.1:0 with a
+//! temporary database, and carriers are local mock servers.
+
+mod api_keys;
+mod auth;
+mod cli;
+mod errors;
+mod helpers;
+mod mock_carrier;
+mod storage;
+mod workflows;

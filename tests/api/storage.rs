@@ -1,0 +1,81 @@
+use reqwest::Method;
+use serde_json::json;
+use telebind::config::Config;
+
+use crate::helpers::{spawn_app, spawn_app_with, temp_db};
+
+#[tokio::test]
+async fn workflows_survive_a_restart() {
+    let app = spawn_app().await;
+    app.create_workflow("Kept").await;
+    let app = app.restart().await;
+    let list = app.call(Method::GET, "/api/v1/workflows", None, 200).await;
+    assert_eq!(list["workflows"][0]["name"], "Kept");
+}
+
+#[tokio::test]
+async fn a_second_start_prints_no_new_key() {
+    let app = spawn_app().await;
+    assert!(!app.key.is_empty(), "first start made a key");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let again = telebind::Application::build_with_listener(app.config.clone(), listener).unwrap();
+    assert_eq!(again.bootstrap_key(), None);
+}
+
+fn user_version(path: &std::path::Path) -> u32 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_version_0_file_is_upgraded() {
+    let (dir, path) = temp_db();
+    // An existing SQLite file that has never held a schema.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("VACUUM")
+        .unwrap();
+    assert_eq!(user_version(&path), 0);
+    let app = spawn_app_with(|c| c.database.path = path.clone()).await;
+    app.call(Method::GET, "/api/v1/workflows", None, 200).await;
+    assert_eq!(user_version(&path), telebind::db::latest_version());
+    drop(dir);
+}
+
+#[tokio::test]
+async fn a_version_1_file_is_upgraded_with_its_data() {
+    let (dir, path) = temp_db();
+    let key = {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        telebind::db::migrate_to(&mut conn, 1).unwrap();
+        let org = telebind::db::orgs::insert(&conn, "old").unwrap();
+        telebind::db::workflows::insert(&conn, org.id, "From v1").unwrap();
+        telebind::auth::issue_key(&conn, org.id, "old key").unwrap().1
+    };
+    assert_eq!(user_version(&path), 1);
+    let app = spawn_app_with(|c| c.database.path = path.clone()).await;
+    assert_eq!(app.key, "", "not an empty database: no bootstrap");
+    let list = app.call_as(&key, Method::GET, "/api/v1/workflows", None, 200).await;
+    assert_eq!(list["workflows"][0]["name"], json!("From v1"));
+    assert_eq!(user_version(&path), telebind::db::latest_version());
+    drop(dir);
+}
+
+#[test]
+fn the_database_is_durable_and_in_wal_mode() {
+    let (_dir, path) = temp_db();
+    let mut config = Config::default();
+    config.database.path = path;
+    let pool = telebind::db::open(&config.database).unwrap();
+    let conn = pool.get().unwrap();
+    let pragma = |name: &str| {
+        conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, rusqlite::types::Value>(0))
+            .unwrap()
+    };
+    assert_eq!(pragma("journal_mode"), rusqlite::types::Value::Text("wal".into()));
+    assert_eq!(pragma("synchronous"), rusqlite::types::Value::Integer(2), "FULL");
+    assert_eq!(pragma("foreign_keys"), rusqlite::types::Value::Integer(1));
+    assert_eq!(pragma("busy_timeout"), rusqlite::types::Value::Integer(5000));
+}
