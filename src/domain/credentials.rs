@@ -1,0 +1,486 @@
+//! The `config` payload of a telephony configuration: one type per provider
+//! behind one enum discriminated by `provider` (API.md §4.1).
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::input::{Fields, Need, Reader, Text};
+use super::provider::{self, ProviderKind};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "provider", rename_all = "lowercase")]
+pub enum Credentials {
+    Twilio(Twilio),
+    Vonage(Vonage),
+    Plivo(AppAccount),
+    Telnyx(Telnyx),
+    Vobiz(AppAccount),
+    Cloudonix(Cloudonix),
+    Ari(Ari),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Twilio {
+    pub account_sid: String,
+    pub auth_token: String,
+    pub amd_enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Vonage {
+    pub application_id: String,
+    pub private_key: String,
+    pub api_key: String,
+    pub api_secret: String,
+    pub signature_secret: Option<String>,
+}
+
+/// Plivo and Vobiz: an account id and token, and the application numbers answer on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppAccount {
+    pub auth_id: String,
+    pub auth_token: String,
+    pub application_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Telnyx {
+    pub api_key: String,
+    pub connection_id: Option<String>,
+    pub webhook_public_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cloudonix {
+    pub bearer_token: String,
+    pub domain_id: String,
+    pub application_name: Option<String>,
+    /// Server-managed: resolved at save time, never accepted from clients nor shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_uuid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_uuid: Option<String>,
+}
+
+/// Cloudonix keys clients never send and never see.
+const CLOUDONIX_MANAGED: [&str; 5] = [
+    "domain_uuid",
+    "application_id",
+    "application_uuid",
+    "managed_by",
+    "provisioning_id",
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ari {
+    pub ari_endpoint: String,
+    pub app_name: String,
+    pub app_password: String,
+    pub ws_client_name: String,
+    /// Minted on create, carried over on update; shown, not sensitive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stasis_app_name: Option<String>,
+    /// Stored as sent (masked on read); nothing acts on it.
+    pub external_pbx: Option<Value>,
+}
+
+/// A submitted `config` of another provider than the stored one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderChanged;
+
+impl Credentials {
+    pub fn kind(&self) -> ProviderKind {
+        match self {
+            Credentials::Twilio(_) => ProviderKind::Twilio,
+            Credentials::Vonage(_) => ProviderKind::Vonage,
+            Credentials::Plivo(_) => ProviderKind::Plivo,
+            Credentials::Telnyx(_) => ProviderKind::Telnyx,
+            Credentials::Vobiz(_) => ProviderKind::Vobiz,
+            Credentials::Cloudonix(_) => ProviderKind::Cloudonix,
+            Credentials::Ari(_) => ProviderKind::Ari,
+        }
+    }
+
+    /// The account inbound calls are routed on; empty when the provider has none.
+    pub fn routing_account(&self) -> &str {
+        match self {
+            Credentials::Twilio(c) => &c.account_sid,
+            Credentials::Vonage(c) => &c.api_key,
+            Credentials::Plivo(c) | Credentials::Vobiz(c) => &c.auth_id,
+            Credentials::Telnyx(c) => c.connection_id.as_deref().unwrap_or(""),
+            Credentials::Cloudonix(c) => &c.domain_id,
+            Credentials::Ari(_) => "",
+        }
+    }
+
+    /// Reads `value` (at `loc`) as a `config` payload, reporting every problem.
+    pub fn read(value: &Value, loc: Vec<Value>, r: &mut Reader) -> Option<Credentials> {
+        let f = r.object(value, loc.clone())?;
+        let kind = read_tag(&f, value, loc.clone(), r)?;
+        let mut loc = loc;
+        loc.push(kind.as_str().into());
+        let f = r.object(value, loc)?;
+        let required = |r: &mut Reader, name| r.text(&f, name, Need::Required, Text::name(usize::MAX));
+        let optional = |r: &mut Reader, name| optional_text(r, &f, name);
+        Some(match kind {
+            ProviderKind::Twilio => {
+                let (account_sid, auth_token) = (required(r, "account_sid"), required(r, "auth_token"));
+                let amd_enabled = r.bool(&f, "amd_enabled", Need::Optional).unwrap_or(false);
+                Credentials::Twilio(Twilio {
+                    account_sid: account_sid?,
+                    auth_token: auth_token?,
+                    amd_enabled,
+                })
+            }
+            ProviderKind::Vonage => {
+                let application_id = required(r, "application_id");
+                let private_key = required(r, "private_key");
+                let api_key = required(r, "api_key");
+                let api_secret = required(r, "api_secret");
+                let signature_secret = optional(r, "signature_secret");
+                Credentials::Vonage(Vonage {
+                    application_id: application_id?,
+                    private_key: private_key?,
+                    api_key: api_key?,
+                    api_secret: api_secret?,
+                    signature_secret,
+                })
+            }
+            ProviderKind::Plivo | ProviderKind::Vobiz => {
+                let (auth_id, auth_token) = (required(r, "auth_id"), required(r, "auth_token"));
+                let account = AppAccount {
+                    auth_id: auth_id?,
+                    auth_token: auth_token?,
+                    application_id: optional(r, "application_id"),
+                };
+                match kind {
+                    ProviderKind::Plivo => Credentials::Plivo(account),
+                    _ => Credentials::Vobiz(account),
+                }
+            }
+            ProviderKind::Telnyx => {
+                let api_key = required(r, "api_key");
+                let connection_id = optional(r, "connection_id");
+                let webhook_public_key = optional(r, "webhook_public_key");
+                Credentials::Telnyx(Telnyx {
+                    api_key: api_key?,
+                    connection_id,
+                    webhook_public_key,
+                })
+            }
+            ProviderKind::Cloudonix => {
+                let bearer_token = required(r, "bearer_token");
+                let domain_id = r
+                    .text(&f, "domain_id", Need::Required, Text::name(usize::MAX))
+                    .and_then(|d| {
+                        let domain = normalize_cloudonix_domain(&d);
+                        if domain.is_empty() {
+                            r.value_error(f.loc("domain_id"), "domain_id must name a Cloudonix domain", d.into());
+                            return None;
+                        }
+                        Some(domain)
+                    });
+                let application_name = optional(r, "application_name");
+                Credentials::Cloudonix(Cloudonix {
+                    bearer_token: bearer_token?,
+                    domain_id: domain_id?,
+                    application_name,
+                    domain_uuid: None,
+                    application_id: None,
+                    application_uuid: None,
+                })
+            }
+            ProviderKind::Ari => {
+                let ari_endpoint = required(r, "ari_endpoint").and_then(|url| {
+                    if is_http_url(&url) {
+                        return Some(url);
+                    }
+                    let text = "ari_endpoint must be an http:// or https:// URL, e.g. http://asterisk.example.com:8088";
+                    r.value_error(f.loc("ari_endpoint"), text, url.into());
+                    None
+                });
+                let app_name = required(r, "app_name");
+                let app_password = required(r, "app_password");
+                let ws_client_name = r
+                    .text(
+                        &f,
+                        "ws_client_name",
+                        Need::Optional,
+                        Text {
+                            trim: true,
+                            min: 0,
+                            max: usize::MAX,
+                        },
+                    )
+                    .unwrap_or_default();
+                let external_pbx = r.dict(&f, "external_pbx", Need::Optional).map(Value::Object);
+                Credentials::Ari(Ari {
+                    ari_endpoint: ari_endpoint?,
+                    app_name: app_name?,
+                    app_password: app_password?,
+                    ws_client_name,
+                    stasis_app_name: None,
+                    external_pbx,
+                })
+            }
+        })
+    }
+
+    /// Server-side values of a new configuration (ARI's Stasis app name).
+    pub fn mint(&mut self) {
+        if let Credentials::Ari(ari) = self {
+            let mut bytes = [0u8; 6];
+            rand::rng().fill_bytes(&mut bytes);
+            ari.stasis_app_name = Some(format!("telebind_{}", hex::encode(bytes)));
+        }
+    }
+
+    /// The credentials to store when `self` is submitted over `stored`: masked
+    /// secrets keep the stored value and server-managed values carry over.
+    pub fn update_over(self, stored: &Credentials) -> Result<Credentials, ProviderChanged> {
+        if self.kind() != stored.kind() {
+            return Err(ProviderChanged);
+        }
+        let mut submitted = self.to_stored();
+        provider::preserve_masked(self.kind(), &mut submitted, &stored.to_stored());
+        let mut merged = Credentials::from_stored(&submitted).expect("a stored shape reads back");
+        match (&mut merged, stored) {
+            (Credentials::Ari(new), Credentials::Ari(old)) => new.stasis_app_name.clone_from(&old.stasis_app_name),
+            // Account-scoped values belong to the old domain when it changed.
+            (Credentials::Cloudonix(new), Credentials::Cloudonix(old)) if new.domain_id == old.domain_id => {
+                new.domain_uuid.clone_from(&old.domain_uuid);
+                new.application_id = old.application_id;
+                new.application_uuid.clone_from(&old.application_uuid);
+            }
+            _ => {}
+        }
+        Ok(merged)
+    }
+
+    /// The JSON stored in the database.
+    pub fn to_stored(&self) -> Value {
+        serde_json::to_value(self).expect("credentials serialize")
+    }
+
+    pub fn from_stored(value: &Value) -> Result<Credentials, serde_json::Error> {
+        Credentials::deserialize(value)
+    }
+
+    /// The `credentials` of a response: masked, without the tag or server-managed keys.
+    pub fn display(&self) -> Value {
+        let mut value = self.to_stored();
+        if let Value::Object(map) = &mut value {
+            map.remove("provider");
+            if self.kind() == ProviderKind::Cloudonix {
+                for key in CLOUDONIX_MANAGED {
+                    map.remove(key);
+                }
+            }
+        }
+        provider::mask_credentials(self.kind(), &mut value);
+        value
+    }
+}
+
+fn read_tag(f: &Fields, value: &Value, loc: Vec<Value>, r: &mut Reader) -> Option<ProviderKind> {
+    let expected = ProviderKind::ALL.map(|k| format!("'{}'", k.as_str())).join(", ");
+    let tag = match f.get("provider") {
+        super::input::Patch::Value(Value::String(tag)) => tag.clone(),
+        super::input::Patch::Value(other) => other.to_string(),
+        _ => {
+            let msg = "Unable to extract tag using discriminator 'provider'";
+            r.error(
+                "union_tag_not_found",
+                loc,
+                msg,
+                value.clone(),
+                Some(json!({"discriminator": "'provider'"})),
+            );
+            return None;
+        }
+    };
+    let kind = ProviderKind::parse(&tag);
+    if kind.is_none() {
+        let msg =
+            format!("Input tag '{tag}' found using 'provider' does not match any of the expected tags: {expected}");
+        let ctx = json!({"discriminator": "'provider'", "tag": tag, "expected_tags": expected});
+        r.error("union_tag_invalid", loc, msg, value.clone(), Some(ctx));
+    }
+    kind
+}
+
+/// An optional string: blank counts as not given.
+fn optional_text(r: &mut Reader, f: &Fields, name: &str) -> Option<String> {
+    r.text(
+        f,
+        name,
+        Need::Optional,
+        Text {
+            trim: true,
+            min: 0,
+            max: usize::MAX,
+        },
+    )
+    .filter(|s| !s.is_empty())
+}
+
+/// Trimmed, trailing `.` removed, lower-cased; a bare name gets `.cloudonix.net`.
+pub fn normalize_cloudonix_domain(raw: &str) -> String {
+    let domain = raw.trim().trim_end_matches('.').to_lowercase();
+    if domain.is_empty() || domain.contains('.') {
+        domain
+    } else {
+        format!("{domain}.cloudonix.net")
+    }
+}
+
+fn is_http_url(url: &str) -> bool {
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+    rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or("");
+        !host.is_empty() && !r.contains(char::is_whitespace)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(value: Value) -> Result<Credentials, Vec<super::super::input::FieldError>> {
+        let mut r = Reader::new();
+        let creds = Credentials::read(&value, vec!["body".into(), "config".into()], &mut r);
+        r.finish(creds)
+    }
+
+    #[test]
+    fn cloudonix_domains_are_normalized() {
+        assert_eq!(normalize_cloudonix_domain(" Acme. "), "acme.cloudonix.net");
+        assert_eq!(normalize_cloudonix_domain("Voice.Example.COM."), "voice.example.com");
+    }
+
+    #[test]
+    fn required_fields_are_missing_at_their_provider_loc() {
+        let errors = read(json!({"provider": "twilio", "account_sid": "AC1"})).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].kind, "missing");
+        assert_eq!(
+            errors[0].loc,
+            vec![json!("body"), json!("config"), json!("twilio"), json!("auth_token")]
+        );
+    }
+
+    #[test]
+    fn blank_required_strings_are_rejected() {
+        let errors = read(json!({"provider": "plivo", "auth_id": "  ", "auth_token": "t"})).unwrap_err();
+        assert_eq!(errors[0].kind, "string_too_short");
+    }
+
+    #[test]
+    fn unknown_and_missing_tags_are_union_errors() {
+        assert_eq!(
+            read(json!({"account_sid": "x"})).unwrap_err()[0].kind,
+            "union_tag_not_found"
+        );
+        let invalid = read(json!({"provider": "sinch"})).unwrap_err();
+        assert_eq!(invalid[0].kind, "union_tag_invalid");
+        assert_eq!(invalid[0].loc, vec![json!("body"), json!("config")]);
+    }
+
+    #[test]
+    fn ari_endpoint_must_be_an_http_url() {
+        let base = |url: &str| json!({"provider": "ari", "ari_endpoint": url, "app_name": "a", "app_password": "p"});
+        assert!(read(base("http://pbx.local:8088")).is_ok());
+        assert!(read(base("https://pbx.local")).is_ok());
+        for bad in ["pbx.local:8088", "ftp://pbx", "http://", "http://a b"] {
+            assert_eq!(read(base(bad)).unwrap_err()[0].kind, "value_error", "{bad}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_dropped_and_optional_blanks_are_none() {
+        let creds =
+            read(json!({"provider": "telnyx", "api_key": "KEY1234", "connection_id": " ", "extra": 1})).unwrap();
+        assert_eq!(
+            creds,
+            Credentials::Telnyx(Telnyx {
+                api_key: "KEY1234".into(),
+                connection_id: None,
+                webhook_public_key: None
+            })
+        );
+    }
+
+    #[test]
+    fn routing_accounts_come_from_the_contracts_field() {
+        for (kind, value) in [
+            ("twilio", json!({"account_sid": "ACX", "auth_token": "t"})),
+            (
+                "vonage",
+                json!({"application_id": "a", "private_key": "k", "api_key": "ACX", "api_secret": "s"}),
+            ),
+            ("plivo", json!({"auth_id": "ACX", "auth_token": "t"})),
+            ("vobiz", json!({"auth_id": "ACX", "auth_token": "t"})),
+            ("telnyx", json!({"api_key": "k", "connection_id": "ACX"})),
+        ] {
+            let mut value = value;
+            value["provider"] = kind.into();
+            let creds = read(value).unwrap();
+            assert_eq!(creds.routing_account(), "ACX", "{kind}");
+            let field = creds.kind().routing_account_field().unwrap();
+            assert_eq!(creds.to_stored()[field], "ACX", "{kind}");
+        }
+    }
+
+    #[test]
+    fn updates_keep_masked_secrets_and_server_values_and_refuse_another_provider() {
+        let mut stored = read(
+            json!({"provider": "ari", "ari_endpoint": "http://pbx", "app_name": "a", "app_password": "pass-1234"}),
+        )
+        .unwrap();
+        stored.mint();
+        let round_trip =
+            json!({"provider": "ari", "ari_endpoint": "http://pbx2", "app_name": "a", "app_password": "*****1234"});
+        let updated = read(round_trip).unwrap().update_over(&stored).unwrap();
+        let Credentials::Ari(ari) = &updated else { panic!() };
+        assert_eq!(ari.app_password, "pass-1234");
+        assert_eq!(ari.ari_endpoint, "http://pbx2");
+        assert_eq!(
+            ari.stasis_app_name,
+            match &stored {
+                Credentials::Ari(a) => a.stasis_app_name.clone(),
+                _ => None,
+            }
+        );
+        let twilio = read(json!({"provider": "twilio", "account_sid": "AC", "auth_token": "t"})).unwrap();
+        assert_eq!(twilio.update_over(&stored), Err(ProviderChanged));
+    }
+
+    #[test]
+    fn display_masks_and_hides_server_managed_cloudonix_fields() {
+        let mut creds =
+            read(json!({"provider": "cloudonix", "bearer_token": "tok-abcdef", "domain_id": "acme"})).unwrap();
+        if let Credentials::Cloudonix(c) = &mut creds {
+            c.domain_uuid = Some("uuid-1".into());
+            c.application_id = Some(7);
+        }
+        let shown = creds.display();
+        assert_eq!(
+            shown,
+            json!({"bearer_token": "******cdef", "domain_id": "acme.cloudonix.net", "application_name": null})
+        );
+    }
+
+    #[test]
+    fn ari_stasis_name_is_minted_as_telebind_and_12_hex() {
+        let mut creds =
+            read(json!({"provider": "ari", "ari_endpoint": "http://pbx", "app_name": "a", "app_password": "p"}))
+                .unwrap();
+        creds.mint();
+        let Credentials::Ari(ari) = creds else { panic!() };
+        let name = ari.stasis_app_name.unwrap();
+        assert!(name.starts_with("telebind_") && name.len() == 21 && name[9..].chars().all(|c| c.is_ascii_hexdigit()));
+    }
+}
