@@ -33,3 +33,23 @@ CREATE TABLE workflows (
     updated_at TEXT NOT NULL
 );
 CREATE INDEX workflows_by_org ON workflows(org_id, id);
+
+-- version: 2
+CREATE TABLE telephony_configurations (
+    id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id              INTEGER NOT NULL REFERENCES organizations(id),
+    name                TEXT NOT NULL,
+    provider            TEXT NOT NULL,
+    -- The routing account id (API.md §4.1), '' when the provider has none;
+    -- phone numbers are unique on (provider, routing_account, address).
+    routing_account     TEXT NOT NULL,
+    credentials         TEXT NOT NULL,
+    is_default_outbound INTEGER NOT NULL DEFAULT 0,
+    created_at          TEXT NOT NULL,
+    updated_at          TEXT NOT NULL
+);
+CREATE UNIQUE INDEX telephony_configurations_name ON telephony_configurations(org_id, name);
+-- At most one default outbound configuration per organization.
+CREATE UNIQUE INDEX telephony_configurations_default_outbound
+    ON telephony_configurations(org_id) WHERE is_default_outbound;
+CREATE INDEX telephony_configurations_by_org ON telephony_configurations(org_id, created_at, id);

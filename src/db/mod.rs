@@ -2,6 +2,7 @@
 //! Callers run them off the async workers and own the transactions.
 
 pub mod api_keys;
+pub mod configs;
 pub mod orgs;
 pub mod workflows;
 
@@ -99,6 +100,36 @@ pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<(), DbError> {
         });
     }
     Ok(())
+}
+
+/// The unique indexes whose violations the API answers with a 409.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    ConfigName,
+}
+
+impl Unique {
+    const ALL: [Unique; 1] = [Unique::ConfigName];
+
+    /// The columns SQLite names when this index is violated.
+    fn columns(self) -> &'static str {
+        match self {
+            Unique::ConfigName => "telephony_configurations.org_id, telephony_configurations.name",
+        }
+    }
+}
+
+/// Which of our unique indexes `error` violated, if any.
+pub fn violated(error: &rusqlite::Error) -> Option<Unique> {
+    match error {
+        rusqlite::Error::SqliteFailure(e, Some(message))
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+        {
+            let columns = message.strip_prefix("UNIQUE constraint failed: ")?;
+            Unique::ALL.into_iter().find(|u| u.columns() == columns)
+        }
+        _ => None,
+    }
 }
 
 /// The current time as stored and returned: RFC 3339, UTC, microseconds, `Z`.

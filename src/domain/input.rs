@@ -115,6 +115,11 @@ impl Reader {
         self.error("value_error", loc, format!("Value error, {text}"), input, None);
     }
 
+    /// Rewrites the `input` of every error so far (to hide secrets a client sent).
+    pub fn map_inputs(&mut self, mut f: impl FnMut(&mut Value)) {
+        self.errors.iter_mut().for_each(|e| f(&mut e.input));
+    }
+
     pub fn is_ok(&self) -> bool {
         self.errors.is_empty()
     }

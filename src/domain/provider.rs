@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,6 +100,53 @@ impl ProviderKind {
     }
 }
 
+/// What a configuration still needs before it can carry calls.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SetupChecklist {
+    pub ready_for_outbound: bool,
+    pub outbound_blocked_reason: Option<String>,
+    pub steps: Vec<SetupStep>,
+    pub docs_url: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SetupStep {
+    pub key: &'static str,
+    pub title: &'static str,
+    pub description: String,
+    pub complete: bool,
+    pub blocks_outbound: bool,
+}
+
+impl ProviderKind {
+    /// Every provider but ARI needs a caller-id number; ARI has no checklist.
+    pub fn setup_checklist(self, active_numbers: i64) -> Option<SetupChecklist> {
+        if self == ProviderKind::Ari {
+            return None;
+        }
+        let step = SetupStep {
+            key: "caller_id",
+            title: "Add a phone number to use as caller ID",
+            description: format!(
+                "Outbound calls need a number to dial from. Add at least one number from your {} account under Phone numbers below.",
+                self.display_name()
+            ),
+            complete: active_numbers > 0,
+            blocks_outbound: true,
+        };
+        let blocked = [&step]
+            .into_iter()
+            .find(|s| s.blocks_outbound && !s.complete)
+            .map(|s| s.description.clone());
+        Some(SetupChecklist {
+            ready_for_outbound: blocked.is_none(),
+            outbound_blocked_reason: blocked,
+            steps: vec![step],
+            docs_url: self.docs_url(),
+        })
+    }
+}
+
 /// One provider of `GET /telephony-providers/metadata`.
 #[derive(Debug, Deserialize)]
 pub struct ProviderMetadata {
@@ -164,6 +211,27 @@ pub fn preserve_masked(kind: ProviderKind, submitted: &mut Value, stored: &Value
     }
 }
 
+/// Masks, anywhere in `value`, every string under a key that names a sensitive
+/// field of some provider: error reports echo request bodies, and a secret
+/// must not come back even to the client that sent it.
+pub fn redact(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                let sensitive = ProviderKind::ALL
+                    .iter()
+                    .any(|k| k.sensitive_fields().any(|path| path.rsplit('.').next() == Some(key)));
+                match v {
+                    Value::String(s) if sensitive => *s = mask(s),
+                    _ => redact(v),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
 fn field<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(value, |v, key| v.get(key))
 }
@@ -176,6 +244,31 @@ fn field_mut<'a>(value: &'a mut Value, path: &str) -> Option<&'a mut Value> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_checklist_blocks_outbound_until_a_number_is_active() {
+        let blocked = ProviderKind::Twilio.setup_checklist(0).unwrap();
+        assert!(!blocked.ready_for_outbound);
+        assert_eq!(
+            blocked.outbound_blocked_reason.as_deref(),
+            Some(blocked.steps[0].description.as_str())
+        );
+        assert!(blocked.steps[0].description.contains("your Twilio account"));
+        let ready = ProviderKind::Twilio.setup_checklist(1).unwrap();
+        assert!(ready.ready_for_outbound && ready.outbound_blocked_reason.is_none());
+        assert_eq!(ProviderKind::Ari.setup_checklist(0), None);
+    }
+
+    #[test]
+    fn redaction_masks_sensitive_keys_at_any_depth() {
+        let mut body = json!({"name": "n", "config": {"auth_token": "tok-12345", "account_sid": "AC9999",
+            "external_pbx": {"agent_api": {"password": "pw-5678"}}}, "auth_id": 5});
+        redact(&mut body);
+        assert_eq!(body["config"]["auth_token"], "*****2345");
+        assert_eq!(body["config"]["account_sid"], "**9999");
+        assert_eq!(body["config"]["external_pbx"]["agent_api"]["password"], "***5678");
+        assert_eq!((body["name"].clone(), body["auth_id"].clone()), (json!("n"), json!(5)));
+    }
 
     #[test]
     fn masks_keep_length_and_the_last_four() {

@@ -1,6 +1,7 @@
 //! HTTP in, JSON out: each file serves the endpoints of one section of API.md.
 
 pub mod api_keys;
+pub mod configs;
 pub mod extract;
 pub mod health;
 pub mod workflows;
@@ -33,6 +34,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .service(resource("/user/api-keys/{api_key_id}").route(web::delete().to(api_keys::archive)))
             .service(resource("/user/api-keys/{api_key_id}/reactivate").route(web::put().to(api_keys::reactivate)))
+            .service(resource("/organizations/telephony-providers/metadata").route(web::get().to(configs::metadata)))
+            .service(
+                resource("/organizations/telephony-configs")
+                    .route(web::get().to(configs::list))
+                    .route(web::post().to(configs::create)),
+            )
+            .service(
+                resource("/organizations/telephony-configs/{config_id}")
+                    .route(web::get().to(configs::get))
+                    .route(web::put().to(configs::update))
+                    .route(web::delete().to(configs::delete)),
+            )
+            .service(
+                resource("/organizations/telephony-configs/{config_id}/set-default-outbound")
+                    .route(web::post().to(configs::set_default_outbound)),
+            )
             .service(
                 resource("/workflows")
                     .route(web::get().to(workflows::list))

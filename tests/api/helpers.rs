@@ -101,6 +101,25 @@ impl TestApp {
         .await
     }
 
+    pub async fn create_config(&self, name: &str, config: Value) -> Value {
+        let body = serde_json::json!({ "name": name, "config": config });
+        self.call(Method::POST, "/api/v1/organizations/telephony-configs", Some(body), 200)
+            .await
+    }
+
+    /// The stored credentials JSON of configuration `id`, read from the file.
+    pub fn stored_credentials(&self, id: i64) -> Value {
+        let conn = rusqlite::Connection::open(self.db_path()).unwrap();
+        let text: String = conn
+            .query_row(
+                "SELECT credentials FROM telephony_configurations WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
     /// Runs the `telebind` binary against this server's database.
     pub fn cli(&self, args: &[&str]) -> Output {
         run_cli(self.db_path(), args)

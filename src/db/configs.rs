@@ -1,0 +1,106 @@
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::domain::credentials::Credentials;
+
+/// A stored telephony configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub id: i64,
+    pub name: String,
+    pub credentials: Credentials,
+    pub is_default_outbound: bool,
+    /// Active phone numbers (the caller-id step of the setup checklist).
+    pub active_numbers: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+// Phone numbers arrive with a later schema version; until then none are active.
+const SELECT: &str = "SELECT c.id, c.name, c.credentials, c.is_default_outbound, 0, c.created_at, c.updated_at
+     FROM telephony_configurations c";
+
+fn from_row(r: &Row) -> rusqlite::Result<Config> {
+    let json: String = r.get(2)?;
+    let credentials = serde_json::from_str(&json)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e)))?;
+    Ok(Config {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        credentials,
+        is_default_outbound: r.get(3)?,
+        active_numbers: r.get(4)?,
+        created_at: r.get(5)?,
+        updated_at: r.get(6)?,
+    })
+}
+
+pub fn list(conn: &Connection, org_id: i64) -> rusqlite::Result<Vec<Config>> {
+    let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE c.org_id = ?1 ORDER BY c.created_at, c.id"))?;
+    let rows = stmt.query_map([org_id], from_row)?;
+    rows.collect()
+}
+
+pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<Config>> {
+    conn.prepare_cached(&format!("{SELECT} WHERE c.org_id = ?1 AND c.id = ?2"))?
+        .query_row(params![org_id, id], from_row)
+        .optional()
+}
+
+/// Inserts; a taken name is a unique violation of `Unique::ConfigName`.
+pub fn insert(conn: &Connection, org_id: i64, name: &str, credentials: &Credentials) -> rusqlite::Result<i64> {
+    let now = super::now();
+    conn.execute(
+        "INSERT INTO telephony_configurations
+             (org_id, name, provider, routing_account, credentials, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        params![
+            org_id,
+            name,
+            credentials.kind().as_str(),
+            credentials.routing_account(),
+            credentials.to_stored().to_string(),
+            now
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn update(conn: &Connection, org_id: i64, id: i64, name: &str, credentials: &Credentials) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE telephony_configurations
+         SET name = ?3, routing_account = ?4, credentials = ?5, updated_at = ?6
+         WHERE org_id = ?1 AND id = ?2",
+        params![
+            org_id,
+            id,
+            name,
+            credentials.routing_account(),
+            credentials.to_stored().to_string(),
+            super::now()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Makes `id` the organization's only default; the caller's transaction makes
+/// the switch atomic, so no moment has two defaults or a failed request.
+pub fn set_default_outbound(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE telephony_configurations SET is_default_outbound = 0
+         WHERE org_id = ?1 AND is_default_outbound AND id <> ?2",
+        params![org_id, id],
+    )?;
+    conn.execute(
+        "UPDATE telephony_configurations SET is_default_outbound = 1, updated_at = ?3
+         WHERE org_id = ?1 AND id = ?2 AND NOT is_default_outbound",
+        params![org_id, id, super::now()],
+    )?;
+    Ok(())
+}
+
+pub fn delete(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "DELETE FROM telephony_configurations WHERE org_id = ?1 AND id = ?2",
+        params![org_id, id],
+    )? == 1)
+}

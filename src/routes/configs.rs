@@ -1,0 +1,223 @@
+//! `/api/v1/organizations/telephony-configs` and the providers' metadata (API.md §4).
+
+use actix_web::{web, HttpResponse};
+use rusqlite::Connection;
+use serde_json::{json, Value};
+
+use super::extract::{Body, FromBody, PathIds};
+use crate::auth::Caller;
+use crate::db::{self, Unique};
+use crate::domain::credentials::{Credentials, ProviderChanged};
+use crate::domain::input::{Need, Patch, Reader, Text};
+use crate::domain::provider::{self, METADATA_JSON};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub const NOT_FOUND: &str = "Telephony configuration not found";
+const NAME: Text = Text::name(64);
+
+pub struct CreateConfig {
+    name: String,
+    is_default_outbound: bool,
+    config: Credentials,
+}
+
+pub struct UpdateConfig {
+    name: Option<String>,
+    config: Option<Credentials>,
+}
+
+/// `config`: the provider union; `None` when absent or null (and `required` not set).
+fn read_config(r: &mut Reader, f: &crate::domain::input::Fields, required: bool) -> Option<Credentials> {
+    match f.get("config") {
+        Patch::Value(v) => Credentials::read(v, f.loc("config"), r),
+        Patch::Absent if required => {
+            r.error("missing", f.loc("config"), "Field required", f.whole().clone(), None);
+            None
+        }
+        Patch::Null if required => {
+            r.object(&Value::Null, f.loc("config"));
+            None
+        }
+        _ => None,
+    }
+}
+
+impl FromBody for CreateConfig {
+    fn from_body(body: &Value, r: &mut Reader) -> Option<Self> {
+        let f = r.object(body, vec!["body".into()])?;
+        let name = r.text(&f, "name", Need::Required, NAME);
+        let is_default_outbound = r.bool(&f, "is_default_outbound", Need::Optional).unwrap_or(false);
+        let config = read_config(r, &f, true);
+        r.map_inputs(provider::redact);
+        Some(CreateConfig {
+            name: name?,
+            is_default_outbound,
+            config: config?,
+        })
+    }
+}
+
+impl FromBody for UpdateConfig {
+    fn from_body(body: &Value, r: &mut Reader) -> Option<Self> {
+        let f = r.object(body, vec!["body".into()])?;
+        let name = r.text(&f, "name", Need::Optional, NAME);
+        let config = read_config(r, &f, false);
+        r.map_inputs(provider::redact);
+        Some(UpdateConfig { name, config })
+    }
+}
+
+fn name_taken(name: &str) -> ApiError {
+    ApiError::conflict(format!(
+        "A telephony configuration named '{name}' already exists in this organization. Pick a different name."
+    ))
+}
+
+/// Maps the name index's violation to its 409; everything else stays a 500.
+fn unique_name(name: &str) -> impl Fn(rusqlite::Error) -> ApiError + '_ {
+    move |e| match db::violated(&e) {
+        Some(Unique::ConfigName) => name_taken(name),
+        _ => e.into(),
+    }
+}
+
+fn find(conn: &Connection, org_id: i64, id: i64) -> Result<db::configs::Config, ApiError> {
+    db::configs::get(conn, org_id, id)?.ok_or_else(|| ApiError::not_found(NOT_FOUND))
+}
+
+fn list_item(c: &db::configs::Config) -> Value {
+    let kind = c.credentials.kind();
+    let checklist = kind.setup_checklist(c.active_numbers);
+    json!({
+        "id": c.id,
+        "name": c.name,
+        "provider": kind.as_str(),
+        "connectivity": kind.connectivity(),
+        "is_default_outbound": c.is_default_outbound,
+        "inactive": false,
+        "inactive_since": null,
+        "inactive_reason": null,
+        "phone_number_count": c.active_numbers,
+        "is_ready_for_outbound": checklist.as_ref().is_none_or(|s| s.ready_for_outbound),
+        "outbound_blocked_reason": checklist.and_then(|s| s.outbound_blocked_reason),
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+    })
+}
+
+fn detail(c: &db::configs::Config) -> Value {
+    let kind = c.credentials.kind();
+    json!({
+        "id": c.id,
+        "name": c.name,
+        "provider": kind.as_str(),
+        "connectivity": kind.connectivity(),
+        "is_default_outbound": c.is_default_outbound,
+        "inactive": false,
+        "inactive_since": null,
+        "inactive_reason": null,
+        "credentials": c.credentials.display(),
+        "sip_connectivity": null,
+        "setup_checklist": kind.setup_checklist(c.active_numbers),
+        "supports_trunks": false,
+        "trunks": [],
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+    })
+}
+
+pub async fn metadata(_: Caller) -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(METADATA_JSON)
+}
+
+pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let configs = state.read(move |c| Ok(db::configs::list(c, caller.org_id)?)).await?;
+    Ok(HttpResponse::Ok().json(json!({ "configurations": configs.iter().map(list_item).collect::<Vec<_>>() })))
+}
+
+pub async fn get(
+    caller: Caller,
+    state: web::Data<AppState>,
+    PathIds([id]): PathIds<1>,
+) -> Result<HttpResponse, ApiError> {
+    let config = state.read(move |c| find(c, caller.org_id, id)).await?;
+    Ok(HttpResponse::Ok().json(detail(&config)))
+}
+
+pub async fn create(
+    caller: Caller,
+    state: web::Data<AppState>,
+    Body(body): Body<CreateConfig>,
+) -> Result<HttpResponse, ApiError> {
+    let CreateConfig {
+        name,
+        is_default_outbound,
+        mut config,
+    } = body;
+    config.mint();
+    let created = state
+        .write(move |c| {
+            let id = db::configs::insert(c, caller.org_id, &name, &config).map_err(unique_name(&name))?;
+            if is_default_outbound {
+                db::configs::set_default_outbound(c, caller.org_id, id)?;
+            }
+            find(c, caller.org_id, id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(detail(&created)))
+}
+
+pub async fn update(
+    caller: Caller,
+    state: web::Data<AppState>,
+    PathIds([id]): PathIds<1>,
+    Body(body): Body<UpdateConfig>,
+) -> Result<HttpResponse, ApiError> {
+    let updated = state
+        .write(move |c| {
+            let stored = find(c, caller.org_id, id)?;
+            let credentials = match body.config {
+                Some(submitted) => submitted.update_over(&stored.credentials).map_err(|ProviderChanged| {
+                    ApiError::bad_request("Provider cannot be changed; create a new configuration instead.")
+                })?,
+                None => stored.credentials,
+            };
+            let name = body.name.unwrap_or(stored.name);
+            db::configs::update(c, caller.org_id, id, &name, &credentials).map_err(unique_name(&name))?;
+            find(c, caller.org_id, id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(detail(&updated)))
+}
+
+pub async fn delete(
+    caller: Caller,
+    state: web::Data<AppState>,
+    PathIds([id]): PathIds<1>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .write(move |c| {
+            if !db::configs::delete(c, caller.org_id, id)? {
+                return Err(ApiError::not_found(NOT_FOUND));
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "message": "Telephony configuration deleted" })))
+}
+
+pub async fn set_default_outbound(
+    caller: Caller,
+    state: web::Data<AppState>,
+    PathIds([id]): PathIds<1>,
+) -> Result<HttpResponse, ApiError> {
+    let config = state
+        .write(move |c| {
+            find(c, caller.org_id, id)?;
+            db::configs::set_default_outbound(c, caller.org_id, id)?;
+            find(c, caller.org_id, id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(detail(&config)))
+}
