@@ -53,3 +53,38 @@ CREATE UNIQUE INDEX telephony_configurations_name ON telephony_configurations(or
 CREATE UNIQUE INDEX telephony_configurations_default_outbound
     ON telephony_configurations(org_id) WHERE is_default_outbound;
 CREATE INDEX telephony_configurations_by_org ON telephony_configurations(org_id, created_at, id);
+
+-- version: 3
+CREATE TABLE phone_numbers (
+    id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id               INTEGER NOT NULL REFERENCES organizations(id),
+    config_id            INTEGER NOT NULL REFERENCES telephony_configurations(id),
+    -- Copied from the configuration (and kept in step with it) so that the
+    -- inbound routing key below is one unique index across organizations.
+    provider             TEXT NOT NULL,
+    routing_account      TEXT NOT NULL,
+    address              TEXT NOT NULL,
+    address_normalized   TEXT NOT NULL,
+    address_type         TEXT NOT NULL,
+    country_code         TEXT,
+    label                TEXT,
+    inbound_workflow_id  INTEGER REFERENCES workflows(id),
+    is_active            INTEGER NOT NULL DEFAULT 1,
+    is_default_caller_id INTEGER NOT NULL DEFAULT 0,
+    extra_metadata       TEXT NOT NULL DEFAULT '{}',
+    -- The most recent provider push: NULL until the first one.
+    last_sync_ok         INTEGER,
+    last_sync_message    TEXT,
+    last_sync_attached   INTEGER,
+    last_sync_at         TEXT,
+    created_at           TEXT NOT NULL,
+    updated_at           TEXT NOT NULL
+);
+CREATE UNIQUE INDEX phone_numbers_address_in_org ON phone_numbers(org_id, address_normalized);
+-- Inbound calls are routed on this key; providers without an account are exempt.
+CREATE UNIQUE INDEX phone_numbers_routing_key
+    ON phone_numbers(provider, routing_account, address_normalized) WHERE routing_account <> '';
+-- At most one default caller id per configuration.
+CREATE UNIQUE INDEX phone_numbers_default_caller ON phone_numbers(config_id) WHERE is_default_caller_id;
+CREATE INDEX phone_numbers_by_config ON phone_numbers(config_id, created_at, id);
+CREATE INDEX phone_numbers_by_workflow ON phone_numbers(inbound_workflow_id);

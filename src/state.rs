@@ -11,6 +11,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::error::ApiError;
+use crate::providers::Carriers;
 
 /// `last_used_at` is written at most this often per key.
 const KEY_TOUCH_INTERVAL: Duration = Duration::from_secs(60);

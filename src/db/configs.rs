@@ -15,8 +15,8 @@ pub struct Config {
     pub updated_at: String,
 }
 
-// Phone numbers arrive with a later schema version; until then none are active.
-const SELECT: &str = "SELECT c.id, c.name, c.credentials, c.is_default_outbound, 0, c.created_at, c.updated_at
+const SELECT: &str = "SELECT c.id, c.name, c.credentials, c.is_default_outbound,
+        (SELECT COUNT(*) FROM phone_numbers p WHERE p.config_id = c.id AND p.is_active), c.created_at, c.updated_at
      FROM telephony_configurations c";
 
 fn from_row(r: &Row) -> rusqlite::Result<Config> {

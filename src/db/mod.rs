@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod configs;
 pub mod orgs;
+pub mod phone_numbers;
 pub mod workflows;
 
 use r2d2_sqlite::SqliteConnectionManager;
@@ -106,15 +107,19 @@ pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<(), DbError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unique {
     ConfigName,
+    NumberInOrg,
+    RoutingKey,
 }
 
 impl Unique {
-    const ALL: [Unique; 1] = [Unique::ConfigName];
+    const ALL: [Unique; 3] = [Unique::ConfigName, Unique::NumberInOrg, Unique::RoutingKey];
 
     /// The columns SQLite names when this index is violated.
     fn columns(self) -> &'static str {
         match self {
             Unique::ConfigName => "telephony_configurations.org_id, telephony_configurations.name",
+            Unique::NumberInOrg => "phone_numbers.org_id, phone_numbers.address_normalized",
+            Unique::RoutingKey => "phone_numbers.provider, phone_numbers.routing_account, phone_numbers.address_normalized",
         }
     }
 }

@@ -10,8 +10,9 @@ pub struct Workflow {
     pub updated_at: String,
 }
 
-// Phone numbers arrive with a later schema version; until then no number can be bound.
-const SELECT: &str = "SELECT w.id, w.name, 0, w.created_at, w.updated_at FROM workflows w";
+const SELECT: &str = "SELECT w.id, w.name,
+        (SELECT COUNT(*) FROM phone_numbers p WHERE p.inbound_workflow_id = w.id), w.created_at, w.updated_at
+     FROM workflows w";
 
 fn from_row(r: &Row) -> rusqlite::Result<Workflow> {
     Ok(Workflow {

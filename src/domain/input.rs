@@ -82,6 +82,11 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// A request body type, read field by field so every error is reported.
+pub trait FromBody: Sized {
+    fn from_body(body: &Value, reader: &mut Reader) -> Option<Self>;
+}
+
 /// Collects the errors of one request while its fields are read.
 #[derive(Debug, Default)]
 pub struct Reader {

@@ -82,7 +82,7 @@ fn unique_name(name: &str) -> impl Fn(rusqlite::Error) -> ApiError + '_ {
     }
 }
 
-fn find(conn: &Connection, org_id: i64, id: i64) -> Result<db::configs::Config, ApiError> {
+pub fn find(conn: &Connection, org_id: i64, id: i64) -> Result<db::configs::Config, ApiError> {
     db::configs::get(conn, org_id, id)?.ok_or_else(|| ApiError::not_found(NOT_FOUND))
 }
 
@@ -185,10 +185,31 @@ pub async fn update(
             };
             let name = body.name.unwrap_or(stored.name);
             db::configs::update(c, caller.org_id, id, &name, &credentials).map_err(unique_name(&name))?;
+            let account = credentials.routing_account();
+            if account != stored.credentials.routing_account() {
+                follow_routing_account(c, caller.org_id, id, &credentials)?;
+            }
             find(c, caller.org_id, id)
         })
         .await?;
     Ok(HttpResponse::Ok().json(detail(&updated)))
+}
+
+/// Moves the configuration's numbers to its new routing account, in the
+/// update's transaction; a key held elsewhere refuses the whole update.
+fn follow_routing_account(conn: &Connection, org_id: i64, id: i64, credentials: &Credentials) -> Result<(), ApiError> {
+    let (kind, account) = (credentials.kind().as_str(), credentials.routing_account());
+    match db::phone_numbers::set_routing_account(conn, id, account) {
+        Err(e) if db::violated(&e) == Some(Unique::RoutingKey) => {
+            for address in db::phone_numbers::addresses(conn, id)? {
+                if let Some(holder) = db::phone_numbers::routing_holder(conn, kind, account, &address, id)? {
+                    return Err(super::phone_numbers::routing_conflict(&holder, org_id));
+                }
+            }
+            Err(e.into())
+        }
+        other => Ok(other?),
+    }
 }
 
 pub async fn delete(
@@ -198,9 +219,15 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     state
         .write(move |c| {
-            if !db::configs::delete(c, caller.org_id, id)? {
-                return Err(ApiError::not_found(NOT_FOUND));
+            find(c, caller.org_id, id)?;
+            // Deleting would leave the carriers' webhooks pointing at us (the reference cascades).
+            let numbers = db::phone_numbers::count_for_config(c, id)?;
+            if numbers > 0 {
+                return Err(ApiError::conflict(format!(
+                    "Telephony configuration has {numbers} phone number(s). Delete them first."
+                )));
             }
+            db::configs::delete(c, caller.org_id, id)?;
             Ok(())
         })
         .await?;

@@ -10,14 +10,11 @@ use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
+pub use crate::domain::input::FromBody;
 use crate::domain::input::{FieldError, Reader};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A request body type, read field by field so every error is reported.
-pub trait FromBody: Sized {
-    fn from_body(body: &Value, reader: &mut Reader) -> Option<Self>;
-}
 
 /// A JSON body parsed into `T`.
 pub struct Body<T>(pub T);

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod configs;
 pub mod extract;
 pub mod health;
+pub mod phone_numbers;
 pub mod workflows;
 
 use actix_web::http::StatusCode;
@@ -49,6 +50,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 resource("/organizations/telephony-configs/{config_id}/set-default-outbound")
                     .route(web::post().to(configs::set_default_outbound)),
+            )
+            .service(
+                resource("/organizations/telephony-configs/{config_id}/phone-numbers")
+                    .route(web::get().to(phone_numbers::list))
+                    .route(web::post().to(phone_numbers::create)),
+            )
+            .service(
+                resource("/organizations/telephony-configs/{config_id}/phone-numbers/{phone_number_id}")
+                    .route(web::get().to(phone_numbers::get))
+                    .route(web::put().to(phone_numbers::update))
+                    .route(web::delete().to(phone_numbers::delete)),
+            )
+            .service(
+                resource("/organizations/telephony-configs/{config_id}/phone-numbers/{phone_number_id}/set-default-caller")
+                    .route(web::post().to(phone_numbers::set_default_caller)),
+            )
+            .service(
+                resource("/organizations/telephony-configs/{config_id}/phone-numbers/{phone_number_id}/sync")
+                    .route(web::post().to(phone_numbers::sync)),
             )
             .service(
                 resource("/workflows")

@@ -38,6 +38,37 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     start(config, dir).await
 }
 
+/// A server whose carriers all live on one local mock, with a short sync deadline.
+pub async fn spawn_app_with_carrier() -> (TestApp, MockCarrier) {
+    let carrier = MockCarrier::start().await;
+    let url = carrier.url();
+    let app = spawn_app_with(|c| {
+        c.sync.timeout_ms = SYNC_TIMEOUT_MS;
+        let p = &mut c.providers;
+        for base in [
+            &mut p.twilio_base_url,
+            &mut p.vonage_api_base_url,
+            &mut p.vonage_rest_base_url,
+            &mut p.plivo_base_url,
+            &mut p.telnyx_base_url,
+            &mut p.vobiz_base_url,
+            &mut p.cloudonix_base_url,
+        ] {
+            *base = url.clone();
+        }
+    })
+    .await;
+    (app, carrier)
+}
+
+/// The sync deadline of `spawn_app_with_carrier`.
+pub const SYNC_TIMEOUT_MS: u64 = 1000;
+
+/// The phone-number collection of configuration `config_id`.
+pub fn numbers_path(config_id: &Value) -> String {
+    format!("/api/v1/organizations/telephony-configs/{config_id}/phone-numbers")
+}
+
 async fn start(config: Config, dir: Arc<TempDir>) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let app = Application::build_with_listener(config.clone(), listener).expect("the app starts");
@@ -105,6 +136,10 @@ impl TestApp {
         let body = serde_json::json!({ "name": name, "config": config });
         self.call(Method::POST, "/api/v1/organizations/telephony-configs", Some(body), 200)
             .await
+    }
+
+    pub async fn create_number(&self, config_id: &Value, body: Value) -> Value {
+        self.call(Method::POST, &numbers_path(config_id), Some(body), 200).await
     }
 
     /// The stored credentials JSON of configuration `id`, read from the file.

@@ -8,5 +8,7 @@ mod configs;
 mod errors;
 mod helpers;
 mod mock_carrier;
+mod phone_numbers;
 mod storage;
+mod twilio;
 mod workflows;

@@ -1,0 +1,209 @@
+//! Phone-number request bodies and the rules of when a carrier is told
+//! (API.md §5.3–§5.5).
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::address::CountryCode;
+use super::input::{FromBody, Need, Reader, Text};
+
+/// The outcome of pushing a number's binding to its carrier (`provider_sync`).
+/// A failure is data, not an error: the database write stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncResult {
+    pub ok: bool,
+    pub message: Option<String>,
+}
+
+/// The stored result of the most recent push (`last_provider_sync`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LastSync {
+    pub ok: bool,
+    pub message: Option<String>,
+    /// Whether that push attached (true) or detached the webhook.
+    pub attached: bool,
+    pub at: String,
+}
+
+const LABEL: Text = Text { trim: false, min: 0, max: 64 };
+const ADDRESS: Text = Text { trim: true, min: 1, max: 255 };
+
+/// `POST …/phone-numbers`.
+#[derive(Debug, Clone)]
+pub struct NewPhoneNumber {
+    pub address: String,
+    pub country_code: Option<CountryCode>,
+    pub label: Option<String>,
+    pub inbound_workflow_id: Option<i64>,
+    pub is_active: bool,
+    pub is_default_caller_id: bool,
+    pub extra_metadata: Map<String, Value>,
+}
+
+/// `PUT …/phone-numbers/{id}`: absent or `null` means "no change" for every field.
+#[derive(Debug, Clone, Default)]
+pub struct PhoneNumberPatch {
+    pub label: Option<String>,
+    pub inbound_workflow_id: Option<i64>,
+    pub clear_inbound_workflow: bool,
+    pub is_active: Option<bool>,
+    pub country_code: Option<CountryCode>,
+    pub extra_metadata: Option<Map<String, Value>>,
+    /// Immutable; accepted only when it repeats the stored address.
+    pub address: Option<String>,
+}
+
+/// `country_code`: ISO alpha-2, any case; unknown codes are rejected (the reference ignored them).
+fn read_country(r: &mut Reader, f: &super::input::Fields) -> Option<CountryCode> {
+    let raw = r.text(f, "country_code", Need::Optional, Text { trim: true, min: 0, max: usize::MAX })?;
+    CountryCode::parse(&raw)
+        .map_err(|e| r.value_error(f.loc("country_code"), &e.to_string(), raw.into()))
+        .ok()
+}
+
+impl FromBody for NewPhoneNumber {
+    fn from_body(body: &Value, r: &mut Reader) -> Option<Self> {
+        let f = r.object(body, vec!["body".into()])?;
+        let address = r.text(&f, "address", Need::Required, ADDRESS);
+        let country_code = read_country(r, &f);
+        let label = r.text(&f, "label", Need::Optional, LABEL);
+        let inbound_workflow_id = r.int(&f, "inbound_workflow_id", Need::Optional);
+        let is_active = r.bool(&f, "is_active", Need::Optional).unwrap_or(true);
+        let is_default_caller_id = r.bool(&f, "is_default_caller_id", Need::Optional).unwrap_or(false);
+        let extra_metadata = r.dict(&f, "extra_metadata", Need::Optional).unwrap_or_default();
+        Some(NewPhoneNumber {
+            address: address?,
+            country_code,
+            label,
+            inbound_workflow_id,
+            is_active,
+            is_default_caller_id,
+            extra_metadata,
+        })
+    }
+}
+
+impl FromBody for PhoneNumberPatch {
+    fn from_body(body: &Value, r: &mut Reader) -> Option<Self> {
+        let f = r.object(body, vec!["body".into()])?;
+        Some(PhoneNumberPatch {
+            label: r.text(&f, "label", Need::Optional, LABEL),
+            inbound_workflow_id: r.int(&f, "inbound_workflow_id", Need::Optional),
+            clear_inbound_workflow: r.bool(&f, "clear_inbound_workflow", Need::NotNull).unwrap_or(false),
+            is_active: r.bool(&f, "is_active", Need::Optional),
+            country_code: read_country(r, &f),
+            extra_metadata: r.dict(&f, "extra_metadata", Need::Optional),
+            address: r.text(&f, "address", Need::Optional, ADDRESS),
+        })
+    }
+}
+
+impl PhoneNumberPatch {
+    /// The binding after this patch: a given id wins over `clear_inbound_workflow`.
+    pub fn workflow_after(&self, current: Option<i64>) -> Option<i64> {
+        match (self.inbound_workflow_id, self.clear_inbound_workflow) {
+            (Some(id), _) => Some(id),
+            (None, true) => None,
+            (None, false) => current,
+        }
+    }
+
+    /// Whether the carrier must hear of this patch. Label and metadata edits
+    /// never reach it (the reference pushed on every edit, clobbering webhook
+    /// URLs other systems had set); a failed last push is retried.
+    pub fn needs_sync(&self, is_active: bool, last: Option<&LastSync>) -> bool {
+        self.inbound_workflow_id.is_some()
+            || self.clear_inbound_workflow
+            || self.is_active.is_some_and(|a| a != is_active)
+            || last.is_some_and(|l| !l.ok)
+    }
+}
+
+/// The carrier should route the number to us exactly when it is bound and active.
+pub fn should_attach(inbound_workflow_id: Option<i64>, is_active: bool) -> bool {
+    inbound_workflow_id.is_some() && is_active
+}
+
+/// Whether the carrier may hold a binding that deleting the number must remove.
+pub fn may_be_attached(inbound_workflow_id: Option<i64>, last: Option<&LastSync>) -> bool {
+    inbound_workflow_id.is_some() || last.is_some_and(|l| l.attached || !l.ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn patch(body: Value) -> Result<PhoneNumberPatch, Vec<super::super::input::FieldError>> {
+        let mut r = Reader::new();
+        let p = PhoneNumberPatch::from_body(&body, &mut r);
+        r.finish(p)
+    }
+
+    fn last(ok: bool, attached: bool) -> LastSync {
+        LastSync { ok, message: None, attached, at: "2026-01-01T00:00:00.000000Z".into() }
+    }
+
+    #[test]
+    fn null_means_no_change_except_for_clear_inbound_workflow() {
+        let p = patch(json!({"label": null, "inbound_workflow_id": null, "is_active": null, "extra_metadata": null})).unwrap();
+        assert_eq!((p.label, p.inbound_workflow_id, p.is_active, p.extra_metadata), (None, None, None, None));
+        let errors = patch(json!({"clear_inbound_workflow": null})).unwrap_err();
+        assert_eq!(errors[0].kind, "bool_type");
+    }
+
+    #[test]
+    fn the_workflow_id_wins_over_clearing() {
+        let both = patch(json!({"inbound_workflow_id": 7, "clear_inbound_workflow": true})).unwrap();
+        assert_eq!(both.workflow_after(Some(3)), Some(7));
+        let clear = patch(json!({"clear_inbound_workflow": true})).unwrap();
+        assert_eq!(clear.workflow_after(Some(3)), None);
+        assert_eq!(PhoneNumberPatch::default().workflow_after(Some(3)), Some(3));
+    }
+
+    #[test]
+    fn label_or_metadata_edits_never_sync() {
+        let p = patch(json!({"label": "Front desk", "extra_metadata": {"a": 1}})).unwrap();
+        assert!(!p.needs_sync(true, Some(&last(true, true))));
+        assert!(!p.needs_sync(true, None));
+    }
+
+    #[test]
+    fn binding_changes_activity_changes_and_failed_pushes_sync() {
+        assert!(patch(json!({"inbound_workflow_id": 1})).unwrap().needs_sync(true, None));
+        assert!(patch(json!({"clear_inbound_workflow": true})).unwrap().needs_sync(true, None));
+        assert!(patch(json!({"is_active": false})).unwrap().needs_sync(true, None));
+        assert!(!patch(json!({"is_active": true})).unwrap().needs_sync(true, None), "unchanged");
+        assert!(patch(json!({"label": "x"})).unwrap().needs_sync(true, Some(&last(false, true))));
+    }
+
+    #[test]
+    fn labels_are_limited_to_64_characters() {
+        let errors = patch(json!({"label": "l".repeat(65)})).unwrap_err();
+        assert_eq!((errors[0].kind, errors[0].msg.as_str()), ("string_too_long", "String should have at most 64 characters"));
+    }
+
+    #[test]
+    fn unknown_country_codes_are_rejected_and_known_ones_upper_cased() {
+        assert_eq!(patch(json!({"country_code": "gb"})).unwrap().country_code.unwrap().as_str(), "GB");
+        let errors = patch(json!({"country_code": "XX"})).unwrap_err();
+        assert_eq!(errors[0].kind, "value_error");
+        assert_eq!(errors[0].loc, vec![json!("body"), json!("country_code")]);
+    }
+
+    #[test]
+    fn attach_iff_bound_and_active() {
+        assert!(should_attach(Some(1), true));
+        assert!(!should_attach(Some(1), false));
+        assert!(!should_attach(None, true));
+    }
+
+    #[test]
+    fn a_number_may_be_attached_when_bound_or_after_an_attach_or_a_failure() {
+        assert!(may_be_attached(Some(1), None));
+        assert!(!may_be_attached(None, None));
+        assert!(may_be_attached(None, Some(&last(true, true))));
+        assert!(may_be_attached(None, Some(&last(false, false))));
+        assert!(!may_be_attached(None, Some(&last(true, false))));
+    }
+}
