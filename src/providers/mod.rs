@@ -1,0 +1,270 @@
+//! The carriers: one file per provider behind one trait, HTTP only (no actix,
+//! no database). Every call blocks; callers run it off the async workers.
+
+mod ari;
+pub mod http;
+mod pending;
+mod twilio;
+
+use std::cmp::Reverse;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::config::{Config, ProvidersConfig};
+use crate::domain::credentials::Credentials;
+use crate::domain::provider::mask;
+
+pub use self::http::Http;
+
+/// Longest message handed back: carriers echo whole response bodies.
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// Result of pushing a number's binding to its carrier (API.md `provider_sync`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SyncResult {
+    pub ok: bool,
+    pub message: Option<String>,
+}
+
+impl SyncResult {
+    pub fn ok() -> SyncResult {
+        SyncResult {
+            ok: true,
+            message: None,
+        }
+    }
+
+    pub fn failed(message: impl Into<String>) -> SyncResult {
+        SyncResult {
+            ok: false,
+            message: Some(message.into()),
+        }
+    }
+}
+
+/// Ownership check of a new number (PROVIDERS.md §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    Owned,
+    /// The carrier answered and the number is not in the account: the route answers 400.
+    NotOwned(String),
+    /// No answer could be had: the route answers 502.
+    LookupFailed(String),
+}
+
+/// One trait, one implementation per carrier file.
+pub trait Provider {
+    /// Attach (`webhook = Some(url)`) or detach (`None`) the inbound webhook of
+    /// `address` (already normalized E.164 / sip form).
+    fn configure_inbound(&self, http: &mut Http, address: &str, webhook: Option<&str>) -> SyncResult;
+    fn check_ownership(&self, http: &mut Http, address: &str) -> Ownership;
+}
+
+/// Built once from `Config` at start-up and shared by all requests.
+#[derive(Clone)]
+pub struct Carriers {
+    agent: ureq::Agent,
+    base_urls: ProvidersConfig,
+    public_base_url: String,
+    timeout: Duration,
+}
+
+impl Carriers {
+    pub fn new(config: &Config) -> Carriers {
+        Carriers {
+            agent: http::agent(),
+            base_urls: config.providers.clone(),
+            public_base_url: config.server.public_base_url.clone(),
+            timeout: Duration::from_millis(config.sync.timeout_ms),
+        }
+    }
+
+    /// `<server.public_base_url>/api/v1/telephony/inbound/run`
+    pub fn webhook_url(&self) -> String {
+        format!("{}/api/v1/telephony/inbound/run", self.public_base_url)
+    }
+
+    /// Blocking. Attaches the webhook when `attach`, else detaches it; one
+    /// deadline (`sync.timeout_ms`) covers every request of the operation.
+    pub fn configure_inbound(&self, creds: &Credentials, address: &str, attach: bool) -> SyncResult {
+        let webhook = attach.then(|| self.webhook_url());
+        let result = self
+            .provider_for(creds)
+            .configure_inbound(&mut self.http(), address, webhook.as_deref());
+        SyncResult {
+            ok: result.ok,
+            message: result.message.map(|m| scrub(creds, &m)),
+        }
+    }
+
+    /// Blocking, under the same one-deadline rule.
+    pub fn check_ownership(&self, creds: &Credentials, address: &str) -> Ownership {
+        match self.provider_for(creds).check_ownership(&mut self.http(), address) {
+            Ownership::Owned => Ownership::Owned,
+            Ownership::NotOwned(m) => Ownership::NotOwned(scrub(creds, &m)),
+            Ownership::LookupFailed(m) => Ownership::LookupFailed(scrub(creds, &m)),
+        }
+    }
+
+    fn http(&self) -> Http {
+        Http::new(self.agent.clone(), self.timeout)
+    }
+
+    fn provider_for<'a>(&'a self, creds: &'a Credentials) -> Box<dyn Provider + 'a> {
+        let urls = &self.base_urls;
+        match creds {
+            Credentials::Twilio(c) => Box::new(twilio::Twilio::new(base(&urls.twilio_base_url), c)),
+            Credentials::Ari(_) => Box::new(ari::Ari),
+            other => Box::new(pending::Pending(other.kind())),
+        }
+    }
+}
+
+/// Base URLs are joined with paths that start with `/`.
+fn base(url: &str) -> &str {
+    url.trim_end_matches('/')
+}
+
+/// Every sensitive credential value in `message` masked, then the message cut
+/// to `MAX_MESSAGE_CHARS`: carriers may echo what we sent them.
+fn scrub(creds: &Credentials, message: &str) -> String {
+    let stored = creds.to_stored();
+    let mut secrets: Vec<&str> = creds
+        .kind()
+        .sensitive_fields()
+        .filter_map(|field| stored.pointer(&format!("/{}", field.replace('.', "/"))))
+        .filter_map(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .collect();
+    // Longest first, so a secret that contains another is masked whole.
+    secrets.sort_by_key(|s| Reverse(s.len()));
+    let mut text = message.to_string();
+    for secret in secrets {
+        text = text.replace(secret, &mask(secret));
+    }
+    if text.chars().count() <= MAX_MESSAGE_CHARS {
+        return text;
+    }
+    let mut cut: String = text.chars().take(MAX_MESSAGE_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod testing;
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::testing::{blocking, carriers, twilio_creds, AUTH_TOKEN};
+    use super::*;
+    use crate::domain::provider::ProviderKind;
+
+    fn creds(value: Value) -> Credentials {
+        Credentials::from_stored(&value).unwrap()
+    }
+
+    #[test]
+    fn carriers_are_shared_by_every_request_thread() {
+        fn shared<T: Clone + Send + Sync + 'static>() {}
+        shared::<Carriers>();
+    }
+
+    #[test]
+    fn the_webhook_url_is_built_from_the_public_base_url() {
+        let mut config = Config::default();
+        config.server.public_base_url = "https://tb.example.com".into();
+        assert_eq!(
+            Carriers::new(&config).webhook_url(),
+            "https://tb.example.com/api/v1/telephony/inbound/run"
+        );
+    }
+
+    #[test]
+    fn scrub_masks_every_sensitive_value_including_nested_ones() {
+        let ari = creds(
+            json!({"provider": "ari", "ari_endpoint": "http://pbx", "app_name": "app",
+            "app_password": "pw-secret", "ws_client_name": "", "external_pbx":
+            {"agent_api": {"url": "http://v", "username": "agent-user", "password": ""}}}),
+        );
+        let text = scrub(&ari, "pw-secret and agent-user at http://pbx as app");
+        assert_eq!(text, "*****cret and ******user at http://pbx as app");
+    }
+
+    #[test]
+    fn scrub_masks_a_longer_secret_whole_when_it_contains_a_shorter_one() {
+        let twilio = creds(json!({"provider": "twilio", "account_sid": "AC12",
+            "auth_token": "xxAC12yy", "amd_enabled": false}));
+        assert_eq!(scrub(&twilio, "token xxAC12yy"), "token ****12yy");
+    }
+
+    #[test]
+    fn scrub_cuts_long_messages_on_a_char_boundary() {
+        let text = scrub(&twilio_creds(), &"é".repeat(600));
+        assert_eq!(text.chars().count(), MAX_MESSAGE_CHARS);
+        assert!(text.ends_with("é…"));
+        let exact = "a".repeat(MAX_MESSAGE_CHARS);
+        assert_eq!(scrub(&twilio_creds(), &exact), exact);
+    }
+
+    #[test]
+    fn carriers_not_built_yet_say_so_instead_of_faking_success() {
+        // Realistic secrets: the scrubber masks every occurrence, even of one letter.
+        let samples = [
+            json!({"provider": "vonage", "application_id": "app-1", "private_key": "-----BEGIN KEY-----",
+                "api_key": "key-1234", "api_secret": "secret-1234", "signature_secret": null}),
+            json!({"provider": "plivo", "auth_id": "MA1234", "auth_token": "token-1234", "application_id": null}),
+            json!({"provider": "telnyx", "api_key": "KEY-1234", "connection_id": "c1", "webhook_public_key": null}),
+            json!({"provider": "vobiz", "auth_id": "MA1234", "auth_token": "token-1234", "application_id": "app"}),
+            json!({"provider": "cloudonix", "bearer_token": "token-1234", "domain_id": "acme.cloudonix.net",
+                "application_name": "app"}),
+        ];
+        for sample in samples {
+            let creds = creds(sample);
+            let expected = format!("provider sync for {} is not implemented yet", creds.kind().as_str());
+            let carriers = carriers("http://127.0.0.1:9", 0);
+            let sync = carriers.configure_inbound(&creds, "+15551230002", true);
+            let owned = carriers.check_ownership(&creds, "+15551230002");
+            assert_eq!(sync, SyncResult::failed(&expected));
+            assert_eq!(owned, Ownership::LookupFailed(expected));
+        }
+    }
+
+    #[test]
+    fn ari_is_always_ok_without_http() {
+        let ari = creds(
+            json!({"provider": "ari", "ari_endpoint": "http://pbx", "app_name": "app",
+            "app_password": "pw", "ws_client_name": "", "external_pbx": null}),
+        );
+        assert_eq!(ari.kind(), ProviderKind::Ari);
+        // A deadline already passed: any request would fail.
+        let carriers = carriers("http://127.0.0.1:9", 0);
+        assert_eq!(carriers.configure_inbound(&ari, "sip:100@pbx", true), SyncResult::ok());
+        assert_eq!(
+            carriers.configure_inbound(&ari, "+15551230002", false),
+            SyncResult::ok()
+        );
+        assert_eq!(carriers.check_ownership(&ari, "+15551230002"), Ownership::Owned);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_message_echoing_the_auth_token_is_scrubbed() {
+        use wiremock::matchers::method;
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(401).set_body_string(format!("bad token {AUTH_TOKEN}")))
+            .mount(&server)
+            .await;
+        let carriers = carriers(&server.uri(), 1000);
+        let result = blocking(move || carriers.configure_inbound(&twilio_creds(), "+15551230002", true)).await;
+        let message = result.message.unwrap();
+        assert!(!message.contains(AUTH_TOKEN), "{message}");
+        assert!(
+            message.ends_with(&format!("bad token {}", mask(AUTH_TOKEN))),
+            "{message}"
+        );
+    }
+}
