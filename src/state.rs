@@ -19,16 +19,49 @@ const KEY_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 pub struct AppState {
     pub pool: Pool,
     pub config: Arc<Config>,
+    pub carriers: Carriers,
     key_touched: Mutex<HashMap<i64, Instant>>,
+    /// One lock per phone number with a push under way or waiting.
+    number_locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Held while a number is pushed; the carrier sees one push at a time per
+/// number, each reading the stored state afresh, so its final state is the
+/// final stored one.
+pub struct NumberLock<'a> {
+    state: &'a AppState,
+    id: i64,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for NumberLock<'_> {
+    fn drop(&mut self) {
+        let mut locks = self.state.number_locks.lock().unwrap_or_else(|p| p.into_inner());
+        // Ours and the map's: nobody else waits, so the entry can go.
+        if locks.get(&self.id).is_some_and(|l| Arc::strong_count(l) <= 2) {
+            locks.remove(&self.id);
+        }
+    }
 }
 
 impl AppState {
     pub fn new(pool: Pool, config: Arc<Config>) -> AppState {
         AppState {
             pool,
+            carriers: Carriers::new(&config),
             config,
             key_touched: Mutex::new(HashMap::new()),
+            number_locks: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Waits for any other push of number `id` to finish.
+    pub async fn lock_number(&self, id: i64) -> NumberLock<'_> {
+        let lock = {
+            let mut locks = self.number_locks.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(locks.entry(id).or_default())
+        };
+        NumberLock { state: self, id, _guard: lock.lock_owned().await }
     }
 
     /// Runs `f` on a pooled connection off the async workers.

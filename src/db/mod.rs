@@ -119,7 +119,9 @@ impl Unique {
         match self {
             Unique::ConfigName => "telephony_configurations.org_id, telephony_configurations.name",
             Unique::NumberInOrg => "phone_numbers.org_id, phone_numbers.address_normalized",
-            Unique::RoutingKey => "phone_numbers.provider, phone_numbers.routing_account, phone_numbers.address_normalized",
+            Unique::RoutingKey => {
+                "phone_numbers.provider, phone_numbers.routing_account, phone_numbers.address_normalized"
+            }
         }
     }
 }

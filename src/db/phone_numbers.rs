@@ -78,7 +78,12 @@ fn from_row(r: &Row) -> rusqlite::Result<PhoneNumber> {
         inbound_workflow_name: r.get(13)?,
         provider_sync: None,
         last_provider_sync: match last_ok {
-            Some(ok) => Some(LastSync { ok, message: r.get(15)?, attached: r.get(16)?, at: r.get(17)? }),
+            Some(ok) => Some(LastSync {
+                ok,
+                message: r.get(15)?,
+                attached: r.get(16)?,
+                at: r.get(17)?,
+            }),
             None => None,
         },
     })
@@ -195,7 +200,13 @@ pub fn routing_holder(
          WHERE p.provider = ?1 AND p.routing_account = ?2 AND p.address_normalized = ?3 AND p.routing_account <> ''
            AND p.config_id <> ?4",
         params![provider, account, address_normalized, except_config],
-        |r| Ok(RoutingHolder { address: r.get(0)?, config_name: r.get(1)?, org_id: r.get(2)? }),
+        |r| {
+            Ok(RoutingHolder {
+                address: r.get(0)?,
+                config_name: r.get(1)?,
+                org_id: r.get(2)?,
+            })
+        },
     )
     .optional()
 }
@@ -217,5 +228,9 @@ pub fn addresses(conn: &Connection, config_id: i64) -> rusqlite::Result<Vec<Stri
 }
 
 pub fn count_for_config(conn: &Connection, config_id: i64) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT COUNT(*) FROM phone_numbers WHERE config_id = ?1", [config_id], |r| r.get(0))
+    conn.query_row(
+        "SELECT COUNT(*) FROM phone_numbers WHERE config_id = ?1",
+        [config_id],
+        |r| r.get(0),
+    )
 }

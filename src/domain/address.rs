@@ -79,12 +79,8 @@ pub enum NotPossibleReason {
 impl fmt::Display for NotPossibleReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NotANumber => {
-                f.write_str("it contains characters that do not belong in a phone number")
-            }
-            Self::UnknownCallingCode => {
-                f.write_str("it does not start with a known country calling code")
-            }
+            Self::NotANumber => f.write_str("it contains characters that do not belong in a phone number"),
+            Self::UnknownCallingCode => f.write_str("it does not start with a known country calling code"),
             Self::TooShort(cc) => write!(f, "it is too short for country calling code +{cc}"),
             Self::TooLong(cc) => write!(f, "it is too long for country calling code +{cc}"),
             Self::InvalidLength(cc) => write!(
@@ -103,9 +99,7 @@ impl fmt::Display for NotPossibleReason {
 pub enum AddressError {
     #[error("The address must not be empty")]
     Empty,
-    #[error(
-        "Unknown country_code '{0}': expected an ISO 3166-1 alpha-2 code such as 'US' or 'IN'"
-    )]
+    #[error("Unknown country_code '{0}': expected an ISO 3166-1 alpha-2 code such as 'US' or 'IN'")]
     UnknownCountry(String),
     #[error(
         "PSTN addresses without a leading '+' need a country_code (ISO-2, e.g. 'US' or 'IN') so we can produce the right E.164 form. Either include the country code in the address (e.g. '+14155551234') or set country_code."
@@ -114,9 +108,7 @@ pub enum AddressError {
     /// The trimmed input and why it cannot be a phone number.
     #[error("'{0}' is not a possible phone number: {1}")]
     NotPossible(String, NotPossibleReason),
-    #[error(
-        "country_code '{country}' does not match the number's country calling code +{calling_code}"
-    )]
+    #[error("country_code '{country}' does not match the number's country calling code +{calling_code}")]
     CountryMismatch { country: String, calling_code: u16 },
 }
 
@@ -130,9 +122,8 @@ impl CountryCode {
         let upper = trimmed.to_ascii_uppercase();
         // `Id` alone would accept nothing but known codes too, but the
         // metadata lookup is what later steps rely on, so require both.
-        let known = upper.len() == 2
-            && country::Id::from_str(&upper).is_ok()
-            && DATABASE.by_id(upper.as_str()).is_some();
+        let known =
+            upper.len() == 2 && country::Id::from_str(&upper).is_ok() && DATABASE.by_id(upper.as_str()).is_some();
         if known {
             Ok(CountryCode(upper))
         } else {
@@ -241,8 +232,7 @@ impl Address {
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.as_bytes().get(..prefix.len())?;
     // A match means the head is ASCII, so `prefix.len()` is a char boundary.
-    head.eq_ignore_ascii_case(prefix.as_bytes())
-        .then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix.as_bytes()).then(|| &s[prefix.len()..])
 }
 
 fn is_separator(c: char) -> bool {
@@ -251,12 +241,7 @@ fn is_separator(c: char) -> bool {
 
 /// Rules 3–5: `body` is the input (or what follows `tel:`); `raw` is kept for
 /// error messages. `tel` forces PSTN, since the scheme says it is a number.
-fn parse_number(
-    raw: &str,
-    body: &str,
-    country: Option<&CountryCode>,
-    tel: bool,
-) -> Result<Address, AddressError> {
+fn parse_number(raw: &str, body: &str, country: Option<&CountryCode>, tel: bool) -> Result<Address, AddressError> {
     let compact: String = body.chars().filter(|&c| !is_separator(c)).collect();
     let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let not_a_number = || AddressError::NotPossible(raw.to_string(), NotPossibleReason::NotANumber);
@@ -287,20 +272,12 @@ fn parse_number(
         // them silently would lose information, so they are refused.
         return Err(not_a_number());
     }
-    Ok(Address::other(
-        raw,
-        raw.to_lowercase(),
-        AddressType::SipExtension,
-    ))
+    Ok(Address::other(raw, raw.to_lowercase(), AddressType::SipExtension))
 }
 
 /// `digits` follow a `+` or `00`: they carry their own country calling code,
 /// which the hint may only confirm, never override (rule 6).
-fn parse_international(
-    raw: &str,
-    digits: &str,
-    country: Option<&CountryCode>,
-) -> Result<Address, AddressError> {
+fn parse_international(raw: &str, digits: &str, country: Option<&CountryCode>) -> Result<Address, AddressError> {
     // Calling codes are prefix-free and never start with 0, so the first
     // 1–3 digit prefix with metadata is the code (libphonenumber's rule).
     let Some((cc, national)) = (1..=3)
@@ -423,10 +400,7 @@ fn check_length(cc: u16, national: &str) -> Result<(), NotPossibleReason> {
     };
     let mut lengths = Vec::new();
     let mut local = Vec::new();
-    for desc in NUMBER_TYPES
-        .iter()
-        .filter_map(|&t| meta.descriptors().get(t))
-    {
+    for desc in NUMBER_TYPES.iter().filter_map(|&t| meta.descriptors().get(t)) {
         lengths.extend_from_slice(desc.possible_length());
         local.extend_from_slice(desc.possible_local_length());
     }
@@ -464,17 +438,12 @@ fn try_normalize_sip(uri: &str) -> Option<String> {
         Some((user, after)) => (Some(user), after),
         None => (None, rest),
     };
-    let split = host_and_tail
-        .find([';', '?'])
-        .unwrap_or(host_and_tail.len());
+    let split = host_and_tail.find([';', '?']).unwrap_or(host_and_tail.len());
     let (hostport, tail) = host_and_tail.split_at(split);
 
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
         let (addr, after) = v6.split_once(']')?;
-        let valid = !addr.is_empty()
-            && addr
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
+        let valid = !addr.is_empty() && addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
         if !valid {
             return None;
         }
@@ -697,10 +666,7 @@ mod tests {
     fn sips_default_port_is_dropped() {
         assert_eq!(norm("sips:Bob@Host.com:5061", None), "sips:Bob@host.com");
         // 5060 is not the default for sips.
-        assert_eq!(
-            norm("sips:Bob@Host.com:5060", None),
-            "sips:Bob@host.com:5060"
-        );
+        assert_eq!(norm("sips:Bob@Host.com:5060", None), "sips:Bob@host.com:5060");
     }
 
     #[test]
@@ -716,10 +682,7 @@ mod tests {
 
     #[test]
     fn sip_ipv6_host_is_normalized() {
-        assert_eq!(
-            norm("sip:Alice@[2001:DB8::1]:5060", None),
-            "sip:Alice@[2001:db8::1]"
-        );
+        assert_eq!(norm("sip:Alice@[2001:DB8::1]:5060", None), "sip:Alice@[2001:db8::1]");
         assert_eq!(norm("sip:alice@[::1]:5070", None), "sip:alice@[::1]:5070");
         assert_eq!(norm("SIP:[::1]", None), "sip:[::1]");
     }
@@ -820,10 +783,7 @@ mod tests {
     #[test]
     fn unknown_country_code_is_rejected() {
         for raw in ["XX", "ZZ", "USA", "", "001", "ü"] {
-            assert_eq!(
-                CountryCode::parse(raw),
-                Err(AddressError::UnknownCountry(raw.into()))
-            );
+            assert_eq!(CountryCode::parse(raw), Err(AddressError::UnknownCountry(raw.into())));
         }
         assert_eq!(
             AddressError::UnknownCountry("XX".into()).to_string(),
@@ -869,11 +829,7 @@ mod tests {
 
     #[test]
     fn address_type_round_trips_through_db_strings() {
-        for t in [
-            AddressType::Pstn,
-            AddressType::SipUri,
-            AddressType::SipExtension,
-        ] {
+        for t in [AddressType::Pstn, AddressType::SipUri, AddressType::SipExtension] {
             assert_eq!(AddressType::from_db(t.as_str()), Some(t));
         }
         assert_eq!(AddressType::Pstn.as_str(), "pstn");

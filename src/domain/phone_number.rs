@@ -15,6 +15,22 @@ pub struct SyncResult {
     pub message: Option<String>,
 }
 
+impl SyncResult {
+    pub fn ok() -> SyncResult {
+        SyncResult {
+            ok: true,
+            message: None,
+        }
+    }
+
+    pub fn failed(message: impl Into<String>) -> SyncResult {
+        SyncResult {
+            ok: false,
+            message: Some(message.into()),
+        }
+    }
+}
+
 /// The stored result of the most recent push (`last_provider_sync`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LastSync {
@@ -25,8 +41,16 @@ pub struct LastSync {
     pub at: String,
 }
 
-const LABEL: Text = Text { trim: false, min: 0, max: 64 };
-const ADDRESS: Text = Text { trim: true, min: 1, max: 255 };
+const LABEL: Text = Text {
+    trim: false,
+    min: 0,
+    max: 64,
+};
+const ADDRESS: Text = Text {
+    trim: true,
+    min: 1,
+    max: 255,
+};
 
 /// `POST …/phone-numbers`.
 #[derive(Debug, Clone)]
@@ -55,7 +79,16 @@ pub struct PhoneNumberPatch {
 
 /// `country_code`: ISO alpha-2, any case; unknown codes are rejected (the reference ignored them).
 fn read_country(r: &mut Reader, f: &super::input::Fields) -> Option<CountryCode> {
-    let raw = r.text(f, "country_code", Need::Optional, Text { trim: true, min: 0, max: usize::MAX })?;
+    let raw = r.text(
+        f,
+        "country_code",
+        Need::Optional,
+        Text {
+            trim: true,
+            min: 0,
+            max: usize::MAX,
+        },
+    )?;
     CountryCode::parse(&raw)
         .map_err(|e| r.value_error(f.loc("country_code"), &e.to_string(), raw.into()))
         .ok()
@@ -141,13 +174,22 @@ mod tests {
     }
 
     fn last(ok: bool, attached: bool) -> LastSync {
-        LastSync { ok, message: None, attached, at: "2026-01-01T00:00:00.000000Z".into() }
+        LastSync {
+            ok,
+            message: None,
+            attached,
+            at: "2026-01-01T00:00:00.000000Z".into(),
+        }
     }
 
     #[test]
     fn null_means_no_change_except_for_clear_inbound_workflow() {
-        let p = patch(json!({"label": null, "inbound_workflow_id": null, "is_active": null, "extra_metadata": null})).unwrap();
-        assert_eq!((p.label, p.inbound_workflow_id, p.is_active, p.extra_metadata), (None, None, None, None));
+        let p = patch(json!({"label": null, "inbound_workflow_id": null, "is_active": null, "extra_metadata": null}))
+            .unwrap();
+        assert_eq!(
+            (p.label, p.inbound_workflow_id, p.is_active, p.extra_metadata),
+            (None, None, None, None)
+        );
         let errors = patch(json!({"clear_inbound_workflow": null})).unwrap_err();
         assert_eq!(errors[0].kind, "bool_type");
     }
@@ -171,21 +213,38 @@ mod tests {
     #[test]
     fn binding_changes_activity_changes_and_failed_pushes_sync() {
         assert!(patch(json!({"inbound_workflow_id": 1})).unwrap().needs_sync(true, None));
-        assert!(patch(json!({"clear_inbound_workflow": true})).unwrap().needs_sync(true, None));
+        assert!(patch(json!({"clear_inbound_workflow": true}))
+            .unwrap()
+            .needs_sync(true, None));
         assert!(patch(json!({"is_active": false})).unwrap().needs_sync(true, None));
-        assert!(!patch(json!({"is_active": true})).unwrap().needs_sync(true, None), "unchanged");
-        assert!(patch(json!({"label": "x"})).unwrap().needs_sync(true, Some(&last(false, true))));
+        assert!(
+            !patch(json!({"is_active": true})).unwrap().needs_sync(true, None),
+            "unchanged"
+        );
+        assert!(patch(json!({"label": "x"}))
+            .unwrap()
+            .needs_sync(true, Some(&last(false, true))));
     }
 
     #[test]
     fn labels_are_limited_to_64_characters() {
         let errors = patch(json!({"label": "l".repeat(65)})).unwrap_err();
-        assert_eq!((errors[0].kind, errors[0].msg.as_str()), ("string_too_long", "String should have at most 64 characters"));
+        assert_eq!(
+            (errors[0].kind, errors[0].msg.as_str()),
+            ("string_too_long", "String should have at most 64 characters")
+        );
     }
 
     #[test]
     fn unknown_country_codes_are_rejected_and_known_ones_upper_cased() {
-        assert_eq!(patch(json!({"country_code": "gb"})).unwrap().country_code.unwrap().as_str(), "GB");
+        assert_eq!(
+            patch(json!({"country_code": "gb"}))
+                .unwrap()
+                .country_code
+                .unwrap()
+                .as_str(),
+            "GB"
+        );
         let errors = patch(json!({"country_code": "XX"})).unwrap_err();
         assert_eq!(errors[0].kind, "value_error");
         assert_eq!(errors[0].loc, vec![json!("body"), json!("country_code")]);

@@ -16,32 +16,10 @@ use crate::domain::credentials::Credentials;
 use crate::domain::provider::mask;
 
 pub use self::http::Http;
+pub use crate::domain::phone_number::SyncResult;
 
 /// Longest message handed back: carriers echo whole response bodies.
 const MAX_MESSAGE_CHARS: usize = 500;
-
-/// Result of pushing a number's binding to its carrier (API.md `provider_sync`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SyncResult {
-    pub ok: bool,
-    pub message: Option<String>,
-}
-
-impl SyncResult {
-    pub fn ok() -> SyncResult {
-        SyncResult {
-            ok: true,
-            message: None,
-        }
-    }
-
-    pub fn failed(message: impl Into<String>) -> SyncResult {
-        SyncResult {
-            ok: false,
-            message: Some(message.into()),
-        }
-    }
-}
 
 /// Ownership check of a new number (PROVIDERS.md §5).
 #[derive(Debug, Clone, PartialEq, Eq)]

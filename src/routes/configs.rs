@@ -181,7 +181,7 @@ pub async fn update(
                 Some(submitted) => submitted.update_over(&stored.credentials).map_err(|ProviderChanged| {
                     ApiError::bad_request("Provider cannot be changed; create a new configuration instead.")
                 })?,
-                None => stored.credentials,
+                None => stored.credentials.clone(),
             };
             let name = body.name.unwrap_or(stored.name);
             db::configs::update(c, caller.org_id, id, &name, &credentials).map_err(unique_name(&name))?;

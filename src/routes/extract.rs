@@ -15,7 +15,6 @@ use crate::domain::input::{FieldError, Reader};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-
 /// A JSON body parsed into `T`.
 pub struct Body<T>(pub T);
 

@@ -63,8 +63,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::delete().to(phone_numbers::delete)),
             )
             .service(
-                resource("/organizations/telephony-configs/{config_id}/phone-numbers/{phone_number_id}/set-default-caller")
-                    .route(web::post().to(phone_numbers::set_default_caller)),
+                resource(
+                    "/organizations/telephony-configs/{config_id}/phone-numbers/{phone_number_id}/set-default-caller",
+                )
+                .route(web::post().to(phone_numbers::set_default_caller)),
             )
             .service(
                 resource("/organizations/telephony-configs/{config_id}/phone-numbers/{phone_number_id}/sync")

@@ -69,7 +69,12 @@ pub fn routing_conflict(holder: &RoutingHolder, org_id: i64) -> ApiError {
 
 /// Both uniqueness rules, as a check before the carrier is asked about a
 /// number; the unique indexes enforce them again at insert.
-fn check_unique(conn: &Connection, org_id: i64, config: &db::configs::Config, normalized: &str) -> Result<(), ApiError> {
+fn check_unique(
+    conn: &Connection,
+    org_id: i64,
+    config: &db::configs::Config,
+    normalized: &str,
+) -> Result<(), ApiError> {
     if db::phone_numbers::exists_in_org(conn, org_id, normalized)? {
         return Err(ApiError::conflict(ADDRESS_TAKEN));
     }
@@ -89,14 +94,23 @@ async fn push(
     id: i64,
     detach: bool,
 ) -> Result<(PhoneNumber, SyncResult), ApiError> {
-    let (config, mut number) = state.read(move |c| Ok((find_config(c, org_id, config_id)?, find(c, config_id, id)?))).await?;
+    let (config, mut number) = state
+        .read(move |c| Ok((find_config(c, org_id, config_id)?, find(c, config_id, id)?)))
+        .await?;
     let attach = !detach && should_attach(number.inbound_workflow_id, number.is_active);
     let carriers = state.carriers.clone();
     let address = number.address_normalized.clone();
     let result = web::block(move || carriers.configure_inbound(&config.credentials, &address, attach)).await?;
-    let last = LastSync { ok: result.ok, message: result.message.clone(), attached: attach, at: db::now() };
+    let last = LastSync {
+        ok: result.ok,
+        message: result.message.clone(),
+        attached: attach,
+        at: db::now(),
+    };
     let stored = last.clone();
-    state.write(move |c| Ok(db::phone_numbers::record_sync(c, id, &stored)?)).await?;
+    state
+        .write(move |c| Ok(db::phone_numbers::record_sync(c, id, &stored)?))
+        .await?;
     number.last_provider_sync = Some(last);
     number.provider_sync = Some(result.clone());
     Ok((number, result))
@@ -109,7 +123,11 @@ async fn push_current(state: &AppState, org_id: i64, config_id: i64, id: i64) ->
     Ok(HttpResponse::Ok().json(number))
 }
 
-pub async fn list(caller: Caller, state: web::Data<AppState>, PathIds([config_id]): PathIds<1>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    PathIds([config_id]): PathIds<1>,
+) -> Result<HttpResponse, ApiError> {
     let numbers = state
         .read(move |c| {
             find_config(c, caller.org_id, config_id)?;
@@ -119,7 +137,11 @@ pub async fn list(caller: Caller, state: web::Data<AppState>, PathIds([config_id
     Ok(HttpResponse::Ok().json(json!({ "phone_numbers": numbers })))
 }
 
-pub async fn get(caller: Caller, state: web::Data<AppState>, PathIds([config_id, id]): PathIds<2>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    caller: Caller,
+    state: web::Data<AppState>,
+    PathIds([config_id, id]): PathIds<2>,
+) -> Result<HttpResponse, ApiError> {
     let number = state
         .read(move |c| {
             find_config(c, caller.org_id, config_id)?;
@@ -149,8 +171,11 @@ pub async fn create(
         .await?;
 
     if state.config.sync.verify_ownership {
-        let (carriers, credentials, normalized) =
-            (state.carriers.clone(), config.credentials.clone(), address.normalized().to_string());
+        let (carriers, credentials, normalized) = (
+            state.carriers.clone(),
+            config.credentials.clone(),
+            address.normalized().to_string(),
+        );
         match web::block(move || carriers.check_ownership(&credentials, &normalized)).await? {
             Ownership::Owned => {}
             Ownership::NotOwned(message) => return Err(ApiError::bad_request(message)),
@@ -267,7 +292,9 @@ pub async fn delete(
     if may_be_attached(number.inbound_workflow_id, number.last_provider_sync.as_ref()) {
         let (_, result) = push(&state, org_id, config_id, id, true).await?;
         if !result.ok && !force {
-            let message = result.message.unwrap_or_else(|| "Provider rejected the phone-number detach request".into());
+            let message = result
+                .message
+                .unwrap_or_else(|| "Provider rejected the phone-number detach request".into());
             return Err(ApiError::bad_gateway(message));
         }
         provider_sync = Some(result);
@@ -292,6 +319,10 @@ pub async fn set_default_caller(
     Ok(HttpResponse::Ok().json(number))
 }
 
-pub async fn sync(caller: Caller, state: web::Data<AppState>, PathIds([config_id, id]): PathIds<2>) -> Result<HttpResponse, ApiError> {
+pub async fn sync(
+    caller: Caller,
+    state: web::Data<AppState>,
+    PathIds([config_id, id]): PathIds<2>,
+) -> Result<HttpResponse, ApiError> {
     push_current(&state, caller.org_id, config_id, id).await
 }

@@ -50,9 +50,14 @@ async fn a_version_1_file_is_upgraded_with_its_data() {
     let key = {
         let mut conn = rusqlite::Connection::open(&path).unwrap();
         telebind::db::migrate_to(&mut conn, 1).unwrap();
-        let org = telebind::db::orgs::insert(&conn, "old").unwrap();
-        telebind::db::workflows::insert(&conn, org.id, "From v1").unwrap();
-        telebind::auth::issue_key(&conn, org.id, "old key").unwrap().1
+        // Rows as a version-1 telebind wrote them.
+        conn.execute_batch(
+            "INSERT INTO organizations (id, name, created_at) VALUES (7, 'old', '2026-01-01T00:00:00.000000Z');
+             INSERT INTO workflows (org_id, name, created_at, updated_at)
+             VALUES (7, 'From v1', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z');",
+        )
+        .unwrap();
+        telebind::auth::issue_key(&conn, 7, "old key").unwrap().1
     };
     assert_eq!(user_version(&path), 1);
     let app = spawn_app_with(|c| c.database.path = path.clone()).await;

@@ -21,7 +21,9 @@ async fn owning(carrier: &MockCarrier) {
     let numbers = json!({"incoming_phone_numbers": [{"sid": "PN999", "phone_number": "+14155550999"},
                                                     {"sid": "PN123", "phone_number": NUMBER}]});
     carrier.answer("GET", LOOKUP, 200, numbers, Duration::ZERO).await;
-    carrier.answer("POST", UPDATE, 200, json!({"sid": "PN123"}), Duration::ZERO).await;
+    carrier
+        .answer("POST", UPDATE, 200, json!({"sid": "PN123"}), Duration::ZERO)
+        .await;
 }
 
 struct Setup {
@@ -35,9 +37,20 @@ struct Setup {
 async fn setup() -> Setup {
     let (app, carrier) = spawn_app_with_carrier().await;
     owning(&carrier).await;
-    let cfg = app.create_config("Twilio", json!({"provider": "twilio", "account_sid": SID, "auth_token": TOKEN})).await["id"].clone();
+    let cfg = app
+        .create_config(
+            "Twilio",
+            json!({"provider": "twilio", "account_sid": SID, "auth_token": TOKEN}),
+        )
+        .await["id"]
+        .clone();
     let workflow = app.create_workflow("Support").await;
-    Setup { app, carrier, cfg, workflow }
+    Setup {
+        app,
+        carrier,
+        cfg,
+        workflow,
+    }
 }
 
 impl Setup {
@@ -60,16 +73,29 @@ fn form(request: &Request) -> Vec<(String, String)> {
 fn is_lookup(request: &Request) -> bool {
     request.method.as_str() == "GET"
         && request.url.path().ends_with("/IncomingPhoneNumbers.json")
-        && request.url.query_pairs().any(|(k, v)| k == "PhoneNumber" && v == NUMBER)
+        && request
+            .url
+            .query_pairs()
+            .any(|(k, v)| k == "PhoneNumber" && v == NUMBER)
 }
 
 #[tokio::test]
 async fn binding_a_number_looks_it_up_then_posts_the_webhook() {
     let s = setup().await;
-    let (_, path) = s.number(json!({"address": "(415) 555-0100", "country_code": "US"})).await;
+    let (_, path) = s
+        .number(json!({"address": "(415) 555-0100", "country_code": "US"}))
+        .await;
     let before = s.carrier.requests().await.len();
 
-    let updated = s.app.call(Method::PUT, &path, Some(json!({"inbound_workflow_id": s.workflow["id"]})), 200).await;
+    let updated = s
+        .app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"inbound_workflow_id": s.workflow["id"]})),
+            200,
+        )
+        .await;
     assert_eq!(updated["provider_sync"], json!({"ok": true, "message": null}));
     assert_eq!(updated["last_provider_sync"]["ok"], true);
     assert_eq!(updated["last_provider_sync"]["attached"], true);
@@ -77,10 +103,20 @@ async fn binding_a_number_looks_it_up_then_posts_the_webhook() {
 
     let requests = s.requests_after(before).await;
     assert_eq!(requests.len(), 2);
-    assert!(is_lookup(&requests[0]), "the normalized number is looked up: {:?}", requests[0].url);
+    assert!(
+        is_lookup(&requests[0]),
+        "the normalized number is looked up: {:?}",
+        requests[0].url
+    );
     assert_eq!(requests[1].method.as_str(), "POST");
     assert!(requests[1].url.path().ends_with("/IncomingPhoneNumbers/PN123.json"));
-    assert_eq!(form(&requests[1]), [("VoiceUrl".into(), WEBHOOK.into()), ("VoiceMethod".into(), "POST".into())]);
+    assert_eq!(
+        form(&requests[1]),
+        [
+            ("VoiceUrl".into(), WEBHOOK.into()),
+            ("VoiceMethod".into(), "POST".into())
+        ]
+    );
     for request in &requests {
         assert_eq!(request.headers.get("authorization").unwrap(), BASIC);
     }
@@ -89,31 +125,57 @@ async fn binding_a_number_looks_it_up_then_posts_the_webhook() {
 #[tokio::test]
 async fn clearing_the_workflow_empties_the_voice_url() {
     let s = setup().await;
-    let (_, path) = s.number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]})).await;
+    let (_, path) = s
+        .number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]}))
+        .await;
     let before = s.carrier.requests().await.len();
-    let cleared = s.app.call(Method::PUT, &path, Some(json!({"clear_inbound_workflow": true})), 200).await;
+    let cleared = s
+        .app
+        .call(Method::PUT, &path, Some(json!({"clear_inbound_workflow": true})), 200)
+        .await;
     assert_eq!(cleared["provider_sync"]["ok"], true);
     assert_eq!(cleared["last_provider_sync"]["attached"], false);
     let requests = s.requests_after(before).await;
-    assert_eq!(form(requests.last().unwrap()), [("VoiceUrl".to_string(), String::new())]);
+    assert_eq!(
+        form(requests.last().unwrap()),
+        [("VoiceUrl".to_string(), String::new())]
+    );
 }
 
 #[tokio::test]
 async fn deactivating_a_bound_number_detaches_it() {
     let s = setup().await;
-    let (_, path) = s.number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]})).await;
-    let inactive = s.app.call(Method::PUT, &path, Some(json!({"is_active": false})), 200).await;
+    let (_, path) = s
+        .number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]}))
+        .await;
+    let inactive = s
+        .app
+        .call(Method::PUT, &path, Some(json!({"is_active": false})), 200)
+        .await;
     assert_eq!(inactive["last_provider_sync"]["attached"], false);
     let requests = s.carrier.requests().await;
-    assert_eq!(form(requests.last().unwrap()), [("VoiceUrl".to_string(), String::new())]);
+    assert_eq!(
+        form(requests.last().unwrap()),
+        [("VoiceUrl".to_string(), String::new())]
+    );
 }
 
 #[tokio::test]
 async fn a_label_only_edit_makes_no_carrier_request() {
     let s = setup().await;
-    let (_, path) = s.number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]})).await;
+    let (_, path) = s
+        .number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]}))
+        .await;
     let before = s.carrier.requests().await.len();
-    let edited = s.app.call(Method::PUT, &path, Some(json!({"label": "Front desk", "extra_metadata": {"x": 1}, "is_active": true})), 200).await;
+    let edited = s
+        .app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"label": "Front desk", "extra_metadata": {"x": 1}, "is_active": true})),
+            200,
+        )
+        .await;
     assert_eq!(edited["provider_sync"], Value::Null);
     assert_eq!(edited["label"], "Front desk");
     assert_eq!(s.requests_after(before).await.len(), 0);
@@ -131,14 +193,37 @@ async fn an_update_survives(failure: Failure) {
     let (_, path) = s.number(json!({"address": NUMBER})).await;
     s.carrier.server.reset().await;
     match failure {
-        Failure::ServerError => s.carrier.answer("GET", LOOKUP, 500, "upstream exploded", Duration::ZERO).await,
-        Failure::Garbage => s.carrier.answer("GET", LOOKUP, 200, "<html>not json", Duration::ZERO).await,
-        Failure::Hang => s.carrier.answer("GET", LOOKUP, 200, json!({}), Duration::from_secs(10)).await,
+        Failure::ServerError => {
+            s.carrier
+                .answer("GET", LOOKUP, 500, "upstream exploded", Duration::ZERO)
+                .await
+        }
+        Failure::Garbage => {
+            s.carrier
+                .answer("GET", LOOKUP, 200, "<html>not json", Duration::ZERO)
+                .await
+        }
+        Failure::Hang => {
+            s.carrier
+                .answer("GET", LOOKUP, 200, json!({}), Duration::from_secs(10))
+                .await
+        }
     }
     let started = Instant::now();
-    let updated = s.app.call(Method::PUT, &path, Some(json!({"inbound_workflow_id": s.workflow["id"]})), 200).await;
+    let updated = s
+        .app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"inbound_workflow_id": s.workflow["id"]})),
+            200,
+        )
+        .await;
     let elapsed = started.elapsed();
-    assert!(elapsed < Duration::from_millis(SYNC_TIMEOUT_MS + 800), "answered in {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(SYNC_TIMEOUT_MS + 800),
+        "answered in {elapsed:?}"
+    );
     assert_eq!(updated["inbound_workflow_id"], s.workflow["id"], "the row changed");
     assert_eq!(updated["provider_sync"]["ok"], false);
     let message = updated["provider_sync"]["message"].as_str().unwrap();
@@ -175,9 +260,17 @@ async fn a_refused_connection_fails_the_push_not_the_update() {
         c.sync.verify_ownership = false;
     })
     .await;
-    let cfg = app.create_config("T", json!({"provider": "twilio", "account_sid": SID, "auth_token": TOKEN})).await["id"].clone();
+    let cfg = app
+        .create_config(
+            "T",
+            json!({"provider": "twilio", "account_sid": SID, "auth_token": TOKEN}),
+        )
+        .await["id"]
+        .clone();
     let workflow = app.create_workflow("W").await;
-    let created = app.create_number(&cfg, json!({"address": NUMBER, "inbound_workflow_id": workflow["id"]})).await;
+    let created = app
+        .create_number(&cfg, json!({"address": NUMBER, "inbound_workflow_id": workflow["id"]}))
+        .await;
     assert_eq!(created["provider_sync"]["ok"], false, "{created}");
     assert_eq!(created["inbound_workflow_id"], workflow["id"]);
 }
@@ -188,11 +281,22 @@ async fn a_failed_push_is_retried_by_the_next_edit() {
     let (_, path) = s.number(json!({"address": NUMBER})).await;
     s.carrier.server.reset().await;
     s.carrier.answer("GET", LOOKUP, 503, "busy", Duration::ZERO).await;
-    let failed = s.app.call(Method::PUT, &path, Some(json!({"inbound_workflow_id": s.workflow["id"]})), 200).await;
+    let failed = s
+        .app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"inbound_workflow_id": s.workflow["id"]})),
+            200,
+        )
+        .await;
     assert_eq!(failed["provider_sync"]["ok"], false);
     s.carrier.server.reset().await;
     owning(&s.carrier).await;
-    let retried = s.app.call(Method::PUT, &path, Some(json!({"label": "again"})), 200).await;
+    let retried = s
+        .app
+        .call(Method::PUT, &path, Some(json!({"label": "again"})), 200)
+        .await;
     assert_eq!(retried["provider_sync"], json!({"ok": true, "message": null}));
     assert_eq!(s.carrier.requests().await.len(), 2, "lookup and POST");
 }
@@ -203,50 +307,92 @@ async fn a_hanging_carrier_does_not_hold_up_other_requests() {
     let (_, slow) = s.number(json!({"address": NUMBER})).await;
     let (_, other) = s.number(json!({"address": "+14155550999"})).await;
     s.carrier.server.reset().await;
-    s.carrier.answer("GET", LOOKUP, 200, json!({}), Duration::from_secs(10)).await;
+    s.carrier
+        .answer("GET", LOOKUP, 200, json!({}), Duration::from_secs(10))
+        .await;
 
-    let hanging = s.app.call(Method::PUT, &slow, Some(json!({"inbound_workflow_id": s.workflow["id"]})), 200);
+    let hanging = s.app.call(
+        Method::PUT,
+        &slow,
+        Some(json!({"inbound_workflow_id": s.workflow["id"]})),
+        200,
+    );
     let others = async {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let started = Instant::now();
         for _ in 0..5 {
             s.app.call(Method::GET, &other, None, 200).await;
             s.app.call(Method::GET, &numbers_path(&s.cfg), None, 200).await;
-            s.app.call(Method::PUT, &other, Some(json!({"label": "busy day"})), 200).await;
+            s.app
+                .call(Method::PUT, &other, Some(json!({"label": "busy day"})), 200)
+                .await;
         }
         started.elapsed()
     };
     let (pushed, elapsed) = tokio::join!(hanging, others);
     assert_eq!(pushed["provider_sync"]["ok"], false);
-    assert!(elapsed < Duration::from_millis(SYNC_TIMEOUT_MS / 2), "others waited {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(SYNC_TIMEOUT_MS / 2),
+        "others waited {elapsed:?}"
+    );
 }
 
 #[tokio::test]
 async fn deleting_a_bound_number_detaches_it_first_and_keeps_it_when_that_fails() {
     let s = setup().await;
-    let (_, path) = s.number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]})).await;
+    let (_, path) = s
+        .number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]}))
+        .await;
     s.carrier.server.reset().await;
-    s.carrier.answer("GET", LOOKUP, 200, json!({"incoming_phone_numbers": [{"sid": "PN123", "phone_number": NUMBER}]}), Duration::ZERO).await;
-    s.carrier.answer("POST", UPDATE, 500, "cannot update", Duration::ZERO).await;
+    s.carrier
+        .answer(
+            "GET",
+            LOOKUP,
+            200,
+            json!({"incoming_phone_numbers": [{"sid": "PN123", "phone_number": NUMBER}]}),
+            Duration::ZERO,
+        )
+        .await;
+    s.carrier
+        .answer("POST", UPDATE, 500, "cannot update", Duration::ZERO)
+        .await;
 
     let refused = s.app.call(Method::DELETE, &path, None, 502).await;
     assert_eq!(refused, json!({"detail": "Twilio API 500: cannot update"}));
-    assert_eq!(s.app.call(Method::GET, &path, None, 200).await["last_provider_sync"]["ok"], false, "row kept");
+    assert_eq!(
+        s.app.call(Method::GET, &path, None, 200).await["last_provider_sync"]["ok"],
+        false,
+        "row kept"
+    );
 
-    let forced = s.app.call(Method::DELETE, &format!("{path}?force=true"), None, 200).await;
+    let forced = s
+        .app
+        .call(Method::DELETE, &format!("{path}?force=true"), None, 200)
+        .await;
     assert_eq!(forced["message"], "Phone number deleted");
     assert_eq!(forced["provider_sync"]["ok"], false);
     s.app.call(Method::GET, &path, None, 404).await;
-    let detach = s.carrier.requests().await.into_iter().rfind(|r| r.method.as_str() == "POST").unwrap();
+    let detach = s
+        .carrier
+        .requests()
+        .await
+        .into_iter()
+        .rfind(|r| r.method.as_str() == "POST")
+        .unwrap();
     assert_eq!(form(&detach), [("VoiceUrl".to_string(), String::new())]);
 }
 
 #[tokio::test]
 async fn deleting_a_bound_number_detaches_it() {
     let s = setup().await;
-    let (_, path) = s.number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]})).await;
+    let (_, path) = s
+        .number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]}))
+        .await;
     let deleted = s.app.call(Method::DELETE, &path, None, 200).await;
-    assert_eq!(deleted, json!({"message": "Phone number deleted", "provider_sync": {"ok": true, "message": null}}));
+    assert_eq!(
+        deleted,
+        json!({"message": "Phone number deleted", "provider_sync": {"ok": true, "message": null}})
+    );
 }
 
 #[tokio::test]
@@ -255,14 +401,19 @@ async fn deleting_a_never_bound_number_makes_no_carrier_request() {
     let (_, path) = s.number(json!({"address": NUMBER})).await;
     let before = s.carrier.requests().await.len();
     let deleted = s.app.call(Method::DELETE, &path, None, 200).await;
-    assert_eq!(deleted, json!({"message": "Phone number deleted", "provider_sync": null}));
+    assert_eq!(
+        deleted,
+        json!({"message": "Phone number deleted", "provider_sync": null})
+    );
     assert_eq!(s.requests_after(before).await.len(), 0);
 }
 
 #[tokio::test]
 async fn creating_a_bound_number_checks_ownership_then_attaches() {
     let s = setup().await;
-    let (created, _) = s.number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]})).await;
+    let (created, _) = s
+        .number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]}))
+        .await;
     assert_eq!(created["provider_sync"], json!({"ok": true, "message": null}));
     let requests = s.carrier.requests().await;
     let kinds: Vec<&str> = requests.iter().map(|r| r.method.as_str()).collect();
@@ -273,33 +424,71 @@ async fn creating_a_bound_number_checks_ownership_then_attaches() {
 #[tokio::test]
 async fn a_number_the_account_does_not_own_is_refused_with_400() {
     let s = setup().await;
-    let answer = s.app.call(Method::POST, &numbers_path(&s.cfg), Some(json!({"address": "+14155550123"})), 400).await;
+    let answer = s
+        .app
+        .call(
+            Method::POST,
+            &numbers_path(&s.cfg),
+            Some(json!({"address": "+14155550123"})),
+            400,
+        )
+        .await;
     let detail = answer["detail"].as_str().unwrap();
-    assert!(detail.starts_with("Phone number +14155550123 is not owned by this Twilio account ("), "{detail}");
-    assert!(detail.ends_with("abcd). Add it in the Twilio console first."), "{detail}");
+    assert!(
+        detail.starts_with("Phone number +14155550123 is not owned by this Twilio account ("),
+        "{detail}"
+    );
+    assert!(
+        detail.ends_with("abcd). Add it in the Twilio console first."),
+        "{detail}"
+    );
     assert!(!detail.contains(SID), "the SID is masked");
-    assert_eq!(s.app.call(Method::GET, &numbers_path(&s.cfg), None, 200).await["phone_numbers"], json!([]));
+    assert_eq!(
+        s.app.call(Method::GET, &numbers_path(&s.cfg), None, 200).await["phone_numbers"],
+        json!([])
+    );
 }
 
 #[tokio::test]
 async fn a_failed_ownership_lookup_is_a_502_and_nothing_is_stored() {
     let s = setup().await;
     s.carrier.server.reset().await;
-    s.carrier.answer("GET", LOOKUP, 500, "lookup broke", Duration::ZERO).await;
-    let answer = s.app.call(Method::POST, &numbers_path(&s.cfg), Some(json!({"address": NUMBER})), 502).await;
+    s.carrier
+        .answer("GET", LOOKUP, 500, "lookup broke", Duration::ZERO)
+        .await;
+    let answer = s
+        .app
+        .call(
+            Method::POST,
+            &numbers_path(&s.cfg),
+            Some(json!({"address": NUMBER})),
+            502,
+        )
+        .await;
     assert_eq!(answer, json!({"detail": "Twilio API 500: lookup broke"}));
-    assert_eq!(s.app.call(Method::GET, &numbers_path(&s.cfg), None, 200).await["phone_numbers"], json!([]));
+    assert_eq!(
+        s.app.call(Method::GET, &numbers_path(&s.cfg), None, 200).await["phone_numbers"],
+        json!([])
+    );
 }
 
 #[tokio::test]
 async fn sync_pushes_the_current_binding_again() {
     let s = setup().await;
-    let (_, path) = s.number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]})).await;
+    let (_, path) = s
+        .number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]}))
+        .await;
     let before = s.carrier.requests().await.len();
     let synced = s.app.call(Method::POST, &format!("{path}/sync"), None, 200).await;
     assert_eq!(synced["provider_sync"], json!({"ok": true, "message": null}));
     let requests = s.requests_after(before).await;
-    assert_eq!(form(&requests[1]), [("VoiceUrl".into(), WEBHOOK.into()), ("VoiceMethod".into(), "POST".into())]);
+    assert_eq!(
+        form(&requests[1]),
+        [
+            ("VoiceUrl".into(), WEBHOOK.into()),
+            ("VoiceMethod".into(), "POST".into())
+        ]
+    );
 }
 
 #[tokio::test]
@@ -307,14 +496,31 @@ async fn after_concurrent_updates_the_carrier_holds_the_final_stored_binding() {
     let s = setup().await;
     let (_, path) = s.number(json!({"address": NUMBER})).await;
     let updates = (0..12).map(|i| {
-        let body = if i % 2 == 0 { json!({"inbound_workflow_id": s.workflow["id"]}) } else { json!({"clear_inbound_workflow": true}) };
+        let body = if i % 2 == 0 {
+            json!({"inbound_workflow_id": s.workflow["id"]})
+        } else {
+            json!({"clear_inbound_workflow": true})
+        };
         s.app.call(Method::PUT, &path, Some(body), 200)
     });
     futures_util::future::join_all(updates).await;
     let stored = s.app.call(Method::GET, &path, None, 200).await;
-    let last_post = s.carrier.requests().await.into_iter().rfind(|r| r.method.as_str() == "POST").unwrap();
+    let last_post = s
+        .carrier
+        .requests()
+        .await
+        .into_iter()
+        .rfind(|r| r.method.as_str() == "POST")
+        .unwrap();
     let voice_url = form(&last_post)[0].1.clone();
-    let expected = if stored["inbound_workflow_id"].is_null() { "" } else { WEBHOOK };
+    let expected = if stored["inbound_workflow_id"].is_null() {
+        ""
+    } else {
+        WEBHOOK
+    };
     assert_eq!(voice_url, expected, "stored: {stored}");
-    assert_eq!(stored["last_provider_sync"]["attached"], !stored["inbound_workflow_id"].is_null());
+    assert_eq!(
+        stored["last_provider_sync"]["attached"],
+        !stored["inbound_workflow_id"].is_null()
+    );
 }
