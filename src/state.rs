@@ -61,7 +61,11 @@ impl AppState {
             let mut locks = self.number_locks.lock().unwrap_or_else(|p| p.into_inner());
             Arc::clone(locks.entry(id).or_default())
         };
-        NumberLock { state: self, id, _guard: lock.lock_owned().await }
+        NumberLock {
+            state: self,
+            id,
+            _guard: lock.lock_owned().await,
+        }
     }
 
     /// Runs `f` on a pooled connection off the async workers.

@@ -31,6 +31,14 @@ pub enum Ownership {
     LookupFailed(String),
 }
 
+/// A save-time provisioning failure (PROVIDERS.md §3): the save is refused
+/// with the carrier's status (or 502) and this detail, and nothing is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionError {
+    pub status: u16,
+    pub detail: String,
+}
+
 /// One trait, one implementation per carrier file.
 pub trait Provider {
     /// Attach (`webhook = Some(url)`) or detach (`None`) the inbound webhook of
@@ -83,6 +91,25 @@ impl Carriers {
             Ownership::NotOwned(m) => Ownership::NotOwned(scrub(creds, &m)),
             Ownership::LookupFailed(m) => Ownership::LookupFailed(scrub(creds, &m)),
         }
+    }
+
+    /// Blocking. Makes at the carrier what a configuration needs before it is
+    /// stored (PROVIDERS.md §3) and records it in `creds`; one deadline covers
+    /// every request. Carriers with nothing to make return Ok at once.
+    pub fn provision(&self, creds: &mut Credentials) -> Result<(), ProvisionError> {
+        let result: Result<(), ProvisionError> = match creds {
+            Credentials::Twilio(_)
+            | Credentials::Vonage(_)
+            | Credentials::Plivo(_)
+            | Credentials::Telnyx(_)
+            | Credentials::Vobiz(_)
+            | Credentials::Cloudonix(_)
+            | Credentials::Ari(_) => Ok(()),
+        };
+        result.map_err(|e| ProvisionError {
+            detail: scrub(creds, &e.detail),
+            ..e
+        })
     }
 
     fn http(&self) -> Http {

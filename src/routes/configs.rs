@@ -1,5 +1,6 @@
 //! `/api/v1/organizations/telephony-configs` and the providers' metadata (API.md §4).
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use rusqlite::Connection;
 use serde_json::{json, Value};
@@ -145,6 +146,17 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(detail(&config)))
 }
 
+/// Runs save-time provisioning off the async workers; a failure refuses the save.
+async fn provision(state: &AppState, mut credentials: Credentials) -> Result<Credentials, ApiError> {
+    let carriers = state.carriers.clone();
+    let (result, credentials) = web::block(move || (carriers.provision(&mut credentials), credentials)).await?;
+    result.map_err(|e| {
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_GATEWAY);
+        ApiError::status(status, e.detail)
+    })?;
+    Ok(credentials)
+}
+
 pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
@@ -156,6 +168,7 @@ pub async fn create(
         mut config,
     } = body;
     config.mint();
+    let config = provision(&state, config).await?;
     let created = state
         .write(move |c| {
             let id = db::configs::insert(c, caller.org_id, &name, &config).map_err(unique_name(&name))?;
@@ -174,22 +187,26 @@ pub async fn update(
     PathIds([id]): PathIds<1>,
     Body(body): Body<UpdateConfig>,
 ) -> Result<HttpResponse, ApiError> {
+    let org_id = caller.org_id;
+    let stored = state.read(move |c| find(c, org_id, id)).await?;
+    let credentials = match body.config {
+        Some(submitted) => {
+            let merged = submitted.update_over(&stored.credentials).map_err(|ProviderChanged| {
+                ApiError::bad_request("Provider cannot be changed; create a new configuration instead.")
+            })?;
+            provision(&state, merged).await?
+        }
+        None => stored.credentials.clone(),
+    };
+    let name = body.name.unwrap_or(stored.name);
     let updated = state
         .write(move |c| {
-            let stored = find(c, caller.org_id, id)?;
-            let credentials = match body.config {
-                Some(submitted) => submitted.update_over(&stored.credentials).map_err(|ProviderChanged| {
-                    ApiError::bad_request("Provider cannot be changed; create a new configuration instead.")
-                })?,
-                None => stored.credentials.clone(),
-            };
-            let name = body.name.unwrap_or(stored.name);
-            db::configs::update(c, caller.org_id, id, &name, &credentials).map_err(unique_name(&name))?;
-            let account = credentials.routing_account();
-            if account != stored.credentials.routing_account() {
-                follow_routing_account(c, caller.org_id, id, &credentials)?;
+            let current = find(c, org_id, id)?;
+            db::configs::update(c, org_id, id, &name, &credentials).map_err(unique_name(&name))?;
+            if credentials.routing_account() != current.credentials.routing_account() {
+                follow_routing_account(c, org_id, id, &credentials)?;
             }
-            find(c, caller.org_id, id)
+            find(c, org_id, id)
         })
         .await?;
     Ok(HttpResponse::Ok().json(detail(&updated)))

@@ -34,6 +34,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::default();
     config.database.path = dir.path().join("telebind.db");
     config.server.public_base_url = "http://telebind.test".into();
+    // Tests never reach a real carrier: unless a test points them at a mock,
+    // carriers are a loopback port nobody listens on.
+    set_carrier_urls(&mut config, "http://127.0.0.1:9");
     configure(&mut config);
     start(config, dir).await
 }
@@ -44,21 +47,25 @@ pub async fn spawn_app_with_carrier() -> (TestApp, MockCarrier) {
     let url = carrier.url();
     let app = spawn_app_with(|c| {
         c.sync.timeout_ms = SYNC_TIMEOUT_MS;
-        let p = &mut c.providers;
-        for base in [
-            &mut p.twilio_base_url,
-            &mut p.vonage_api_base_url,
-            &mut p.vonage_rest_base_url,
-            &mut p.plivo_base_url,
-            &mut p.telnyx_base_url,
-            &mut p.vobiz_base_url,
-            &mut p.cloudonix_base_url,
-        ] {
-            *base = url.clone();
-        }
+        set_carrier_urls(c, &url);
     })
     .await;
     (app, carrier)
+}
+
+fn set_carrier_urls(config: &mut Config, url: &str) {
+    let p = &mut config.providers;
+    for base in [
+        &mut p.twilio_base_url,
+        &mut p.vonage_api_base_url,
+        &mut p.vonage_rest_base_url,
+        &mut p.plivo_base_url,
+        &mut p.telnyx_base_url,
+        &mut p.vobiz_base_url,
+        &mut p.cloudonix_base_url,
+    ] {
+        *base = url.to_string();
+    }
 }
 
 /// The sync deadline of `spawn_app_with_carrier`.

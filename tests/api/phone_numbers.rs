@@ -466,7 +466,10 @@ async fn two_orgs_racing_for_one_routing_key_get_one_success_and_one_409() {
         }
         let attempts = keys.iter().zip(&cfgs).map(|(key, cfg)| {
             let (app, path) = (&app, numbers_path(cfg));
-            async move { app.send(Method::POST, &path, Some(key), Some(json!({"address": "+14155550123"}))).await }
+            async move {
+                app.send(Method::POST, &path, Some(key), Some(json!({"address": "+14155550123"})))
+                    .await
+            }
         });
         let mut statuses: Vec<u16> = futures_util::future::join_all(attempts)
             .await
