@@ -20,13 +20,10 @@ const SELECT: &str = "SELECT c.id, c.name, c.credentials, c.is_default_outbound,
      FROM telephony_configurations c";
 
 fn from_row(r: &Row) -> rusqlite::Result<Config> {
-    let json: String = r.get(2)?;
-    let credentials = serde_json::from_str(&json)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e)))?;
     Ok(Config {
         id: r.get(0)?,
         name: r.get(1)?,
-        credentials,
+        credentials: super::json_column(r, 2)?,
         is_default_outbound: r.get(3)?,
         active_numbers: r.get(4)?,
         created_at: r.get(5)?,

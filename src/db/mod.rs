@@ -139,6 +139,13 @@ pub fn violated(error: &rusqlite::Error) -> Option<Unique> {
     }
 }
 
+/// Column `idx` of `row`, a JSON text, read as `T`.
+fn json_column<T: serde::de::DeserializeOwned>(row: &rusqlite::Row, idx: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(idx)?;
+    serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e)))
+}
+
 /// The current time as stored and returned: RFC 3339, UTC, microseconds, `Z`.
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)

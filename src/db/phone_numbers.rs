@@ -58,7 +58,6 @@ const SELECT: &str = "SELECT p.id, p.config_id, p.address, p.address_normalized,
      FROM phone_numbers p LEFT JOIN workflows w ON w.id = p.inbound_workflow_id";
 
 fn from_row(r: &Row) -> rusqlite::Result<PhoneNumber> {
-    let metadata: String = r.get(7)?;
     let last_ok: Option<bool> = r.get(14)?;
     Ok(PhoneNumber {
         id: r.get(0)?,
@@ -68,8 +67,7 @@ fn from_row(r: &Row) -> rusqlite::Result<PhoneNumber> {
         address_type: r.get(4)?,
         is_active: r.get(5)?,
         is_default_caller_id: r.get(6)?,
-        extra_metadata: serde_json::from_str(&metadata)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, Box::new(e)))?,
+        extra_metadata: super::json_column(r, 7)?,
         created_at: r.get(8)?,
         updated_at: r.get(9)?,
         country_code: r.get(10)?,

@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use rusqlite::Connection;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::extract::{Body, FromBody, PathIds};
 use crate::auth::Caller;
@@ -87,10 +87,10 @@ pub fn find(conn: &Connection, org_id: i64, id: i64) -> Result<db::configs::Conf
     db::configs::get(conn, org_id, id)?.ok_or_else(|| ApiError::not_found(NOT_FOUND))
 }
 
-fn list_item(c: &db::configs::Config) -> Value {
+/// The fields `ListItem` and `Detail` share.
+fn summary(c: &db::configs::Config) -> Map<String, Value> {
     let kind = c.credentials.kind();
-    let checklist = kind.setup_checklist(c.active_numbers);
-    json!({
+    let Value::Object(fields) = json!({
         "id": c.id,
         "name": c.name,
         "provider": kind.as_str(),
@@ -99,33 +99,42 @@ fn list_item(c: &db::configs::Config) -> Value {
         "inactive": false,
         "inactive_since": null,
         "inactive_reason": null,
-        "phone_number_count": c.active_numbers,
-        "is_ready_for_outbound": checklist.as_ref().is_none_or(|s| s.ready_for_outbound),
-        "outbound_blocked_reason": checklist.and_then(|s| s.outbound_blocked_reason),
         "created_at": c.created_at,
         "updated_at": c.updated_at,
-    })
+    }) else {
+        unreachable!("json! of an object literal is an object")
+    };
+    fields
+}
+
+fn list_item(c: &db::configs::Config) -> Value {
+    let checklist = c.credentials.kind().setup_checklist(c.active_numbers);
+    let mut item = summary(c);
+    item.insert("phone_number_count".into(), c.active_numbers.into());
+    item.insert(
+        "is_ready_for_outbound".into(),
+        checklist.as_ref().is_none_or(|s| s.ready_for_outbound).into(),
+    );
+    item.insert(
+        "outbound_blocked_reason".into(),
+        checklist.and_then(|s| s.outbound_blocked_reason).into(),
+    );
+    Value::Object(item)
 }
 
 fn detail(c: &db::configs::Config) -> Value {
-    let kind = c.credentials.kind();
-    json!({
-        "id": c.id,
-        "name": c.name,
-        "provider": kind.as_str(),
-        "connectivity": kind.connectivity(),
-        "is_default_outbound": c.is_default_outbound,
-        "inactive": false,
-        "inactive_since": null,
-        "inactive_reason": null,
-        "credentials": c.credentials.display(),
-        "sip_connectivity": null,
-        "setup_checklist": kind.setup_checklist(c.active_numbers),
-        "supports_trunks": false,
-        "trunks": [],
-        "created_at": c.created_at,
-        "updated_at": c.updated_at,
-    })
+    let mut detail = summary(c);
+    detail.extend([
+        ("credentials".into(), c.credentials.display()),
+        ("sip_connectivity".into(), Value::Null),
+        (
+            "setup_checklist".into(),
+            json!(c.credentials.kind().setup_checklist(c.active_numbers)),
+        ),
+        ("supports_trunks".into(), false.into()),
+        ("trunks".into(), json!([])),
+    ]);
+    Value::Object(detail)
 }
 
 pub async fn metadata(_: Caller) -> HttpResponse {
