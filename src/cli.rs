@@ -1,6 +1,7 @@
 //! The command line: `serve` (the default), and organization and key
 //! management on the same database file, safe while the server runs.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -87,15 +88,13 @@ async fn serve(config: Config) -> Result<(), String> {
     let bind = config.server.bind;
     let app = Application::build(config).map_err(|e| e.to_string())?;
     if let Some(key) = app.bootstrap_key() {
-        println!();
-        println!(
-            "  First start: created organization '{}' and its API key.",
-            crate::DEFAULT_ORG
+        let org = crate::DEFAULT_ORG;
+        // A closed stdout must not stop the server: the key is also nowhere else.
+        let _ = writeln!(
+            std::io::stdout(),
+            "\n  First start: created organization '{org}' and its API key.\n  \
+             It is shown only this once; keep it somewhere safe:\n\n    API key: {key}\n"
         );
-        println!("  It is shown only this once; keep it somewhere safe:");
-        println!();
-        println!("    API key: {key}");
-        println!();
     }
     log::info!("telebind listening on http://{bind}");
     app.run_until_stopped().await.map_err(|e| e.to_string())

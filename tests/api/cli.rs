@@ -69,3 +69,106 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_the_key() {
     assert!(stderr.contains("sync.timeout_ms"), "{stderr}");
     assert!(!db.exists(), "nothing started");
 }
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_request_finish() {
+    use std::io::{BufRead, BufReader};
+    use std::time::Duration;
+
+    let carrier = crate::helpers::MockCarrier::start().await;
+    let numbers = json!({"incoming_phone_numbers": [{"sid": "PN1", "phone_number": "+14155550100"}]});
+    carrier
+        .answer(
+            "GET",
+            "IncomingPhoneNumbers.json$",
+            200,
+            numbers,
+            Duration::from_millis(800),
+        )
+        .await;
+    carrier
+        .answer("POST", "PN1.json$", 200, json!({}), Duration::ZERO)
+        .await;
+
+    let (_dir, db) = temp_db();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_telebind"))
+        .env("TELEBIND_DATABASE__PATH", &db)
+        .env("TELEBIND_SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("TELEBIND_PROVIDERS__TWILIO_BASE_URL", carrier.url())
+        .env("TELEBIND_SYNC__VERIFY_OWNERSHIP", "false")
+        .current_dir(db.parent().unwrap())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(server.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok);
+    let key = stdout
+        .find_map(|line| line.trim().strip_prefix("API key: ").map(str::to_string))
+        .expect("the first start prints a key");
+    std::thread::spawn(move || stdout.for_each(drop));
+
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let client = reqwest::Client::new();
+    let call = |method: Method, path: &str, body: serde_json::Value| {
+        client
+            .request(method, format!("{base}{path}"))
+            .header("X-API-Key", &key)
+            .json(&body)
+            .send()
+    };
+    let mut config = None;
+    for _ in 0..50 {
+        let twilio = json!({"name": "T", "config": {"provider": "twilio", "account_sid": "AC1", "auth_token": "tok"}});
+        if let Ok(r) = call(Method::POST, "/organizations/telephony-configs", twilio).await {
+            config = Some(r.json::<serde_json::Value>().await.unwrap()["id"].clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let config = config.expect("the server answers");
+    let workflow: serde_json::Value = call(Method::POST, "/workflows", json!({"name": "W"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let numbers_path = format!("/organizations/telephony-configs/{config}/phone-numbers");
+    let number: serde_json::Value = call(Method::POST, &numbers_path, json!({"address": "+14155550100"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let bind = call(
+        Method::PUT,
+        &format!("{numbers_path}/{}", number["id"]),
+        json!({"inbound_workflow_id": workflow["id"]}),
+    );
+    let terminate = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+    };
+    let (answer, ()) = tokio::join!(bind, terminate);
+    let answer = answer.expect("the in-flight request is answered");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(
+        answer.json::<serde_json::Value>().await.unwrap()["provider_sync"]["ok"],
+        true
+    );
+    let status = tokio::task::spawn_blocking(move || server.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "clean exit: {status:?}");
+}
