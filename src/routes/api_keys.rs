@@ -35,7 +35,7 @@ pub async fn list(caller: Caller, state: web::Data<AppState>, req: HttpRequest) 
 pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
-    Body(body): Body<CreateKey>,
+    Body(body, _): Body<CreateKey>,
 ) -> Result<HttpResponse, ApiError> {
     let (row, key) = state
         .write(move |c| Ok(auth::issue_key(c, caller.org_id, &body.name)?))

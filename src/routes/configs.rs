@@ -169,7 +169,7 @@ async fn provision(state: &AppState, mut credentials: Credentials) -> Result<Cre
 pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
-    Body(body): Body<CreateConfig>,
+    Body(body, _): Body<CreateConfig>,
 ) -> Result<HttpResponse, ApiError> {
     let CreateConfig {
         name,
@@ -193,8 +193,7 @@ pub async fn create(
 pub async fn update(
     caller: Caller,
     state: web::Data<AppState>,
-    PathIds([id]): PathIds<1>,
-    Body(body): Body<UpdateConfig>,
+    Body(body, [id]): Body<UpdateConfig, 1>,
 ) -> Result<HttpResponse, ApiError> {
     let org_id = caller.org_id;
     let stored = state.read(move |c| find(c, org_id, id)).await?;

@@ -11,16 +11,17 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 pub use crate::domain::input::FromBody;
-use crate::domain::input::{FieldError, Reader};
+use crate::domain::input::Reader;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A JSON body parsed into `T`.
-pub struct Body<T>(pub T);
+/// A JSON body parsed into `T`, with the path's `N` ids: one extractor, so
+/// that a request's path and body errors are reported together.
+pub struct Body<T, const N: usize = 0>(pub T, pub [i64; N]);
 
-impl<T: FromBody + 'static> FromRequest for Body<T> {
+impl<T: FromBody + 'static, const N: usize> FromRequest for Body<T, N> {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Body<T>, ApiError>>>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Body<T, N>, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = req
@@ -30,6 +31,8 @@ impl<T: FromBody + 'static> FromRequest for Body<T> {
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        let mut reader = Reader::new();
+        let ids = path_ids(req, &mut reader);
         let mut payload = payload.take();
         Box::pin(async move {
             let too_large = || ApiError::status(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
@@ -45,35 +48,34 @@ impl<T: FromBody + 'static> FromRequest for Body<T> {
                 }
                 bytes.extend_from_slice(&chunk);
             }
-            parse(&bytes).map(Body).map_err(ApiError::Validation)
+            let parsed = parse(&bytes, &mut reader);
+            reader
+                .finish(parsed)
+                .map(|body| Body(body, ids))
+                .map_err(ApiError::Validation)
         })
     }
 }
 
-fn parse<T: FromBody>(bytes: &[u8]) -> Result<T, Vec<FieldError>> {
+fn parse<T: FromBody>(bytes: &[u8], reader: &mut Reader) -> Option<T> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        let missing = FieldError {
-            kind: "missing",
-            loc: vec!["body".into()],
-            msg: "Field required".into(),
-            input: Value::Null,
-            ctx: None,
-        };
-        return Err(vec![missing]);
+        reader.error("missing", vec!["body".into()], "Field required", Value::Null, None);
+        return None;
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        let offset = byte_offset(bytes, e.line(), e.column());
-        vec![FieldError {
-            kind: "json_invalid",
-            loc: vec!["body".into(), offset.into()],
-            msg: "JSON decode error".into(),
-            input: json!({}),
-            ctx: Some(json!({ "error": e.to_string() })),
-        }]
-    })?;
-    let mut reader = Reader::new();
-    let parsed = T::from_body(&value, &mut reader);
-    reader.finish(parsed)
+    match serde_json::from_slice(bytes) {
+        Ok(value) => T::from_body(&value, reader),
+        Err(e) => {
+            let loc = vec!["body".into(), byte_offset(bytes, e.line(), e.column()).into()];
+            reader.error(
+                "json_invalid",
+                loc,
+                "JSON decode error",
+                json!({}),
+                Some(json!({ "error": e.to_string() })),
+            );
+            None
+        }
+    }
 }
 
 /// serde_json reports line and column; FastAPI reports a character offset.
@@ -95,12 +97,18 @@ impl<const N: usize> FromRequest for PathIds<N> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let mut reader = Reader::new();
-        let mut ids = [0; N];
-        for (slot, (name, raw)) in ids.iter_mut().zip(req.match_info().iter()) {
-            *slot = reader.id(vec!["path".into(), name.into()], raw).unwrap_or_default();
-        }
+        let ids = path_ids(req, &mut reader);
         std::future::ready(reader.finish(Some(PathIds(ids))).map_err(ApiError::Validation))
     }
+}
+
+/// The path's ids in order; a bad one is recorded and read as 0.
+fn path_ids<const N: usize>(req: &HttpRequest, reader: &mut Reader) -> [i64; N] {
+    let mut ids = [0; N];
+    for (slot, (name, raw)) in ids.iter_mut().zip(req.match_info().iter()) {
+        *slot = reader.id(vec!["path".into(), name.into()], raw).unwrap_or_default();
+    }
+    ids
 }
 
 /// A boolean query parameter (`?force=true`); absent is false.

@@ -154,8 +154,7 @@ pub async fn get(
 pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
-    PathIds([config_id]): PathIds<1>,
-    Body(new): Body<NewPhoneNumber>,
+    Body(new, [config_id]): Body<NewPhoneNumber, 1>,
 ) -> Result<HttpResponse, ApiError> {
     let org_id = caller.org_id;
     let checked = new.clone();
@@ -229,8 +228,7 @@ pub async fn create(
 pub async fn update(
     caller: Caller,
     state: web::Data<AppState>,
-    PathIds([config_id, id]): PathIds<2>,
-    Body(patch): Body<PhoneNumberPatch>,
+    Body(patch, [config_id, id]): Body<PhoneNumberPatch, 2>,
 ) -> Result<HttpResponse, ApiError> {
     let org_id = caller.org_id;
     let needs_sync = state

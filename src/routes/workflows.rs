@@ -32,7 +32,7 @@ pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResp
 pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
-    Body(body): Body<WorkflowBody>,
+    Body(body, _): Body<WorkflowBody>,
 ) -> Result<HttpResponse, ApiError> {
     let workflow = state
         .write(move |c| Ok(db::workflows::insert(c, caller.org_id, &body.name)?))
@@ -54,8 +54,7 @@ pub async fn get(
 pub async fn update(
     caller: Caller,
     state: web::Data<AppState>,
-    PathIds([id]): PathIds<1>,
-    Body(body): Body<WorkflowBody>,
+    Body(body, [id]): Body<WorkflowBody, 1>,
 ) -> Result<HttpResponse, ApiError> {
     let workflow = state
         .write(move |c| Ok(db::workflows::rename(c, caller.org_id, id, &body.name)?))

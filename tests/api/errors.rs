@@ -1,5 +1,5 @@
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::{expect_json, spawn_app, spawn_app_with};
 
@@ -113,4 +113,14 @@ async fn healthz_needs_no_key() {
     let app = spawn_app().await;
     let response = app.send(Method::GET, "/healthz", None, None).await;
     assert_eq!(expect_json(response, 200, "healthz").await, json!({"status": "ok"}));
+}
+
+#[tokio::test]
+async fn path_and_body_errors_of_one_request_come_together() {
+    let app = spawn_app().await;
+    let body = app
+        .call(Method::PUT, "/api/v1/workflows/abc", Some(json!({"name": ""})), 422)
+        .await;
+    let locs: Vec<&Value> = body["detail"].as_array().unwrap().iter().map(|e| &e["loc"]).collect();
+    assert_eq!(locs, [&json!(["path", "workflow_id"]), &json!(["body", "name"])]);
 }
