@@ -124,3 +124,24 @@ async fn path_and_body_errors_of_one_request_come_together() {
     let locs: Vec<&Value> = body["detail"].as_array().unwrap().iter().map(|e| &e["loc"]).collect();
     assert_eq!(locs, [&json!(["path", "workflow_id"]), &json!(["body", "name"])]);
 }
+
+#[tokio::test]
+async fn an_unexpected_failure_is_a_bare_json_500() {
+    let app = spawn_app().await;
+    let config = json!({"provider": "ari", "ari_endpoint": "http://pbx", "app_name": "a", "app_password": "secret-pw"});
+    let created = app.create_config("PBX", config).await;
+    // A row no version of telebind writes: its credentials cannot be read back.
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    conn.execute(
+        "UPDATE telephony_configurations SET credentials = '{not json' WHERE id = ?1",
+        [created["id"].as_i64().unwrap()],
+    )
+    .unwrap();
+    let path = format!("/api/v1/organizations/telephony-configs/{}", created["id"]);
+    let response = app.send(Method::GET, &path, Some(&app.key), None).await;
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(
+        expect_json(response, 500, "broken row").await,
+        json!({"detail": "Internal Server Error"})
+    );
+}
