@@ -63,6 +63,21 @@ fn number_listed() -> Answer {
     ("GET", DNIDS, 200, dnids.into(), NOW)
 }
 
+/// Cloudonix making application 42 and setting it as the domain's default.
+fn application_created() -> Vec<Answer> {
+    vec![
+        domain_found(),
+        (
+            "POST",
+            APPLICATIONS,
+            201,
+            json!({"id": 42, "uuid": "app-uuid-42"}).into(),
+            NOW,
+        ),
+        ("PUT", DOMAIN, 200, json!({}).into(), NOW),
+    ]
+}
+
 fn patch_accepted() -> Answer {
     ("PATCH", APPLICATION, 200, json!({"name": APP}).into(), NOW)
 }
@@ -124,16 +139,7 @@ async fn config_list(app: &TestApp) -> Value {
 #[tokio::test]
 async fn a_config_without_an_application_gets_the_domain_uuid_and_a_new_default_application() {
     let (app, carrier) = spawn_app_with_carrier().await;
-    let created_app = json!({"id": 42, "uuid": "app-uuid-42", "type": "cxml"});
-    mount(
-        &carrier,
-        vec![
-            domain_found(),
-            ("POST", APPLICATIONS, 201, created_app.into(), NOW),
-            ("PUT", DOMAIN, 200, json!({}).into(), NOW),
-        ],
-    )
-    .await;
+    mount(&carrier, application_created()).await;
 
     let created = app.create_config("Cloudonix", config(None)).await;
 
@@ -220,21 +226,7 @@ async fn a_named_application_only_needs_the_domain_uuid() {
 #[tokio::test]
 async fn an_update_on_the_same_domain_keeps_the_stored_values_without_asking_cloudonix() {
     let (app, carrier) = spawn_app_with_carrier().await;
-    mount(
-        &carrier,
-        vec![
-            domain_found(),
-            (
-                "POST",
-                APPLICATIONS,
-                201,
-                json!({"id": 42, "uuid": "app-uuid-42"}).into(),
-                NOW,
-            ),
-            ("PUT", DOMAIN, 200, json!({}).into(), NOW),
-        ],
-    )
-    .await;
+    mount(&carrier, application_created()).await;
     let created = app.create_config("Cloudonix", config(None)).await;
     let id = created["id"].as_i64().unwrap();
     let before = app.stored_credentials(id);
@@ -254,21 +246,7 @@ async fn an_update_on_the_same_domain_keeps_the_stored_values_without_asking_clo
 #[tokio::test]
 async fn a_new_domain_is_resolved_again_and_the_old_domains_application_ids_are_dropped() {
     let (app, carrier) = spawn_app_with_carrier().await;
-    mount(
-        &carrier,
-        vec![
-            domain_found(),
-            (
-                "POST",
-                APPLICATIONS,
-                201,
-                json!({"id": 42, "uuid": "app-uuid-42"}).into(),
-                NOW,
-            ),
-            ("PUT", DOMAIN, 200, json!({}).into(), NOW),
-        ],
-    )
-    .await;
+    mount(&carrier, application_created()).await;
     let created = app.create_config("Cloudonix", config(None)).await;
     let id = created["id"].as_i64().unwrap();
     let name = created["credentials"]["application_name"].clone();
@@ -734,21 +712,19 @@ async fn a_failed_dnid_provisioning_refuses_the_number_with_502_and_stores_nothi
 
 // ------------------------------------------------------------ bind / unbind
 
+/// Binds the number at `path` to `workflow`; the update itself always succeeds.
+async fn bind(app: &TestApp, path: &str, workflow: &Value) -> Value {
+    let body = json!({"inbound_workflow_id": workflow["id"]});
+    app.call(Method::PUT, path, Some(body), 200).await
+}
+
 #[tokio::test]
 async fn binding_a_number_points_the_voice_application_at_the_webhook() {
     let s = setup().await;
     let (_, path) = s.number(json!({"address": NUMBER})).await;
     mount(&s.carrier, vec![patch_accepted()]).await;
 
-    let updated = s
-        .app
-        .call(
-            Method::PUT,
-            &path,
-            Some(json!({"inbound_workflow_id": s.workflow["id"]})),
-            200,
-        )
-        .await;
+    let updated = bind(&s.app, &path, &s.workflow).await;
     assert_eq!(updated["provider_sync"], json!({"ok": true, "message": null}));
     assert_eq!(updated["last_provider_sync"]["attached"], true);
     let requests = s.carrier.requests().await;
@@ -829,9 +805,8 @@ async fn a_rejected_or_hanging_bind_fails_the_push_not_the_update() {
         s.carrier.server.reset().await;
         mount(&s.carrier, vec![answer]).await;
         // The first case binds; each later one retries the failed push.
-        let body = json!({"inbound_workflow_id": s.workflow["id"]});
         let started = Instant::now();
-        let updated = s.app.call(Method::PUT, &path, Some(body), 200).await;
+        let updated = bind(&s.app, &path, &s.workflow).await;
         let elapsed = started.elapsed();
         assert!(elapsed < Duration::from_millis(SYNC_TIMEOUT_MS + 800), "{elapsed:?}");
         assert_eq!(updated["provider_sync"], json!({"ok": false, "message": detail}));
@@ -850,15 +825,7 @@ async fn the_bind_ignores_a_200_body_that_is_not_json() {
         vec![("PATCH", APPLICATION, 200, "<html>ok</html>".into(), NOW)],
     )
     .await;
-    let updated = s
-        .app
-        .call(
-            Method::PUT,
-            &path,
-            Some(json!({"inbound_workflow_id": s.workflow["id"]})),
-            200,
-        )
-        .await;
+    let updated = bind(&s.app, &path, &s.workflow).await;
     assert_eq!(updated["provider_sync"], json!({"ok": true, "message": null}));
 }
 
@@ -873,14 +840,7 @@ async fn an_unreachable_cloudonix_fails_binds_and_refuses_new_numbers() {
     app.config.providers.cloudonix_base_url = url;
     let app = app.restart().await;
 
-    let updated = app
-        .call(
-            Method::PUT,
-            &path,
-            Some(json!({"inbound_workflow_id": s.workflow["id"]})),
-            200,
-        )
-        .await;
+    let updated = bind(&app, &path, &s.workflow).await;
     assert_eq!(updated["provider_sync"]["ok"], false);
     let message = updated["provider_sync"]["message"].as_str().unwrap();
     assert!(message.starts_with("Cloudonix update failed: "), "{message}");
