@@ -2,6 +2,7 @@
 //! no database). Every call blocks; callers run it off the async workers.
 
 mod ari;
+mod cloudonix;
 pub mod http;
 mod pending;
 mod twilio;
@@ -9,6 +10,7 @@ mod twilio;
 use std::cmp::Reverse;
 use std::time::Duration;
 
+use rand::RngCore;
 use serde_json::Value;
 
 use crate::config::{Config, ProvidersConfig};
@@ -103,8 +105,13 @@ impl Carriers {
             | Credentials::Plivo(_)
             | Credentials::Telnyx(_)
             | Credentials::Vobiz(_)
-            | Credentials::Cloudonix(_)
             | Credentials::Ari(_) => Ok(()),
+            Credentials::Cloudonix(c) => cloudonix::provision(
+                &self.http(),
+                base(&self.base_urls.cloudonix_base_url),
+                c,
+                &self.webhook_url(),
+            ),
         };
         result.map_err(|e| ProvisionError {
             detail: scrub(creds, &e.detail),
@@ -120,6 +127,7 @@ impl Carriers {
         let urls = &self.base_urls;
         match creds {
             Credentials::Twilio(c) => Box::new(twilio::Twilio::new(base(&urls.twilio_base_url), c)),
+            Credentials::Cloudonix(c) => Box::new(cloudonix::Cloudonix::new(base(&urls.cloudonix_base_url), c)),
             Credentials::Ari(_) => Box::new(ari::Ari),
             other => Box::new(pending::Pending(other.kind())),
         }
@@ -129,6 +137,13 @@ impl Carriers {
 /// Base URLs are joined with paths that start with `/`.
 fn base(url: &str) -> &str {
     url.trim_end_matches('/')
+}
+
+/// The name of an object telebind makes at a carrier: `telebind-<12 hex>`.
+fn minted_name() -> String {
+    let mut bytes = [0u8; 6];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("telebind-{}", hex::encode(bytes))
 }
 
 /// Every sensitive credential value in `message` masked, then the message cut
@@ -223,8 +238,6 @@ mod tests {
             json!({"provider": "plivo", "auth_id": "MA1234", "auth_token": "token-1234", "application_id": null}),
             json!({"provider": "telnyx", "api_key": "KEY-1234", "connection_id": "c1", "webhook_public_key": null}),
             json!({"provider": "vobiz", "auth_id": "MA1234", "auth_token": "token-1234", "application_id": "app"}),
-            json!({"provider": "cloudonix", "bearer_token": "token-1234", "domain_id": "acme.cloudonix.net",
-                "application_name": "app"}),
         ];
         for sample in samples {
             let creds = creds(sample);
@@ -235,6 +248,14 @@ mod tests {
             assert_eq!(sync, SyncResult::failed(&expected));
             assert_eq!(owned, Ownership::LookupFailed(expected));
         }
+    }
+
+    #[test]
+    fn minted_names_are_telebind_and_12_hex() {
+        let name = minted_name();
+        let hex = name.strip_prefix("telebind-").unwrap();
+        assert!(hex.len() == 12 && hex.chars().all(|c| c.is_ascii_hexdigit()), "{name}");
+        assert_ne!(minted_name(), name);
     }
 
     #[test]

@@ -1,8 +1,10 @@
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::{json, Value};
 use telebind::domain::provider::mask;
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, spawn_app_with_carrier, MockCarrier, TestApp};
 
 const CONFIGS: &str = "/api/v1/organizations/telephony-configs";
 
@@ -83,6 +85,22 @@ fn assert_no_secret(body: &Value) {
     }
 }
 
+/// A server whose carriers answer the Cloudonix domain lookup every Cloudonix
+/// save makes; the other full configs name their applications, so need no carrier.
+async fn spawn_app_with_cloudonix() -> (TestApp, MockCarrier) {
+    let (app, carrier) = spawn_app_with_carrier().await;
+    carrier
+        .answer(
+            "GET",
+            "^/customers/self/domains/[^/]+$",
+            200,
+            json!({"uuid": "cx-domain-uuid"}),
+            Duration::ZERO,
+        )
+        .await;
+    (app, carrier)
+}
+
 async fn call(app: &TestApp, method: Method, path: &str, body: Option<Value>, expected: u16) -> Value {
     let answer = app.call(method, path, body, expected).await;
     assert_no_secret(&answer);
@@ -91,7 +109,7 @@ async fn call(app: &TestApp, method: Method, path: &str, body: Option<Value>, ex
 
 #[tokio::test]
 async fn every_provider_is_created_with_all_fields_and_read_back_masked() {
-    let app = spawn_app().await;
+    let (app, _carrier) = spawn_app_with_cloudonix().await;
     for (provider, config, _, sensitive) in full_configs() {
         let created = call(
             &app,
@@ -234,7 +252,7 @@ async fn each_missing_required_field_is_a_422_at_its_provider_loc() {
 
 #[tokio::test]
 async fn a_get_body_sent_back_as_put_keeps_every_secret() {
-    let app = spawn_app().await;
+    let (app, _carrier) = spawn_app_with_cloudonix().await;
     for (provider, config, _, sensitive) in full_configs() {
         let created = app.create_config(provider, config.clone()).await;
         let id = created["id"].as_i64().unwrap();
@@ -254,7 +272,7 @@ async fn a_get_body_sent_back_as_put_keeps_every_secret() {
 
 #[tokio::test]
 async fn a_changed_secret_is_stored_and_shown_masked() {
-    let app = spawn_app().await;
+    let (app, _carrier) = spawn_app_with_cloudonix().await;
     for (provider, config, _, sensitive) in full_configs() {
         let created = app.create_config(provider, config.clone()).await;
         let id = created["id"].as_i64().unwrap();

@@ -4,6 +4,7 @@
 mod api_keys;
 mod auth;
 mod cli;
+mod cloudonix;
 mod configs;
 mod errors;
 mod helpers;
