@@ -256,3 +256,50 @@ pub fn temp_db() -> (TempDir, PathBuf) {
     let path = dir.path().join("telebind.db");
     (dir, path)
 }
+
+/// The configurations collection.
+pub const CONFIGS: &str = "/api/v1/organizations/telephony-configs";
+
+impl TestApp {
+    /// Creating a configuration the carrier's provisioning refuses: asserts
+    /// the status and that nothing was stored; returns the detail.
+    pub async fn refused_config(&self, config: Value, status: u16) -> String {
+        let body = serde_json::json!({ "name": "Refused", "config": config });
+        let answer = self.call(Method::POST, CONFIGS, Some(body), status).await;
+        let listed = self.call(Method::GET, CONFIGS, None, 200).await;
+        assert_eq!(listed, serde_json::json!({"configurations": []}), "nothing is stored");
+        answer["detail"].as_str().expect("a detail").to_string()
+    }
+}
+
+/// A loopback URL nobody listens on any more: connections are refused.
+pub fn closed_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
+}
+
+/// `secret` is in no URL or body of the recorded requests (headers may carry it).
+pub fn assert_not_sent(requests: &[Request], secret: &str) {
+    for request in requests {
+        let body = String::from_utf8_lossy(&request.body);
+        assert!(
+            !request.url.as_str().contains(secret) && !body.contains(secret),
+            "{secret:?} sent in {} {} {body}",
+            request.method,
+            request.url
+        );
+    }
+}
+
+/// One configured answer of the mock carrier: verb, path regex, status, body,
+/// delay in ms.
+pub type Answer = (&'static str, &'static str, u16, MockBody, u64);
+
+impl MockCarrier {
+    pub async fn answer_each(&self, answers: Vec<Answer>) {
+        for (verb, path, status, body, delay) in answers {
+            self.answer(verb, path, status, body, Duration::from_millis(delay))
+                .await;
+        }
+    }
+}
