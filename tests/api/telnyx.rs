@@ -1,7 +1,7 @@
 //! Telnyx against the mock carrier: one call-control application serves every
 //! number (PROVIDERS.md §3 telnyx, §4 telnyx, §5).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -9,8 +9,9 @@ use telebind::domain::provider::mask;
 use wiremock::Request;
 
 use crate::helpers::{
-    assert_not_sent, closed_url, numbers_path, spawn_app_with, spawn_app_with_carrier, Answer, MockBody, MockCarrier,
-    TestApp, SYNC_TIMEOUT_MS,
+    assert_headers, assert_not_sent, bind_while_unreachable, calls, json_body, numbers_path, query, refused_creations,
+    refused_while_unreachable, spawn_app_with_carrier, Answer, CarrierSetup, MockCarrier, RefusedCreation,
+    SYNC_TIMEOUT_MS,
 };
 
 const KEY: &str = "KEYtelnyx-0123456789-secret";
@@ -40,95 +41,41 @@ async fn cooperative(carrier: &MockCarrier) {
     carrier.answer("PATCH", APPLICATION, 200, app, Duration::ZERO).await;
 }
 
-struct Setup {
-    app: TestApp,
-    carrier: MockCarrier,
-    cfg: Value,
-    workflow: Value,
-}
-
-/// A Telnyx configuration with its application given, and a workflow.
-async fn setup() -> Setup {
-    let (app, carrier) = spawn_app_with_carrier().await;
-    cooperative(&carrier).await;
-    let cfg = app.create_config("Telnyx", config(Some(CONNECTION))).await["id"].clone();
-    assert!(
-        carrier.requests().await.is_empty(),
-        "a given application is not created"
-    );
-    let workflow = app.create_workflow("Support").await;
-    Setup {
-        app,
-        carrier,
-        cfg,
-        workflow,
-    }
-}
-
-impl Setup {
-    async fn bound_number(&self) -> String {
-        let number = self
-            .app
-            .create_number(
-                &self.cfg,
-                json!({"address": NUMBER, "inbound_workflow_id": self.workflow["id"]}),
-            )
-            .await;
-        format!("{}/{}", numbers_path(&self.cfg), number["id"])
-    }
-
-    /// Binds a new unbound `NUMBER` once the carrier answers as `answers` say.
-    async fn bind_with(&self, answers: Vec<Answer>) -> (Value, Duration) {
-        let number = self.app.create_number(&self.cfg, json!({"address": NUMBER})).await;
-        let path = format!("{}/{}", numbers_path(&self.cfg), number["id"]);
-        self.carrier.server.reset().await;
-        self.carrier.answer_each(answers).await;
-        let started = Instant::now();
-        let bind = json!({"inbound_workflow_id": self.workflow["id"]});
-        let updated = self.app.call(Method::PUT, &path, Some(bind), 200).await;
-        assert_eq!(
-            updated["inbound_workflow_id"], self.workflow["id"],
-            "the row changes anyway"
-        );
-        assert!(!updated.to_string().contains(KEY), "{updated}");
-        (updated["provider_sync"].clone(), started.elapsed())
-    }
-}
-
-fn json_body(request: &Request) -> Value {
-    serde_json::from_slice(&request.body).expect("a JSON body")
+/// A Telnyx configuration with its application given, on a cooperative carrier.
+async fn setup() -> CarrierSetup {
+    let s = CarrierSetup::start(config(Some(CONNECTION))).await;
+    cooperative(&s.carrier).await;
+    s
 }
 
 fn assert_telnyx_headers(request: &Request) {
-    for (name, value) in [
+    let headers = [
         ("authorization", BEARER),
         ("accept", "application/json"),
         ("content-type", "application/json"),
-    ] {
-        assert_eq!(request.headers.get(name).unwrap(), value, "{name} of {}", request.url);
-    }
+    ];
+    assert_headers(request, &headers);
 }
 
 #[tokio::test]
 async fn binding_gets_the_application_then_patches_its_webhook_under_the_same_name() {
     let s = setup().await;
-    s.bound_number().await;
+    s.bound_number(NUMBER).await;
     let requests = s.carrier.requests().await;
-    let calls: Vec<(&str, &str)> = requests.iter().map(|r| (r.method.as_str(), r.url.path())).collect();
+    let application = "/v2/call_control_applications/conn-7001";
     assert_eq!(
-        calls,
+        calls(&requests),
         [
-            ("GET", "/v2/phone_numbers"),
-            ("GET", "/v2/call_control_applications/conn-7001"),
-            ("PATCH", "/v2/call_control_applications/conn-7001")
+            ("GET".into(), "/v2/phone_numbers".into()),
+            ("GET".into(), application.into()),
+            ("PATCH".into(), application.into())
         ]
     );
-    let query: Vec<(String, String)> = requests[0].url.query_pairs().into_owned().collect();
     assert_eq!(
-        query,
+        query(&requests[0]),
         [
-            ("filter[phone_number]".to_string(), NUMBER.to_string()),
-            ("page[size]".to_string(), "100".to_string())
+            ("filter[phone_number]".into(), NUMBER.into()),
+            ("page[size]".into(), "100".into())
         ]
     );
     assert_eq!(
@@ -142,7 +89,7 @@ async fn binding_gets_the_application_then_patches_its_webhook_under_the_same_na
 #[tokio::test]
 async fn a_bound_number_reports_a_clean_sync() {
     let s = setup().await;
-    let path = s.bound_number().await;
+    let path = s.bound_number(NUMBER).await;
     let read = s.app.call(Method::GET, &path, None, 200).await;
     assert_eq!(read["last_provider_sync"]["ok"], true);
     assert_eq!(read["last_provider_sync"]["message"], Value::Null);
@@ -151,12 +98,9 @@ async fn a_bound_number_reports_a_clean_sync() {
 #[tokio::test]
 async fn unbinding_or_deleting_one_number_leaves_the_application_in_place() {
     let s = setup().await;
-    let path = s.bound_number().await;
+    let path = s.bound_number(NUMBER).await;
     let before = s.carrier.requests().await.len();
-    let cleared = s
-        .app
-        .call(Method::PUT, &path, Some(json!({"clear_inbound_workflow": true})), 200)
-        .await;
+    let cleared = s.unbind(&path).await;
     assert_eq!(cleared["provider_sync"], json!({"ok": true, "message": DETACHED}));
     assert_eq!(cleared["last_provider_sync"]["attached"], false);
     s.app
@@ -180,15 +124,7 @@ async fn unbinding_or_deleting_one_number_leaves_the_application_in_place() {
 #[tokio::test]
 async fn a_number_the_account_does_not_own_is_refused_with_400() {
     let s = setup().await;
-    let answer = s
-        .app
-        .call(
-            Method::POST,
-            &numbers_path(&s.cfg),
-            Some(json!({"address": "+14155550123"})),
-            400,
-        )
-        .await;
+    let answer = s.claim("+14155550123", 400).await;
     assert_eq!(
         answer,
         json!({"detail": "Phone number +14155550123 is not owned by this Telnyx account. Add it in the Telnyx Mission Control Portal first."})
@@ -205,30 +141,14 @@ async fn a_failed_ownership_lookup_is_a_502_without_the_key() {
     s.carrier
         .answer("GET", NUMBERS, 401, echo.as_str(), Duration::ZERO)
         .await;
-    let answer = s
-        .app
-        .call(
-            Method::POST,
-            &numbers_path(&s.cfg),
-            Some(json!({"address": NUMBER})),
-            502,
-        )
-        .await;
+    let answer = s.claim(NUMBER, 502).await;
     assert_eq!(
         answer,
         json!({"detail": format!("Telnyx API 401: invalid key {}", mask(KEY))})
     );
     s.carrier.server.reset().await;
     s.carrier.answer("GET", NUMBERS, 200, "<html>", Duration::ZERO).await;
-    let answer = s
-        .app
-        .call(
-            Method::POST,
-            &numbers_path(&s.cfg),
-            Some(json!({"address": NUMBER})),
-            502,
-        )
-        .await;
+    let answer = s.claim(NUMBER, 502).await;
     let detail = answer["detail"].as_str().unwrap();
     assert!(
         detail.starts_with("Telnyx phone-number lookup failed: response is not JSON"),
@@ -296,8 +216,9 @@ async fn every_failed_bind_is_ok_false_with_the_documented_message() {
     ];
     for (answers, expected) in cases {
         let s = setup().await;
-        let (sync, elapsed) = s.bind_with(answers).await;
-        assert_eq!(sync, json!({"ok": false, "message": expected}));
+        let (updated, elapsed) = s.bind_with(NUMBER, answers).await;
+        assert_eq!(updated["provider_sync"], json!({"ok": false, "message": expected}));
+        assert!(!updated.to_string().contains(KEY), "{updated}");
         assert!(elapsed < Duration::from_millis(SYNC_TIMEOUT_MS + 800), "{elapsed:?}");
     }
 }
@@ -305,9 +226,11 @@ async fn every_failed_bind_is_ok_false_with_the_documented_message() {
 #[tokio::test]
 async fn an_application_body_that_is_not_json_fails_the_bind() {
     let s = setup().await;
-    let (sync, _) = s.bind_with(vec![("GET", APPLICATION, 200, "<html>".into(), 0)]).await;
-    assert_eq!(sync["ok"], false);
-    let message = sync["message"].as_str().unwrap();
+    let (updated, _) = s
+        .bind_with(NUMBER, vec![("GET", APPLICATION, 200, "<html>".into(), 0)])
+        .await;
+    assert_eq!(updated["provider_sync"]["ok"], false);
+    let message = updated["provider_sync"]["message"].as_str().unwrap();
     assert!(
         message.starts_with("Telnyx lookup failed: response is not JSON"),
         "{message}"
@@ -316,32 +239,21 @@ async fn an_application_body_that_is_not_json_fails_the_bind() {
 
 #[tokio::test]
 async fn an_unreachable_telnyx_fails_the_bind_not_the_update() {
-    let app = spawn_app_with(|c| {
-        c.providers.telnyx_base_url = closed_url();
-        c.sync.verify_ownership = false;
-    })
-    .await;
-    let cfg = app.create_config("Telnyx", config(Some(CONNECTION))).await["id"].clone();
-    let workflow = app.create_workflow("W").await;
-    let created = app
-        .create_number(&cfg, json!({"address": NUMBER, "inbound_workflow_id": workflow["id"]}))
-        .await;
-    assert_eq!(created["inbound_workflow_id"], workflow["id"]);
-    assert_eq!(created["provider_sync"]["ok"], false);
-    let message = created["provider_sync"]["message"].as_str().unwrap();
+    let message = bind_while_unreachable(config(Some(CONNECTION)), NUMBER).await;
     assert!(message.starts_with("Telnyx lookup failed: "), "{message}");
 }
 
 /// The one create request of save-time provisioning.
 fn creation(requests: &[Request]) -> &Request {
-    assert_eq!(requests.len(), 1, "one request");
     let request = &requests[0];
     assert_eq!(
-        (request.method.as_str(), request.url.path()),
-        ("POST", "/v2/call_control_applications")
+        calls(requests),
+        [("POST".into(), "/v2/call_control_applications".into())]
     );
-    assert_eq!(request.headers.get("authorization").unwrap(), BEARER);
-    assert_eq!(request.headers.get("content-type").unwrap(), "application/json");
+    assert_headers(
+        request,
+        &[("authorization", BEARER), ("content-type", "application/json")],
+    );
     assert_not_sent(requests, KEY);
     request
 }
@@ -409,7 +321,7 @@ async fn updating_a_config_to_no_connection_creates_an_application() {
 async fn every_failed_creation_refuses_the_save_and_stores_nothing() {
     let rejected = "Failed to auto-create Telnyx Call Control Application";
     let unreachable = "Failed to reach Telnyx to auto-create Call Control Application";
-    let cases: Vec<(u16, MockBody, u64, u16, String)> = vec![
+    let cases: Vec<RefusedCreation> = vec![
         (
             422,
             r#"{"errors":[{"code":"10015"}]}"#.into(),
@@ -447,24 +359,15 @@ async fn every_failed_creation_refuses_the_save_and_stores_nothing() {
             format!("{unreachable}: timed out after {SYNC_TIMEOUT_MS} ms"),
         ),
     ];
-    for (status, body, delay, expected_status, expected) in cases {
-        let (app, carrier) = spawn_app_with_carrier().await;
-        carrier
-            .answer("POST", APPLICATIONS, status, body, Duration::from_millis(delay))
-            .await;
-        let started = Instant::now();
-        let detail = app.refused_config(config(None), expected_status).await;
-        assert!(detail.starts_with(&expected), "{detail} vs {expected}");
+    for (detail, requests) in refused_creations(&config(None), APPLICATIONS, cases).await {
         assert!(!detail.contains(KEY));
-        assert!(started.elapsed() < Duration::from_millis(SYNC_TIMEOUT_MS + 800));
-        creation(&carrier.requests().await);
+        creation(&requests);
     }
 }
 
 #[tokio::test]
 async fn an_unreachable_telnyx_refuses_the_save() {
-    let app = spawn_app_with(|c| c.providers.telnyx_base_url = closed_url()).await;
-    let detail = app.refused_config(config(None), 502).await;
+    let detail = refused_while_unreachable(config(None)).await;
     assert!(
         detail.starts_with("Failed to reach Telnyx to auto-create Call Control Application: "),
         "{detail}"

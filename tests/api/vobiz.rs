@@ -11,8 +11,9 @@ use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, Request, ResponseTemplate};
 
 use crate::helpers::{
-    assert_not_sent, closed_url, numbers_path, spawn_app_with, spawn_app_with_carrier, Answer, MockBody, MockCarrier,
-    TestApp, SYNC_TIMEOUT_MS,
+    assert_headers, assert_not_sent, bind_while_unreachable, calls, json_body, numbers_path, query, refused_creations,
+    refused_while_unreachable, spawn_app_with_carrier, Answer, CarrierSetup, MockBody, MockCarrier, RefusedCreation,
+    SYNC_TIMEOUT_MS,
 };
 
 const AUTH_ID: &str = "MA_SYQRLN1K";
@@ -57,74 +58,11 @@ async fn cooperative(carrier: &MockCarrier) {
         .await;
 }
 
-struct Setup {
-    app: TestApp,
-    carrier: MockCarrier,
-    cfg: Value,
-    workflow: Value,
-}
-
-/// A Vobiz configuration with its application given, and a workflow.
-async fn setup() -> Setup {
-    let (app, carrier) = spawn_app_with_carrier().await;
-    cooperative(&carrier).await;
-    let cfg = app.create_config("Vobiz", config(Some(APP_ID))).await["id"].clone();
-    assert!(
-        carrier.requests().await.is_empty(),
-        "a given application is not created"
-    );
-    let workflow = app.create_workflow("Support").await;
-    Setup {
-        app,
-        carrier,
-        cfg,
-        workflow,
-    }
-}
-
-impl Setup {
-    async fn number(&self, body: Value) -> (Value, String) {
-        let number = self.app.create_number(&self.cfg, body).await;
-        let path = format!("{}/{}", numbers_path(&self.cfg), number["id"]);
-        (number, path)
-    }
-
-    async fn bound_number(&self) -> String {
-        self.number(json!({"address": NUMBER, "inbound_workflow_id": self.workflow["id"]}))
-            .await
-            .1
-    }
-
-    async fn requests_after(&self, skip: usize) -> Vec<Request> {
-        self.carrier.requests().await.into_iter().skip(skip).collect()
-    }
-
-    /// Binds a new unbound `NUMBER` once the carrier answers as `answers` say.
-    async fn bind_with(&self, answers: Vec<Answer>) -> (Value, Duration) {
-        let (_, path) = self.number(json!({"address": NUMBER})).await;
-        self.carrier.server.reset().await;
-        self.carrier.answer_each(answers).await;
-        let started = Instant::now();
-        let bind = json!({"inbound_workflow_id": self.workflow["id"]});
-        let updated = self.app.call(Method::PUT, &path, Some(bind), 200).await;
-        assert_eq!(
-            updated["inbound_workflow_id"], self.workflow["id"],
-            "the row changes anyway"
-        );
-        assert_no_secret(&updated);
-        (updated["provider_sync"].clone(), started.elapsed())
-    }
-
-    async fn ownership(&self, address: &str, status: u16) -> Value {
-        self.app
-            .call(
-                Method::POST,
-                &numbers_path(&self.cfg),
-                Some(json!({"address": address})),
-                status,
-            )
-            .await
-    }
+/// A Vobiz configuration with its application given, on a cooperative carrier.
+async fn setup() -> CarrierSetup {
+    let s = CarrierSetup::start(config(Some(APP_ID))).await;
+    cooperative(&s.carrier).await;
+    s
 }
 
 fn assert_no_secret(answer: &Value) {
@@ -132,26 +70,14 @@ fn assert_no_secret(answer: &Value) {
     assert!(!text.contains(TOKEN) && !text.contains(AUTH_ID), "{text}");
 }
 
-fn json_body(request: &Request) -> Value {
-    serde_json::from_slice(&request.body).expect("a JSON body")
-}
-
 fn assert_vobiz_headers(request: &Request) {
-    for (name, value) in [
+    let headers = [
         ("x-auth-id", AUTH_ID),
         ("x-auth-token", TOKEN),
         ("content-type", "application/json"),
-    ] {
-        assert_eq!(request.headers.get(name).unwrap(), value, "{name} of {}", request.url);
-    }
+    ];
+    assert_headers(request, &headers);
     assert!(request.headers.get("authorization").is_none());
-}
-
-fn calls(requests: &[Request]) -> Vec<(String, String)> {
-    requests
-        .iter()
-        .map(|r| (r.method.to_string(), r.url.path().to_string()))
-        .collect()
 }
 
 fn call(verb: &str, path: &str) -> (String, String) {
@@ -161,7 +87,7 @@ fn call(verb: &str, path: &str) -> (String, String) {
 #[tokio::test]
 async fn binding_attaches_the_number_then_sets_the_application_answer_url() {
     let s = setup().await;
-    s.bound_number().await;
+    s.bound_number(NUMBER).await;
     let requests = s.carrier.requests().await;
     let number = "/api/v1/Account/MA_SYQRLN1K/numbers/%2B14155550100/application";
     assert_eq!(
@@ -172,13 +98,12 @@ async fn binding_attaches_the_number_then_sets_the_application_answer_url() {
             call("POST", "/api/v1/Account/MA_SYQRLN1K/Application/app-3001/")
         ]
     );
-    let query: Vec<(String, String)> = requests[0].url.query_pairs().into_owned().collect();
     assert_eq!(
-        query,
+        query(&requests[0]),
         [
-            ("page".to_string(), "1".to_string()),
-            ("per_page".to_string(), "100".to_string()),
-            ("search".to_string(), NUMBER.to_string())
+            ("page".into(), "1".into()),
+            ("per_page".into(), "100".into()),
+            ("search".into(), NUMBER.into())
         ]
     );
     assert_eq!(json_body(&requests[1]), json!({"application_id": APP_ID}));
@@ -193,12 +118,9 @@ async fn binding_attaches_the_number_then_sets_the_application_answer_url() {
 #[tokio::test]
 async fn unbinding_deletes_the_numbers_attachment() {
     let s = setup().await;
-    let path = s.bound_number().await;
+    let path = s.bound_number(NUMBER).await;
     let before = s.carrier.requests().await.len();
-    let cleared = s
-        .app
-        .call(Method::PUT, &path, Some(json!({"clear_inbound_workflow": true})), 200)
-        .await;
+    let cleared = s.unbind(&path).await;
     assert_eq!(cleared["provider_sync"], json!({"ok": true, "message": null}));
     let requests = s.requests_after(before).await;
     assert_eq!(
@@ -215,7 +137,7 @@ async fn unbinding_deletes_the_numbers_attachment() {
 #[tokio::test]
 async fn deleting_a_number_vobiz_no_longer_has_attached_succeeds() {
     let s = setup().await;
-    let path = s.bound_number().await;
+    let path = s.bound_number(NUMBER).await;
     s.carrier.server.reset().await;
     s.carrier
         .answer("DELETE", BINDING, 404, "not found", Duration::ZERO)
@@ -230,7 +152,7 @@ async fn deleting_a_number_vobiz_no_longer_has_attached_succeeds() {
 #[tokio::test]
 async fn a_refused_detach_keeps_the_number() {
     let s = setup().await;
-    let path = s.bound_number().await;
+    let path = s.bound_number(NUMBER).await;
     s.carrier.server.reset().await;
     s.carrier
         .answer("DELETE", BINDING, 500, "cannot detach", Duration::ZERO)
@@ -293,8 +215,9 @@ async fn every_failed_bind_is_ok_false_with_the_documented_message() {
     ];
     for (answers, expected) in cases {
         let s = setup().await;
-        let (sync, elapsed) = s.bind_with(answers).await;
-        assert_eq!(sync, json!({"ok": false, "message": expected}));
+        let (updated, elapsed) = s.bind_with(NUMBER, answers).await;
+        assert_eq!(updated["provider_sync"], json!({"ok": false, "message": expected}));
+        assert_no_secret(&updated);
         assert!(elapsed < Duration::from_millis(SYNC_TIMEOUT_MS + 800), "{elapsed:?}");
     }
 }
@@ -307,29 +230,14 @@ async fn a_sip_address_cannot_be_attached() {
         .await;
     let expected = json!({"ok": false, "message": "Vobiz Application attachment requires a PSTN phone number"});
     assert_eq!(created["provider_sync"], expected);
-    let cleared = s
-        .app
-        .call(Method::PUT, &path, Some(json!({"clear_inbound_workflow": true})), 200)
-        .await;
+    let cleared = s.unbind(&path).await;
     assert_eq!(cleared["provider_sync"], expected, "detach too");
     assert!(s.carrier.requests().await.is_empty(), "no ownership lookup, no push");
 }
 
 #[tokio::test]
 async fn an_unreachable_vobiz_fails_the_bind_not_the_update() {
-    let app = spawn_app_with(|c| {
-        c.providers.vobiz_base_url = closed_url();
-        c.sync.verify_ownership = false;
-    })
-    .await;
-    let cfg = app.create_config("Vobiz", config(Some(APP_ID))).await["id"].clone();
-    let workflow = app.create_workflow("W").await;
-    let created = app
-        .create_number(&cfg, json!({"address": NUMBER, "inbound_workflow_id": workflow["id"]}))
-        .await;
-    assert_eq!(created["inbound_workflow_id"], workflow["id"]);
-    assert_eq!(created["provider_sync"]["ok"], false);
-    let message = created["provider_sync"]["message"].as_str().unwrap();
+    let message = bind_while_unreachable(config(Some(APP_ID)), NUMBER).await;
     assert!(message.starts_with("Vobiz sync failed: "), "{message}");
 }
 
@@ -339,7 +247,7 @@ async fn ownership_is_found_on_a_later_page() {
     s.carrier.server.reset().await;
     numbers_page(&s.carrier, 1, &["+14155550998"], json!(150), 0).await;
     numbers_page(&s.carrier, 2, &["+14155550999", "+14155550123"], json!("150"), 0).await;
-    s.ownership("+14155550123", 200).await;
+    s.claim("+14155550123", 200).await;
     let pages: Vec<String> = s
         .carrier
         .requests()
@@ -363,7 +271,7 @@ async fn a_number_on_no_page_is_not_owned() {
     numbers_page(&s.carrier, 1, &["+14155550998"], json!(150), 0).await;
     numbers_page(&s.carrier, 2, &["+14155550999"], json!(150), 0).await;
     numbers_page(&s.carrier, 3, &["+14155550123"], json!(150), 0).await;
-    let answer = s.ownership("+14155550123", 400).await;
+    let answer = s.claim("+14155550123", 400).await;
     assert_eq!(
         answer,
         json!({"detail": format!(
@@ -381,7 +289,7 @@ async fn an_empty_page_ends_the_search() {
     let s = setup().await;
     s.carrier.server.reset().await;
     numbers_page(&s.carrier, 1, &[], json!(500), 0).await;
-    s.ownership(NUMBER, 400).await;
+    s.claim(NUMBER, 400).await;
     assert_eq!(s.carrier.requests().await.len(), 1);
 }
 
@@ -409,7 +317,7 @@ async fn failed_ownership_lookups_are_502s() {
     for (status, body, expected) in cases {
         s.carrier.server.reset().await;
         s.carrier.answer("GET", NUMBERS, status, body, Duration::ZERO).await;
-        let answer = s.ownership(NUMBER, 502).await;
+        let answer = s.claim(NUMBER, 502).await;
         let detail = answer["detail"].as_str().unwrap();
         assert!(detail.starts_with(&expected), "{detail} vs {expected}");
         assert_no_secret(&answer);
@@ -423,7 +331,7 @@ async fn one_deadline_covers_every_page() {
     numbers_page(&s.carrier, 1, &["+14155550998"], json!(300), 600).await;
     numbers_page(&s.carrier, 2, &["+14155550999"], json!(300), 600).await;
     let started = Instant::now();
-    let answer = s.ownership(NUMBER, 502).await;
+    let answer = s.claim(NUMBER, 502).await;
     let elapsed = started.elapsed();
     assert_eq!(
         answer,
@@ -475,7 +383,7 @@ async fn a_config_without_an_application_creates_one() {
 async fn every_failed_creation_refuses_the_save_and_stores_nothing() {
     let rejected = "Failed to auto-create Vobiz Application";
     let unreachable = "Failed to reach Vobiz to auto-create application";
-    let cases: Vec<(u16, MockBody, u64, u16, String)> = vec![
+    let cases: Vec<RefusedCreation> = vec![
         (400, "bad name".into(), 0, 400, format!("{rejected}: HTTP 400 bad name")),
         (
             401,
@@ -509,24 +417,15 @@ async fn every_failed_creation_refuses_the_save_and_stores_nothing() {
             format!("{unreachable}: timed out after {SYNC_TIMEOUT_MS} ms"),
         ),
     ];
-    for (status, body, delay, expected_status, expected) in cases {
-        let (app, carrier) = spawn_app_with_carrier().await;
-        carrier
-            .answer("POST", APPLICATIONS, status, body, Duration::from_millis(delay))
-            .await;
-        let started = Instant::now();
-        let detail = app.refused_config(config(None), expected_status).await;
-        assert!(detail.starts_with(&expected), "{detail} vs {expected}");
+    for (detail, requests) in refused_creations(&config(None), APPLICATIONS, cases).await {
         assert!(!detail.contains(TOKEN) && !detail.contains(AUTH_ID), "{detail}");
-        assert!(started.elapsed() < Duration::from_millis(SYNC_TIMEOUT_MS + 800));
-        creation(&carrier.requests().await);
+        creation(&requests);
     }
 }
 
 #[tokio::test]
 async fn an_unreachable_vobiz_refuses_the_save() {
-    let app = spawn_app_with(|c| c.providers.vobiz_base_url = closed_url()).await;
-    let detail = app.refused_config(config(None), 502).await;
+    let detail = refused_while_unreachable(config(None)).await;
     assert!(
         detail.starts_with("Failed to reach Vobiz to auto-create application: "),
         "{detail}"
