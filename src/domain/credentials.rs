@@ -232,9 +232,7 @@ impl Credentials {
     /// Server-side values of a new configuration (ARI's Stasis app name).
     pub fn mint(&mut self) {
         if let Credentials::Ari(ari) = self {
-            let mut bytes = [0u8; 6];
-            rand::rng().fill_bytes(&mut bytes);
-            ari.stasis_app_name = Some(format!("telebind_{}", hex::encode(bytes)));
+            ari.stasis_app_name = Some(format!("telebind_{}", random_hex()));
         }
     }
 
@@ -325,6 +323,13 @@ fn optional_text(r: &mut Reader, f: &Fields, name: &str) -> Option<String> {
         },
     )
     .filter(|s| !s.is_empty())
+}
+
+/// 6 random bytes as 12 hex digits: the unique part of names telebind mints.
+pub fn random_hex() -> String {
+    let mut bytes = [0u8; 6];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
 }
 
 /// Trimmed, trailing `.` removed, lower-cased; a bare name gets `.cloudonix.net`.

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::http::{encode, Call};
-use super::{minted_name, Http, Ownership, Provider, ProvisionError, SyncResult};
+use super::{application_level_detach, minted_name, Http, Ownership, Provider, ProvisionError, SyncResult};
 use crate::domain::address::{Address, AddressError};
 use crate::domain::credentials;
 
@@ -297,13 +297,7 @@ fn regex_escape(text: &str) -> String {
 impl Provider for Cloudonix<'_> {
     fn configure_inbound(&self, http: &mut Http, _address: &str, webhook: Option<&str>) -> SyncResult {
         let Some(webhook) = webhook else {
-            return SyncResult {
-                ok: true,
-                message: Some(
-                    "Cloudonix routes every number of the application to one URL; detaching one number leaves it in place"
-                        .into(),
-                ),
-            };
+            return application_level_detach("Cloudonix");
         };
         if !self.has_credentials() {
             return SyncResult::failed("Cloudonix provider not properly configured");

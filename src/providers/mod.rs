@@ -5,19 +5,21 @@ mod ari;
 mod cloudonix;
 pub mod http;
 mod pending;
+mod telnyx;
 mod twilio;
+mod vobiz;
 
 use std::cmp::Reverse;
 use std::time::Duration;
 
-use rand::RngCore;
 use serde_json::Value;
 
 use crate::config::{Config, ProvidersConfig};
-use crate::domain::credentials::Credentials;
+use crate::domain::credentials::{self, Credentials};
 use crate::domain::provider::mask;
 
 pub use self::http::Http;
+use self::http::Reply;
 pub use crate::domain::phone_number::SyncResult;
 
 /// Longest message handed back: carriers echo whole response bodies.
@@ -99,19 +101,12 @@ impl Carriers {
     /// stored (PROVIDERS.md §3) and records it in `creds`; one deadline covers
     /// every request. Carriers with nothing to make return Ok at once.
     pub fn provision(&self, creds: &mut Credentials) -> Result<(), ProvisionError> {
+        let (http, urls, webhook) = (self.http(), &self.base_urls, self.webhook_url());
         let result: Result<(), ProvisionError> = match creds {
-            Credentials::Twilio(_)
-            | Credentials::Vonage(_)
-            | Credentials::Plivo(_)
-            | Credentials::Telnyx(_)
-            | Credentials::Vobiz(_)
-            | Credentials::Ari(_) => Ok(()),
-            Credentials::Cloudonix(c) => cloudonix::provision(
-                &self.http(),
-                base(&self.base_urls.cloudonix_base_url),
-                c,
-                &self.webhook_url(),
-            ),
+            Credentials::Telnyx(c) => telnyx::provision(&http, base(&urls.telnyx_base_url), c, &webhook),
+            Credentials::Vobiz(c) => vobiz::provision(&http, base(&urls.vobiz_base_url), c, &webhook),
+            Credentials::Twilio(_) | Credentials::Vonage(_) | Credentials::Plivo(_) | Credentials::Ari(_) => Ok(()),
+            Credentials::Cloudonix(c) => cloudonix::provision(&http, base(&urls.cloudonix_base_url), c, &webhook),
         };
         result.map_err(|e| ProvisionError {
             detail: scrub(creds, &e.detail),
@@ -128,6 +123,8 @@ impl Carriers {
         match creds {
             Credentials::Twilio(c) => Box::new(twilio::Twilio::new(base(&urls.twilio_base_url), c)),
             Credentials::Cloudonix(c) => Box::new(cloudonix::Cloudonix::new(base(&urls.cloudonix_base_url), c)),
+            Credentials::Telnyx(c) => Box::new(telnyx::Telnyx::new(base(&urls.telnyx_base_url), c)),
+            Credentials::Vobiz(c) => Box::new(vobiz::Vobiz::new(base(&urls.vobiz_base_url), c)),
             Credentials::Ari(_) => Box::new(ari::Ari),
             other => Box::new(pending::Pending(other.kind())),
         }
@@ -139,11 +136,61 @@ fn base(url: &str) -> &str {
     url.trim_end_matches('/')
 }
 
-/// The name of an object telebind makes at a carrier: `telebind-<12 hex>`.
+/// Normalized PSTN numbers are E.164; every other address form is SIP.
+fn is_pstn(address: &str) -> bool {
+    address.starts_with('+')
+}
+
+/// Detaching one number at a carrier that routes every number of an
+/// application to one URL: removing that URL would unbind all the others.
+fn application_level_detach(carrier: &str) -> SyncResult {
+    SyncResult {
+        ok: true,
+        message: Some(format!(
+            "{carrier} routes every number of the application to one URL; detaching one number leaves it in place"
+        )),
+    }
+}
+
+/// The name of an application created at save time (PROVIDERS.md §3).
 fn minted_name() -> String {
-    let mut bytes = [0u8; 6];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("telebind-{}", hex::encode(bytes))
+    format!("telebind-{}", credentials::random_hex())
+}
+
+/// How a carrier words the failures of creating its application at save time.
+struct CreationWords {
+    /// Followed by `: HTTP {status} {body}`; the save answers with the carrier's status.
+    rejected: &'static str,
+    /// Followed by `: {error}`; the save answers 502.
+    unreachable: &'static str,
+    /// Followed by `: {body}`; the save answers 502.
+    missing_id: &'static str,
+}
+
+/// The id (at JSON `pointer`) of what a save-time creation made, or why the
+/// save must be refused.
+fn created_id(
+    reply: Result<Reply, String>,
+    success: &[u16],
+    pointer: &str,
+    words: &CreationWords,
+) -> Result<String, ProvisionError> {
+    let bad_gateway = |detail: String| ProvisionError { status: 502, detail };
+    let reply = reply.map_err(|e| bad_gateway(format!("{}: {e}", words.unreachable)))?;
+    if !success.contains(&reply.status) {
+        let detail = format!("{}: HTTP {} {}", words.rejected, reply.status, reply.body);
+        // A refusal answered with a success-looking status would read as a saved config.
+        let status = if reply.status >= 400 { reply.status } else { 502 };
+        return Err(ProvisionError { status, detail });
+    }
+    let body = reply
+        .json()
+        .map_err(|e| bad_gateway(format!("{}: {e}", words.unreachable)))?;
+    match body.pointer(pointer) {
+        Some(Value::String(id)) if !id.trim().is_empty() => Ok(id.clone()),
+        Some(Value::Number(id)) => Ok(id.to_string()),
+        _ => Err(bad_gateway(format!("{}: {body}", words.missing_id))),
+    }
 }
 
 /// Every sensitive credential value in `message` masked, then the message cut
@@ -236,8 +283,6 @@ mod tests {
             json!({"provider": "vonage", "application_id": "app-1", "private_key": "-----BEGIN KEY-----",
                 "api_key": "key-1234", "api_secret": "secret-1234", "signature_secret": null}),
             json!({"provider": "plivo", "auth_id": "MA1234", "auth_token": "token-1234", "application_id": null}),
-            json!({"provider": "telnyx", "api_key": "KEY-1234", "connection_id": "c1", "webhook_public_key": null}),
-            json!({"provider": "vobiz", "auth_id": "MA1234", "auth_token": "token-1234", "application_id": "app"}),
         ];
         for sample in samples {
             let creds = creds(sample);

@@ -256,3 +256,196 @@ pub fn temp_db() -> (TempDir, PathBuf) {
     let path = dir.path().join("telebind.db");
     (dir, path)
 }
+
+/// The configurations collection.
+pub const CONFIGS: &str = "/api/v1/organizations/telephony-configs";
+
+impl TestApp {
+    /// Creating a configuration the carrier's provisioning refuses: asserts
+    /// the status and that nothing was stored; returns the detail.
+    pub async fn refused_config(&self, config: Value, status: u16) -> String {
+        let body = serde_json::json!({ "name": "Refused", "config": config });
+        let answer = self.call(Method::POST, CONFIGS, Some(body), status).await;
+        let listed = self.call(Method::GET, CONFIGS, None, 200).await;
+        assert_eq!(listed, serde_json::json!({"configurations": []}), "nothing is stored");
+        answer["detail"].as_str().expect("a detail").to_string()
+    }
+}
+
+/// One way a carrier answers a save-time creation: its status, body and delay
+/// in ms, then the status the save is refused with and how its detail starts.
+pub type RefusedCreation = (u16, MockBody, u64, u16, String);
+
+/// Saves `config` once per case on a fresh server, the carrier answering POST
+/// `route` as the case says: each save is refused as expected within the
+/// deadline and stores nothing. Returns each detail and what the carrier received.
+pub async fn refused_creations(
+    config: &Value,
+    route: &'static str,
+    cases: Vec<RefusedCreation>,
+) -> Vec<(String, Vec<Request>)> {
+    let mut seen = Vec::new();
+    for (status, body, delay, expected_status, expected) in cases {
+        let (app, carrier) = spawn_app_with_carrier().await;
+        carrier.answer_each(vec![("POST", route, status, body, delay)]).await;
+        let started = std::time::Instant::now();
+        let detail = app.refused_config(config.clone(), expected_status).await;
+        assert!(detail.starts_with(&expected), "{detail} vs {expected}");
+        assert!(started.elapsed() < Duration::from_millis(SYNC_TIMEOUT_MS + 800));
+        seen.push((detail, carrier.requests().await));
+    }
+    seen
+}
+
+/// Saving `config` while every carrier refuses connections: refused with 502,
+/// nothing stored. Returns the detail.
+pub async fn refused_while_unreachable(config: Value) -> String {
+    spawn_app().await.refused_config(config, 502).await
+}
+
+/// Creates `address` bound to a workflow under `config` while every carrier
+/// refuses connections (ownership checks off): the row is stored anyway.
+/// Returns the failed push's message.
+pub async fn bind_while_unreachable(config: Value, address: &str) -> String {
+    let app = spawn_app_with(|c| c.sync.verify_ownership = false).await;
+    let cfg = app.create_config("Unreachable", config).await["id"].clone();
+    let workflow = app.create_workflow("W").await;
+    let body = serde_json::json!({"address": address, "inbound_workflow_id": workflow["id"]});
+    let created = app.create_number(&cfg, body).await;
+    assert_eq!(created["inbound_workflow_id"], workflow["id"]);
+    assert_eq!(created["provider_sync"]["ok"], false, "{created}");
+    created["provider_sync"]["message"].as_str().unwrap().to_string()
+}
+
+/// `secret` is in no URL or body of the recorded requests (headers may carry it).
+pub fn assert_not_sent(requests: &[Request], secret: &str) {
+    for request in requests {
+        let body = String::from_utf8_lossy(&request.body);
+        assert!(
+            !request.url.as_str().contains(secret) && !body.contains(secret),
+            "{secret:?} sent in {} {} {body}",
+            request.method,
+            request.url
+        );
+    }
+}
+
+/// One configured answer of the mock carrier: verb, path regex, status, body,
+/// delay in ms.
+pub type Answer = (&'static str, &'static str, u16, MockBody, u64);
+
+impl MockCarrier {
+    pub async fn answer_each(&self, answers: Vec<Answer>) {
+        for (verb, path, status, body, delay) in answers {
+            self.answer(verb, path, status, body, Duration::from_millis(delay))
+                .await;
+        }
+    }
+}
+
+/// A configuration of one carrier on the mock carrier, and a workflow to bind
+/// numbers to: what each carrier's tests start from.
+pub struct CarrierSetup {
+    pub app: TestApp,
+    pub carrier: MockCarrier,
+    pub cfg: Value,
+    pub workflow: Value,
+}
+
+impl CarrierSetup {
+    /// Saves `config`, which names its application, so saving asks the carrier nothing.
+    pub async fn start(config: Value) -> CarrierSetup {
+        let (app, carrier) = spawn_app_with_carrier().await;
+        let cfg = app.create_config("Carrier", config).await["id"].clone();
+        assert!(
+            carrier.requests().await.is_empty(),
+            "a given application is not created"
+        );
+        let workflow = app.create_workflow("Support").await;
+        CarrierSetup {
+            app,
+            carrier,
+            cfg,
+            workflow,
+        }
+    }
+
+    /// Creates a number; returns it and its path.
+    pub async fn number(&self, body: Value) -> (Value, String) {
+        let number = self.app.create_number(&self.cfg, body).await;
+        let path = format!("{}/{}", numbers_path(&self.cfg), number["id"]);
+        (number, path)
+    }
+
+    /// Creates `address` bound to the workflow; returns its path.
+    pub async fn bound_number(&self, address: &str) -> String {
+        let body = serde_json::json!({"address": address, "inbound_workflow_id": self.workflow["id"]});
+        self.number(body).await.1
+    }
+
+    /// Creating `address` with the ownership check answering `status`.
+    pub async fn claim(&self, address: &str, status: u16) -> Value {
+        let body = serde_json::json!({ "address": address });
+        self.app
+            .call(Method::POST, &numbers_path(&self.cfg), Some(body), status)
+            .await
+    }
+
+    /// Binds a new unbound `address` once the carrier answers only as `answers`
+    /// say; asserts the row changed whatever the carrier did and returns the
+    /// answer and how long the bind took.
+    pub async fn bind_with(&self, address: &str, answers: Vec<Answer>) -> (Value, Duration) {
+        let (_, path) = self.number(serde_json::json!({ "address": address })).await;
+        self.carrier.server.reset().await;
+        self.carrier.answer_each(answers).await;
+        let started = std::time::Instant::now();
+        let bind = serde_json::json!({"inbound_workflow_id": self.workflow["id"]});
+        let updated = self.app.call(Method::PUT, &path, Some(bind), 200).await;
+        assert_eq!(
+            updated["inbound_workflow_id"], self.workflow["id"],
+            "the row changes anyway"
+        );
+        (updated, started.elapsed())
+    }
+
+    /// Unbinds the number at `path`; returns the answer.
+    pub async fn unbind(&self, path: &str) -> Value {
+        let body = serde_json::json!({"clear_inbound_workflow": true});
+        self.app.call(Method::PUT, path, Some(body), 200).await
+    }
+
+    /// Requests the carrier received after the first `skip`.
+    pub async fn requests_after(&self, skip: usize) -> Vec<Request> {
+        self.carrier.requests().await.into_iter().skip(skip).collect()
+    }
+}
+
+/// The JSON body of a recorded request.
+pub fn json_body(request: &Request) -> Value {
+    serde_json::from_slice(&request.body).expect("a JSON body")
+}
+
+/// The decoded query of a recorded request, in order.
+pub fn query(request: &Request) -> Vec<(String, String)> {
+    request.url.query_pairs().into_owned().collect()
+}
+
+/// Verb and (still percent-encoded) path of each recorded request.
+pub fn calls(requests: &[Request]) -> Vec<(String, String)> {
+    requests
+        .iter()
+        .map(|r| (r.method.to_string(), r.url.path().to_string()))
+        .collect()
+}
+
+/// Asserts each header `(name, value)` of a recorded request.
+pub fn assert_headers(request: &Request, headers: &[(&str, &str)]) {
+    for (name, value) in headers {
+        assert_eq!(
+            request.headers.get(*name).map(|v| v.to_str().unwrap()),
+            Some(*value),
+            "{name} of {}",
+            request.url
+        );
+    }
+}

@@ -11,5 +11,7 @@ mod helpers;
 mod mock_carrier;
 mod phone_numbers;
 mod storage;
+mod telnyx;
 mod twilio;
+mod vobiz;
 mod workflows;

@@ -1,0 +1,196 @@
+//! Telnyx: one call-control application holds the webhook of every number it
+//! routes (PROVIDERS.md §3 telnyx, §4 telnyx, §5).
+
+use serde_json::{json, Value};
+
+use super::http::{encode, Call, Reply};
+use super::{
+    application_level_detach, created_id, is_pstn, minted_name, CreationWords, Http, Ownership, Provider,
+    ProvisionError, SyncResult,
+};
+use crate::domain::credentials;
+
+pub struct Telnyx<'a> {
+    base_url: &'a str,
+    creds: &'a credentials::Telnyx,
+}
+
+impl<'a> Telnyx<'a> {
+    pub fn new(base_url: &'a str, creds: &'a credentials::Telnyx) -> Telnyx<'a> {
+        Telnyx { base_url, creds }
+    }
+
+    /// The headers the reference sends on every configure and lookup request
+    /// (`json` adds the Content-Type of requests with a body).
+    fn authed<'h>(&self, call: Call<'h>) -> Call<'h> {
+        call.bearer(&self.creds.api_key).header("Accept", "application/json")
+    }
+
+    fn get(&self, http: &Http, url: &str) -> Result<Reply, String> {
+        self.authed(http.get(url))
+            .header("Content-Type", "application/json")
+            .send()
+    }
+
+    /// GET the application for its name (the PATCH must repeat it), then PATCH
+    /// its webhook URL. `Err` is the sync's failure message.
+    fn set_webhook(&self, http: &Http, connection_id: &str, webhook: &str) -> Result<(), String> {
+        let url = format!(
+            "{}/v2/call_control_applications/{}",
+            self.base_url,
+            encode(connection_id)
+        );
+        let lookup_failed = |e: String| format!("Telnyx lookup failed: {e}");
+        let reply = self.get(http, &url).map_err(lookup_failed)?;
+        if reply.status != 200 {
+            return Err(api_error(&reply));
+        }
+        let app = reply.json().map_err(lookup_failed)?;
+        let name = app
+            .pointer("/data/application_name")
+            .and_then(Value::as_str)
+            .filter(|name| !name.is_empty())
+            .ok_or_else(|| {
+                format!(
+                    "Telnyx Call Control Application {connection_id} did not return an application_name; \
+                     cannot PATCH without it."
+                )
+            })?;
+        let reply = self
+            .authed(http.patch(&url))
+            .json(&json!({"application_name": name, "webhook_event_url": webhook}))
+            .map_err(|e| format!("Telnyx update failed: {e}"))?;
+        match reply.status {
+            200 => Ok(()),
+            _ => Err(api_error(&reply)),
+        }
+    }
+
+    /// Whether `e164` is among the account's numbers; `Err` is the lookup-failed message.
+    fn owns(&self, http: &Http, e164: &str) -> Result<bool, String> {
+        let url = format!(
+            "{}/v2/phone_numbers?{}={}&{}=100",
+            self.base_url,
+            encode("filter[phone_number]"),
+            encode(e164),
+            encode("page[size]")
+        );
+        let failed = |e: String| format!("Telnyx phone-number lookup failed: {e}");
+        let reply = self.get(http, &url).map_err(failed)?;
+        if reply.status != 200 {
+            return Err(api_error(&reply));
+        }
+        let body = reply.json().map_err(failed)?;
+        let mut numbers = body.get("data").and_then(Value::as_array).into_iter().flatten();
+        Ok(numbers.any(|n| n.get("phone_number").and_then(Value::as_str) == Some(e164)))
+    }
+}
+
+fn api_error(reply: &Reply) -> String {
+    format!("Telnyx API {}: {}", reply.status, reply.body)
+}
+
+impl Provider for Telnyx<'_> {
+    fn configure_inbound(&self, http: &mut Http, _: &str, webhook: Option<&str>) -> SyncResult {
+        let Some(webhook) = webhook else {
+            return application_level_detach("Telnyx");
+        };
+        // The reference's validate_config also wants outbound numbers; telebind
+        // keeps none in credentials, so only the fields the push needs count.
+        let connection_id = match &self.creds.connection_id {
+            Some(id) if !self.creds.api_key.is_empty() => id,
+            _ => return SyncResult::failed("Telnyx provider not properly configured"),
+        };
+        match self.set_webhook(http, connection_id, webhook) {
+            Ok(()) => SyncResult::ok(),
+            Err(message) => SyncResult::failed(message),
+        }
+    }
+
+    fn check_ownership(&self, http: &mut Http, address: &str) -> Ownership {
+        if !is_pstn(address) {
+            return Ownership::Owned;
+        }
+        if self.creds.api_key.is_empty() {
+            return Ownership::LookupFailed("Telnyx API key is required to validate phone-number ownership".into());
+        }
+        match self.owns(http, address) {
+            Ok(true) => Ownership::Owned,
+            Ok(false) => Ownership::NotOwned(format!(
+                "Phone number {address} is not owned by this Telnyx account. \
+                 Add it in the Telnyx Mission Control Portal first."
+            )),
+            Err(message) => Ownership::LookupFailed(message),
+        }
+    }
+}
+
+/// Save-time provisioning: without a `connection_id`, a call-control
+/// application pointed at `webhook` is created, and its id becomes the
+/// configuration's `connection_id` — and so its routing account.
+pub fn provision(
+    http: &Http,
+    base_url: &str,
+    creds: &mut credentials::Telnyx,
+    webhook: &str,
+) -> Result<(), ProvisionError> {
+    if creds.connection_id.is_some() || creds.api_key.is_empty() {
+        return Ok(());
+    }
+    let reply = http
+        .post(&format!("{base_url}/v2/call_control_applications"))
+        .bearer(&creds.api_key)
+        .json(&json!({"application_name": minted_name(), "webhook_event_url": webhook}));
+    let words = CreationWords {
+        rejected: "Failed to auto-create Telnyx Call Control Application",
+        unreachable: "Failed to reach Telnyx to auto-create Call Control Application",
+        missing_id: "Telnyx callControlApplicationCreate response missing data.id",
+    };
+    creds.connection_id = Some(created_id(reply, &[200, 201], "/data/id", &words)?);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::credentials::{self, Credentials};
+    use crate::providers::testing::carriers;
+    use crate::providers::{Ownership, SyncResult};
+
+    fn creds(api_key: &str, connection_id: Option<&str>) -> Credentials {
+        Credentials::Telnyx(credentials::Telnyx {
+            api_key: api_key.into(),
+            connection_id: connection_id.map(Into::into),
+            webhook_public_key: None,
+        })
+    }
+
+    #[test]
+    fn missing_credentials_fail_before_any_request() {
+        // A deadline already passed: any request would fail otherwise.
+        let carriers = carriers("http://127.0.0.1:9", 0);
+        let not_configured = SyncResult::failed("Telnyx provider not properly configured");
+        for creds in [creds("KEY-1234", None), creds("", Some("conn-1"))] {
+            assert_eq!(carriers.configure_inbound(&creds, "+15551230002", true), not_configured);
+        }
+        assert_eq!(
+            carriers.check_ownership(&creds("", Some("conn-1")), "+15551230002"),
+            Ownership::LookupFailed("Telnyx API key is required to validate phone-number ownership".into())
+        );
+    }
+
+    #[test]
+    fn detaching_needs_no_request_even_without_credentials() {
+        let carriers = carriers("http://127.0.0.1:9", 0);
+        let result = carriers.configure_inbound(&creds("", None), "+15551230002", false);
+        assert!(result.ok);
+        assert!(result.message.unwrap().starts_with("Telnyx routes every number"));
+    }
+
+    #[test]
+    fn provisioning_skips_a_config_that_has_its_application() {
+        let carriers = carriers("http://127.0.0.1:9", 0);
+        let mut given = creds("KEY-1234", Some("conn-1"));
+        assert_eq!(carriers.provision(&mut given), Ok(()));
+        assert_eq!(given, creds("KEY-1234", Some("conn-1")));
+    }
+}
