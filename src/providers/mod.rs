@@ -4,11 +4,14 @@
 mod ari;
 pub mod http;
 mod pending;
+mod plivo;
 mod twilio;
+mod vonage;
 
 use std::cmp::Reverse;
 use std::time::Duration;
 
+use rand::RngCore;
 use serde_json::Value;
 
 use crate::config::{Config, ProvidersConfig};
@@ -37,6 +40,20 @@ pub enum Ownership {
 pub struct ProvisionError {
     pub status: u16,
     pub detail: String,
+}
+
+impl ProvisionError {
+    /// The carrier refused: the save is refused with its status, unless that
+    /// status would tell the client the save went through.
+    fn rejected(status: u16, detail: String) -> ProvisionError {
+        let status = if (400..=599).contains(&status) { status } else { 502 };
+        ProvisionError { status, detail }
+    }
+
+    /// No usable answer from the carrier.
+    fn bad_gateway(detail: String) -> ProvisionError {
+        ProvisionError { status: 502, detail }
+    }
 }
 
 /// One trait, one implementation per carrier file.
@@ -71,6 +88,12 @@ impl Carriers {
         format!("{}/api/v1/telephony/inbound/run", self.public_base_url)
     }
 
+    /// `<server.public_base_url>/api/v1/telephony/vonage/events`: where Vonage
+    /// posts call events once its application answers on our webhook.
+    pub fn vonage_event_url(&self) -> String {
+        format!("{}/api/v1/telephony/vonage/events", self.public_base_url)
+    }
+
     /// Blocking. Attaches the webhook when `attach`, else detaches it; one
     /// deadline (`sync.timeout_ms`) covers every request of the operation.
     pub fn configure_inbound(&self, creds: &Credentials, address: &str, attach: bool) -> SyncResult {
@@ -98,9 +121,14 @@ impl Carriers {
     /// every request. Carriers with nothing to make return Ok at once.
     pub fn provision(&self, creds: &mut Credentials) -> Result<(), ProvisionError> {
         let result: Result<(), ProvisionError> = match creds {
+            Credentials::Plivo(c) => plivo::provision(
+                &self.http(),
+                base(&self.base_urls.plivo_base_url),
+                &self.webhook_url(),
+                c,
+            ),
             Credentials::Twilio(_)
             | Credentials::Vonage(_)
-            | Credentials::Plivo(_)
             | Credentials::Telnyx(_)
             | Credentials::Vobiz(_)
             | Credentials::Cloudonix(_)
@@ -120,6 +148,13 @@ impl Carriers {
         let urls = &self.base_urls;
         match creds {
             Credentials::Twilio(c) => Box::new(twilio::Twilio::new(base(&urls.twilio_base_url), c)),
+            Credentials::Vonage(c) => Box::new(vonage::Vonage::new(
+                base(&urls.vonage_api_base_url),
+                base(&urls.vonage_rest_base_url),
+                self.vonage_event_url(),
+                c,
+            )),
+            Credentials::Plivo(c) => Box::new(plivo::Plivo::new(base(&urls.plivo_base_url), c)),
             Credentials::Ari(_) => Box::new(ari::Ari),
             other => Box::new(pending::Pending(other.kind())),
         }
@@ -129,6 +164,29 @@ impl Carriers {
 /// Base URLs are joined with paths that start with `/`.
 fn base(url: &str) -> &str {
     url.trim_end_matches('/')
+}
+
+/// PSTN numbers are normalized to `+<digits>`; SIP URIs and extensions are not.
+fn is_pstn(address: &str) -> bool {
+    address.starts_with('+')
+}
+
+/// Application-level carriers bind one URL for every number of the
+/// application: detaching one number must leave the others bound.
+fn shared_url_kept(carrier: &str) -> SyncResult {
+    SyncResult {
+        ok: true,
+        message: Some(format!(
+            "{carrier} routes every number of the application to one URL; detaching one number leaves it in place"
+        )),
+    }
+}
+
+/// The name of an application telebind creates at a carrier: `telebind-<12 hex>`.
+fn minted_name() -> String {
+    let mut bytes = [0u8; 6];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("telebind-{}", hex::encode(bytes))
 }
 
 /// Every sensitive credential value in `message` masked, then the message cut
@@ -218,9 +276,6 @@ mod tests {
     fn carriers_not_built_yet_say_so_instead_of_faking_success() {
         // Realistic secrets: the scrubber masks every occurrence, even of one letter.
         let samples = [
-            json!({"provider": "vonage", "application_id": "app-1", "private_key": "-----BEGIN KEY-----",
-                "api_key": "key-1234", "api_secret": "secret-1234", "signature_secret": null}),
-            json!({"provider": "plivo", "auth_id": "MA1234", "auth_token": "token-1234", "application_id": null}),
             json!({"provider": "telnyx", "api_key": "KEY-1234", "connection_id": "c1", "webhook_public_key": null}),
             json!({"provider": "vobiz", "auth_id": "MA1234", "auth_token": "token-1234", "application_id": "app"}),
             json!({"provider": "cloudonix", "bearer_token": "token-1234", "domain_id": "acme.cloudonix.net",

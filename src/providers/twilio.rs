@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::http::encode;
-use super::{Http, Ownership, Provider, SyncResult};
+use super::{is_pstn, Http, Ownership, Provider, SyncResult};
 use crate::domain::credentials;
 
 pub struct Twilio<'a> {
@@ -73,16 +73,12 @@ impl<'a> Twilio<'a> {
     }
 }
 
-/// Only PSTN numbers have a Twilio resource; SIP forms are left alone.
-fn is_pstn(address: &str) -> bool {
-    address.starts_with('+')
-}
-
 impl Provider for Twilio<'_> {
     fn configure_inbound(&self, http: &mut Http, address: &str, webhook: Option<&str>) -> SyncResult {
         if !self.has_credentials() {
             return SyncResult::failed("Twilio provider not properly configured");
         }
+        // Only PSTN numbers have a Twilio resource; SIP forms are left alone.
         if !is_pstn(address) {
             return SyncResult::ok();
         }
