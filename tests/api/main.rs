@@ -9,6 +9,8 @@ mod errors;
 mod helpers;
 mod mock_carrier;
 mod phone_numbers;
+mod plivo;
 mod storage;
 mod twilio;
+mod vonage;
 mod workflows;
