@@ -131,3 +131,58 @@ pub fn provision(http: &Http, base_url: &str, webhook: &str, creds: &mut AppAcco
     creds.application_id = Some(app_id);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::credentials::Credentials;
+    use crate::providers::testing::carriers;
+
+    fn creds(auth_token: &str, application_id: Option<&str>) -> Credentials {
+        Credentials::Plivo(AppAccount {
+            auth_id: "MA1234".into(),
+            auth_token: auth_token.into(),
+            application_id: application_id.map(str::to_owned),
+        })
+    }
+
+    #[test]
+    fn missing_credentials_fail_before_any_request() {
+        // A deadline already passed: any request would fail otherwise.
+        let carriers = carriers("http://127.0.0.1:9", 0);
+        assert_eq!(
+            carriers.configure_inbound(&creds("", Some("app")), "+15551230002", true),
+            SyncResult::failed("Plivo provider not properly configured")
+        );
+        assert_eq!(
+            carriers.check_ownership(&creds("", None), "+15551230002"),
+            Ownership::LookupFailed(
+                "Plivo auth ID and auth token are required to validate phone-number ownership".into()
+            )
+        );
+        let mut unprovisioned = creds("", None);
+        assert_eq!(carriers.provision(&mut unprovisioned), Ok(()));
+        assert_eq!(unprovisioned, creds("", None));
+    }
+
+    #[test]
+    fn an_empty_application_id_counts_as_none() {
+        let carriers = carriers("http://127.0.0.1:9", 0);
+        let result = carriers.configure_inbound(&creds("token-1234", Some("")), "+15551230002", true);
+        assert!(result
+            .message
+            .unwrap()
+            .starts_with("Plivo application_id is not configured."));
+    }
+
+    #[test]
+    fn sip_addresses_are_owned_without_a_request() {
+        let carriers = carriers("http://127.0.0.1:9", 0);
+        let creds = creds("token-1234", Some("app"));
+        assert_eq!(
+            carriers.check_ownership(&creds, "sip:100@pbx.example.com"),
+            Ownership::Owned
+        );
+        assert_eq!(carriers.check_ownership(&creds, "1001"), Ownership::Owned);
+    }
+}

@@ -175,6 +175,49 @@ fn listed_number(entry: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::credentials::Credentials;
+    use crate::providers::testing::carriers;
+
+    fn creds(api_secret: &str, signature_secret: Option<&str>) -> Credentials {
+        Credentials::Vonage(credentials::Vonage {
+            application_id: "app-1".into(),
+            private_key: "-----BEGIN PRIVATE KEY-----".into(),
+            api_key: "key-1234".into(),
+            api_secret: api_secret.into(),
+            signature_secret: signature_secret.map(str::to_owned),
+        })
+    }
+
+    #[test]
+    fn missing_secrets_fail_before_any_request() {
+        // A deadline already passed: any request would fail otherwise.
+        let carriers = carriers("http://127.0.0.1:9", 0);
+        assert_eq!(
+            carriers.configure_inbound(&creds("", Some("sig")), "+15551230002", true),
+            SyncResult::failed("Vonage api_key and api_secret are required to update the application's answer_url")
+        );
+        assert_eq!(
+            carriers.configure_inbound(&creds("secret-1234", Some("")), "+15551230002", true),
+            SyncResult::failed(
+                "Vonage signature_secret is required because inbound calls use signed webhook verification"
+            )
+        );
+        assert_eq!(
+            carriers.check_ownership(&creds("", None), "+15551230002"),
+            Ownership::LookupFailed("Vonage API key and secret are required to validate phone-number ownership".into())
+        );
+    }
+
+    #[test]
+    fn sip_addresses_are_owned_without_a_request() {
+        let carriers = carriers("http://127.0.0.1:9", 0);
+        let creds = creds("secret-1234", None);
+        assert_eq!(
+            carriers.check_ownership(&creds, "sip:100@pbx.example.com"),
+            Ownership::Owned
+        );
+        assert_eq!(carriers.check_ownership(&creds, "1001"), Ownership::Owned);
+    }
 
     const HOOK: &str = "http://backend.test/api/v1/telephony/inbound/run";
     const EVENTS: &str = "http://backend.test/api/v1/telephony/vonage/events";
