@@ -4,10 +4,11 @@
 mod ari;
 mod cloudonix;
 pub mod http;
-mod pending;
+mod plivo;
 mod telnyx;
 mod twilio;
 mod vobiz;
+mod vonage;
 
 use std::cmp::Reverse;
 use std::time::Duration;
@@ -75,6 +76,12 @@ impl Carriers {
         format!("{}/api/v1/telephony/inbound/run", self.public_base_url)
     }
 
+    /// `<server.public_base_url>/api/v1/telephony/vonage/events`: where Vonage
+    /// posts call events once its application answers on our webhook.
+    pub fn vonage_event_url(&self) -> String {
+        format!("{}/api/v1/telephony/vonage/events", self.public_base_url)
+    }
+
     /// Blocking. Attaches the webhook when `attach`, else detaches it; one
     /// deadline (`sync.timeout_ms`) covers every request of the operation.
     pub fn configure_inbound(&self, creds: &Credentials, address: &str, attach: bool) -> SyncResult {
@@ -105,7 +112,8 @@ impl Carriers {
         let result: Result<(), ProvisionError> = match creds {
             Credentials::Telnyx(c) => telnyx::provision(&http, base(&urls.telnyx_base_url), c, &webhook),
             Credentials::Vobiz(c) => vobiz::provision(&http, base(&urls.vobiz_base_url), c, &webhook),
-            Credentials::Twilio(_) | Credentials::Vonage(_) | Credentials::Plivo(_) | Credentials::Ari(_) => Ok(()),
+            Credentials::Plivo(c) => plivo::provision(&http, base(&urls.plivo_base_url), c, &webhook),
+            Credentials::Twilio(_) | Credentials::Vonage(_) | Credentials::Ari(_) => Ok(()),
             Credentials::Cloudonix(c) => cloudonix::provision(&http, base(&urls.cloudonix_base_url), c, &webhook),
         };
         result.map_err(|e| ProvisionError {
@@ -125,8 +133,14 @@ impl Carriers {
             Credentials::Cloudonix(c) => Box::new(cloudonix::Cloudonix::new(base(&urls.cloudonix_base_url), c)),
             Credentials::Telnyx(c) => Box::new(telnyx::Telnyx::new(base(&urls.telnyx_base_url), c)),
             Credentials::Vobiz(c) => Box::new(vobiz::Vobiz::new(base(&urls.vobiz_base_url), c)),
+            Credentials::Vonage(c) => Box::new(vonage::Vonage::new(
+                base(&urls.vonage_api_base_url),
+                base(&urls.vonage_rest_base_url),
+                self.vonage_event_url(),
+                c,
+            )),
+            Credentials::Plivo(c) => Box::new(plivo::Plivo::new(base(&urls.plivo_base_url), c)),
             Credentials::Ari(_) => Box::new(ari::Ari),
-            other => Box::new(pending::Pending(other.kind())),
         }
     }
 }
@@ -274,25 +288,6 @@ mod tests {
         assert!(text.ends_with("é…"));
         let exact = "a".repeat(MAX_MESSAGE_CHARS);
         assert_eq!(scrub(&twilio_creds(), &exact), exact);
-    }
-
-    #[test]
-    fn carriers_not_built_yet_say_so_instead_of_faking_success() {
-        // Realistic secrets: the scrubber masks every occurrence, even of one letter.
-        let samples = [
-            json!({"provider": "vonage", "application_id": "app-1", "private_key": "-----BEGIN KEY-----",
-                "api_key": "key-1234", "api_secret": "secret-1234", "signature_secret": null}),
-            json!({"provider": "plivo", "auth_id": "MA1234", "auth_token": "token-1234", "application_id": null}),
-        ];
-        for sample in samples {
-            let creds = creds(sample);
-            let expected = format!("provider sync for {} is not implemented yet", creds.kind().as_str());
-            let carriers = carriers("http://127.0.0.1:9", 0);
-            let sync = carriers.configure_inbound(&creds, "+15551230002", true);
-            let owned = carriers.check_ownership(&creds, "+15551230002");
-            assert_eq!(sync, SyncResult::failed(&expected));
-            assert_eq!(owned, Ownership::LookupFailed(expected));
-        }
     }
 
     #[test]

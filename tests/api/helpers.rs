@@ -2,11 +2,11 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{json, Value};
 use telebind::config::Config;
 use telebind::Application;
 use tempfile::TempDir;
@@ -350,11 +350,13 @@ pub struct CarrierSetup {
     pub carrier: MockCarrier,
     pub cfg: Value,
     pub workflow: Value,
+    /// The configuration's raw secrets: no answer of ours may show them.
+    secrets: Vec<String>,
 }
 
 impl CarrierSetup {
     /// Saves `config`, which names its application, so saving asks the carrier nothing.
-    pub async fn start(config: Value) -> CarrierSetup {
+    pub async fn start(config: Value, secrets: &[&str]) -> CarrierSetup {
         let (app, carrier) = spawn_app_with_carrier().await;
         let cfg = app.create_config("Carrier", config).await["id"].clone();
         assert!(
@@ -362,45 +364,86 @@ impl CarrierSetup {
             "a given application is not created"
         );
         let workflow = app.create_workflow("Support").await;
+        let secrets = secrets.iter().map(|s| s.to_string()).collect();
         CarrierSetup {
             app,
             carrier,
             cfg,
             workflow,
+            secrets,
         }
+    }
+
+    fn assert_hidden(&self, answer: &Value) {
+        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        assert_no_secret(&answer.to_string(), &secrets);
     }
 
     /// Creates a number; returns it and its path.
     pub async fn number(&self, body: Value) -> (Value, String) {
         let number = self.app.create_number(&self.cfg, body).await;
+        self.assert_hidden(&number);
         let path = format!("{}/{}", numbers_path(&self.cfg), number["id"]);
         (number, path)
     }
 
+    /// A number at `address` without a workflow; returns its path.
+    pub async fn unbound_number(&self, address: &str) -> String {
+        self.number(json!({ "address": address })).await.1
+    }
+
     /// Creates `address` bound to the workflow; returns its path.
     pub async fn bound_number(&self, address: &str) -> String {
-        let body = serde_json::json!({"address": address, "inbound_workflow_id": self.workflow["id"]});
-        self.number(body).await.1
+        self.number(json!({"address": address, "inbound_workflow_id": self.workflow["id"]}))
+            .await
+            .1
     }
 
     /// Creating `address` with the ownership check answering `status`.
     pub async fn claim(&self, address: &str, status: u16) -> Value {
-        let body = serde_json::json!({ "address": address });
-        self.app
+        let body = json!({ "address": address });
+        let answer = self
+            .app
             .call(Method::POST, &numbers_path(&self.cfg), Some(body), status)
+            .await;
+        self.assert_hidden(&answer);
+        answer
+    }
+
+    /// Creating a number at `address` is refused with `status`, and nothing is stored.
+    pub async fn refused_number(&self, address: &str, status: u16) -> Value {
+        let answer = self.claim(address, status).await;
+        let list = self.app.call(Method::GET, &numbers_path(&self.cfg), None, 200).await;
+        assert_eq!(list["phone_numbers"], json!([]), "nothing is stored");
+        answer
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Value {
+        let answer = self.app.call(Method::PUT, path, Some(body), 200).await;
+        self.assert_hidden(&answer);
+        answer
+    }
+
+    /// Binds the number at `path` to the workflow.
+    pub async fn bind(&self, path: &str) -> Value {
+        self.put(path, json!({"inbound_workflow_id": self.workflow["id"]}))
             .await
+    }
+
+    /// Unbinds the number at `path`; returns the answer.
+    pub async fn unbind(&self, path: &str) -> Value {
+        self.put(path, json!({"clear_inbound_workflow": true})).await
     }
 
     /// Binds a new unbound `address` once the carrier answers only as `answers`
     /// say; asserts the row changed whatever the carrier did and returns the
     /// answer and how long the bind took.
     pub async fn bind_with(&self, address: &str, answers: Vec<Answer>) -> (Value, Duration) {
-        let (_, path) = self.number(serde_json::json!({ "address": address })).await;
+        let path = self.unbound_number(address).await;
         self.carrier.server.reset().await;
         self.carrier.answer_each(answers).await;
-        let started = std::time::Instant::now();
-        let bind = serde_json::json!({"inbound_workflow_id": self.workflow["id"]});
-        let updated = self.app.call(Method::PUT, &path, Some(bind), 200).await;
+        let started = Instant::now();
+        let updated = self.bind(&path).await;
         assert_eq!(
             updated["inbound_workflow_id"], self.workflow["id"],
             "the row changes anyway"
@@ -408,10 +451,60 @@ impl CarrierSetup {
         (updated, started.elapsed())
     }
 
-    /// Unbinds the number at `path`; returns the answer.
-    pub async fn unbind(&self, path: &str) -> Value {
-        let body = serde_json::json!({"clear_inbound_workflow": true});
-        self.app.call(Method::PUT, path, Some(body), 200).await
+    /// Binds a new number at `address` successfully and returns the requests
+    /// the bind made.
+    pub async fn requests_of_a_bind(&self, address: &str) -> Vec<Request> {
+        let path = self.unbound_number(address).await;
+        let before = self.request_count().await;
+        let bound = self.bind(&path).await;
+        assert_eq!(bound["provider_sync"], json!({"ok": true, "message": null}));
+        assert_eq!(bound["last_provider_sync"]["attached"], true);
+        self.requests_after(before).await
+    }
+
+    /// Binds the number at `path` while the carrier fails, and returns the
+    /// push's message: the push fails within the deadline, and the row keeps
+    /// its new workflow and the recorded failure.
+    pub async fn failed_bind(&self, path: &str) -> String {
+        let started = Instant::now();
+        let bound = self.bind(path).await;
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < Duration::from_millis(SYNC_TIMEOUT_MS + 800),
+            "answered in {elapsed:?}"
+        );
+        assert_eq!(bound["inbound_workflow_id"], self.workflow["id"], "the row changed");
+        assert_eq!(bound["provider_sync"]["ok"], false, "{bound}");
+        let read = self.app.call(Method::GET, path, None, 200).await;
+        assert_eq!(read["last_provider_sync"], bound["last_provider_sync"]);
+        bound["provider_sync"]["message"].as_str().unwrap().to_string()
+    }
+
+    /// For carriers that bind one URL for the whole application: clearing the
+    /// workflow of a bound number at `address`, and deleting it, reach no
+    /// carrier and answer ok with `message`.
+    pub async fn assert_unbinding_is_a_no_op(&self, address: &str, message: &str) {
+        let expected = json!({"ok": true, "message": message});
+        let path = self.unbound_number(address).await;
+        self.bind(&path).await;
+        let before = self.request_count().await;
+        let cleared = self.unbind(&path).await;
+        assert_eq!(cleared["provider_sync"], expected);
+        assert_eq!(cleared["last_provider_sync"]["attached"], false);
+        assert_eq!(self.request_count().await, before, "clearing reached the carrier");
+
+        self.bind(&path).await;
+        let before = self.request_count().await;
+        let deleted = self.app.call(Method::DELETE, &path, None, 200).await;
+        assert_eq!(
+            deleted,
+            json!({"message": "Phone number deleted", "provider_sync": expected})
+        );
+        assert_eq!(self.request_count().await, before, "deleting reached the carrier");
+    }
+
+    pub async fn request_count(&self) -> usize {
+        self.carrier.requests().await.len()
     }
 
     /// Requests the carrier received after the first `skip`.
@@ -448,4 +541,31 @@ pub fn assert_headers(request: &Request, headers: &[(&str, &str)]) {
             request.url
         );
     }
+}
+
+/// Asserts that no raw secret appears in `text` (a response of ours, or a
+/// request we sent where the carrier does not need it).
+pub fn assert_no_secret(text: &str, secrets: &[&str]) {
+    for secret in secrets {
+        assert!(!text.contains(secret), "{secret:?} appears in: {text}");
+    }
+}
+
+/// With every carrier refusing connections: the detail of the 502 that
+/// refuses a number at `address` under `config`, and (ownership checks off)
+/// the message of the failed push when such a number is created bound,
+/// which is stored anyway.
+pub async fn unreachable_carrier_messages(config: Value, address: &str) -> (String, String) {
+    let app = spawn_app().await;
+    let cfg = app.create_config("Unreachable", config.clone()).await["id"].clone();
+    let refused = app
+        .call(
+            Method::POST,
+            &numbers_path(&cfg),
+            Some(json!({ "address": address })),
+            502,
+        )
+        .await;
+    let detail = refused["detail"].as_str().unwrap().to_string();
+    (detail, bind_while_unreachable(config, address).await)
 }

@@ -43,7 +43,7 @@ async fn cooperative(carrier: &MockCarrier) {
 
 /// A Telnyx configuration with its application given, on a cooperative carrier.
 async fn setup() -> CarrierSetup {
-    let s = CarrierSetup::start(config(Some(CONNECTION))).await;
+    let s = CarrierSetup::start(config(Some(CONNECTION)), &[KEY]).await;
     cooperative(&s.carrier).await;
     s
 }

@@ -60,7 +60,7 @@ async fn cooperative(carrier: &MockCarrier) {
 
 /// A Vobiz configuration with its application given, on a cooperative carrier.
 async fn setup() -> CarrierSetup {
-    let s = CarrierSetup::start(config(Some(APP_ID))).await;
+    let s = CarrierSetup::start(config(Some(APP_ID)), &[AUTH_ID, TOKEN]).await;
     cooperative(&s.carrier).await;
     s
 }
