@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use wiremock::Request;
 
-use crate::helpers::{numbers_path, spawn_app_with_carrier, MockCarrier, TestApp, SYNC_TIMEOUT_MS};
+use crate::helpers::{numbers_path, CarrierSetup, MockCarrier, SYNC_TIMEOUT_MS};
 
 const SID: &str = "AC0123456789abcdef0123456789abcd";
 const TOKEN: &str = "twilio-token-0123456789";
@@ -26,44 +26,15 @@ async fn owning(carrier: &MockCarrier) {
         .await;
 }
 
-struct Setup {
-    app: TestApp,
-    carrier: MockCarrier,
-    cfg: Value,
-    workflow: Value,
-}
-
 /// A Twilio configuration that owns `NUMBER`, and a workflow.
-async fn setup() -> Setup {
-    let (app, carrier) = spawn_app_with_carrier().await;
-    owning(&carrier).await;
-    let cfg = app
-        .create_config(
-            "Twilio",
-            json!({"provider": "twilio", "account_sid": SID, "auth_token": TOKEN}),
-        )
-        .await["id"]
-        .clone();
-    let workflow = app.create_workflow("Support").await;
-    Setup {
-        app,
-        carrier,
-        cfg,
-        workflow,
-    }
-}
-
-impl Setup {
-    async fn number(&self, body: Value) -> (Value, String) {
-        let number = self.app.create_number(&self.cfg, body).await;
-        let path = format!("{}/{}", numbers_path(&self.cfg), number["id"]);
-        (number, path)
-    }
-
-    /// Requests the carrier received after the first `skip`.
-    async fn requests_after(&self, skip: usize) -> Vec<Request> {
-        self.carrier.requests().await.into_iter().skip(skip).collect()
-    }
+async fn setup() -> CarrierSetup {
+    let s = CarrierSetup::start(
+        json!({"provider": "twilio", "account_sid": SID, "auth_token": TOKEN}),
+        &[SID, TOKEN],
+    )
+    .await;
+    owning(&s.carrier).await;
+    s
 }
 
 fn form(request: &Request) -> Vec<(String, String)> {
