@@ -6,6 +6,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use rusqlite::Connection;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::configs::find as find_config;
@@ -24,6 +25,15 @@ use crate::state::AppState;
 
 pub const NOT_FOUND: &str = "Phone number not found";
 const ADDRESS_TAKEN: &str = "A phone number with this address already exists in the org.";
+
+/// The configuration must be the caller's: 404 otherwise.
+fn check_config(conn: &Connection, org_id: i64, config_id: i64) -> Result<(), ApiError> {
+    if db::configs::exists(conn, org_id, config_id)? {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(super::configs::NOT_FOUND))
+    }
+}
 
 fn find(conn: &Connection, config_id: i64, id: i64) -> Result<PhoneNumber, ApiError> {
     db::phone_numbers::get(conn, config_id, id)?.ok_or_else(|| ApiError::not_found(NOT_FOUND))
@@ -123,6 +133,11 @@ async fn push_current(state: &AppState, org_id: i64, config_id: i64, id: i64) ->
     Ok(HttpResponse::Ok().json(number))
 }
 
+#[derive(Serialize)]
+struct NumberList {
+    phone_numbers: Vec<PhoneNumber>,
+}
+
 pub async fn list(
     caller: Caller,
     state: web::Data<AppState>,
@@ -130,11 +145,12 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let numbers = state
         .read(move |c| {
-            find_config(c, caller.org_id, config_id)?;
+            check_config(c, caller.org_id, config_id)?;
             Ok(db::phone_numbers::list(c, config_id)?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "phone_numbers": numbers })))
+    // Serialized straight from the rows, not through a `serde_json::Value` copy.
+    Ok(HttpResponse::Ok().json(NumberList { phone_numbers: numbers }))
 }
 
 pub async fn get(
@@ -144,7 +160,7 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let number = state
         .read(move |c| {
-            find_config(c, caller.org_id, config_id)?;
+            check_config(c, caller.org_id, config_id)?;
             find(c, config_id, id)
         })
         .await?;
@@ -235,7 +251,7 @@ pub async fn update(
     let org_id = caller.org_id;
     let needs_sync = state
         .write(move |c| {
-            find_config(c, org_id, config_id)?;
+            check_config(c, org_id, config_id)?;
             let number = find(c, config_id, id)?;
             check_workflow(c, org_id, patch.inbound_workflow_id)?;
             if let Some(address) = &patch.address {
@@ -284,7 +300,7 @@ pub async fn delete(
     let _lock = state.lock_number(id).await;
     let number = state
         .read(move |c| {
-            find_config(c, org_id, config_id)?;
+            check_config(c, org_id, config_id)?;
             find(c, config_id, id)
         })
         .await?;
@@ -310,7 +326,7 @@ pub async fn set_default_caller(
 ) -> Result<HttpResponse, ApiError> {
     let number = state
         .write(move |c| {
-            find_config(c, caller.org_id, config_id)?;
+            check_config(c, caller.org_id, config_id)?;
             find(c, config_id, id)?;
             db::phone_numbers::set_default_caller(c, config_id, id)?;
             find(c, config_id, id)
