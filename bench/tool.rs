@@ -296,6 +296,9 @@ fn healthy(addr: &str) -> bool {
     reply.starts_with("HTTP/1.1 200")
 }
 
+// The server outlives this tool on purpose: bench/run stops it by its pid, and
+// init reaps it.
+#[allow(clippy::zombie_processes)]
 fn start(log: &str, cmd: &[&str]) {
     let addr = std::env::var("TELEBIND_SERVER__BIND").expect("TELEBIND_SERVER__BIND names the address");
     let log = std::fs::File::create(log).expect("log file");
