@@ -21,6 +21,11 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub carriers: Carriers,
     key_touched: Mutex<HashMap<i64, Instant>>,
+    /// Taken around every write transaction: SQLite lets one writer in at a
+    /// time, and writers that queue here wake as soon as the previous commit
+    /// ends instead of polling the file lock in SQLite's busy handler (which
+    /// sleeps 1–100 ms between tries and wasted most of the disk's commit rate).
+    writer: Arc<Mutex<()>>,
     /// One lock per phone number with a push under way or waiting.
     number_locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -51,6 +56,7 @@ impl AppState {
             carriers: Carriers::new(&config),
             config,
             key_touched: Mutex::new(HashMap::new()),
+            writer: Arc::new(Mutex::new(())),
             number_locks: Mutex::new(HashMap::new()),
         }
     }
@@ -85,7 +91,11 @@ impl AppState {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
+        let writer = Arc::clone(&self.writer);
         web::block(move || {
+            // Before the connection: queued writers hold no pooled connection.
+            // Other processes (the CLI) still meet SQLite's busy timeout.
+            let _writing = writer.lock().unwrap_or_else(|p| p.into_inner());
             let mut conn = pool.get()?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = f(&tx)?;

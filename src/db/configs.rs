@@ -43,6 +43,14 @@ pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<C
         .optional()
 }
 
+/// Whether configuration `id` is one of `org_id`'s: the check every
+/// phone-number route makes first, without `get`'s count of active numbers
+/// (a scan of the configuration's numbers).
+pub fn exists(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM telephony_configurations WHERE org_id = ?1 AND id = ?2)")?
+        .query_row(params![org_id, id], |r| r.get(0))
+}
+
 /// Inserts; a taken name is a unique violation of `Unique::ConfigName`.
 pub fn insert(conn: &Connection, org_id: i64, name: &str, credentials: &Credentials) -> rusqlite::Result<i64> {
     let now = super::now();

@@ -1,0 +1,83 @@
+-- wrk script of bench/run. Arguments: MODE DIR
+--   get     GET one number, a random one of org 1's (DIR/numbers.txt)
+--   list    GET the numbers of the configuration with 1,000 numbers
+--   label   PUT a new label on a random number (no carrier call)
+--   bind    PUT inbound_workflow_id on a random number of DIR/bind.txt
+--   hang    as bind, on the numbers of DIR/hang.txt (carrier never answers)
+--   plain   GET / (the ceiling server)
+-- done() prints one line: RESULT requests seconds errors non2xx p50_us p99_us
+
+local thread_counter = 0
+function setup(thread)
+  thread_counter = thread_counter + 1
+  thread:set("thread_id", thread_counter)
+end
+
+local function lines(path)
+  local out = {}
+  for line in io.lines(path) do
+    if line ~= "" then out[#out + 1] = line end
+  end
+  return out
+end
+
+local function pairs_of(path)
+  local out = {}
+  for _, line in ipairs(lines(path)) do
+    local c, n = line:match("(%d+) (%d+)")
+    out[#out + 1] = { c, n }
+  end
+  return out
+end
+
+local mode, targets, workflows, list_path
+local base = "/api/v1/organizations/telephony-configs/"
+
+function init(args)
+  mode = args[1]
+  local dir = args[2]
+  math.randomseed(os.time() * 1000 + (thread_id or 0))
+  if mode ~= "plain" then
+    local key = lines(dir .. "/key")[1]
+    wrk.headers["X-API-Key"] = key
+    wrk.headers["Content-Type"] = "application/json"
+  end
+  if mode == "get" or mode == "label" then
+    targets = pairs_of(dir .. "/numbers.txt")
+  elseif mode == "bind" then
+    targets = pairs_of(dir .. "/bind.txt")
+  elseif mode == "hang" then
+    targets = pairs_of(dir .. "/hang.txt")
+  elseif mode == "list" then
+    list_path = base .. lines(dir .. "/list_config")[1] .. "/phone-numbers"
+  end
+  workflows = (mode == "bind" or mode == "hang") and lines(dir .. "/workflows.txt") or nil
+end
+
+local counter = 0
+function request()
+  counter = counter + 1
+  if mode == "plain" then
+    return wrk.format("GET", "/")
+  elseif mode == "list" then
+    return wrk.format("GET", list_path)
+  end
+  local t = targets[math.random(#targets)]
+  local path = base .. t[1] .. "/phone-numbers/" .. t[2]
+  if mode == "get" then
+    return wrk.format("GET", path)
+  elseif mode == "label" then
+    return wrk.format("PUT", path, nil, '{"label":"bench ' .. (thread_id or 0) .. "-" .. counter .. '"}')
+  else
+    local w = workflows[math.random(#workflows)]
+    return wrk.format("PUT", path, nil, '{"inbound_workflow_id":' .. w .. "}")
+  end
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %.3f %d %d %.0f %.0f\n",
+    summary.requests, summary.duration / 1e6,
+    e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(99)))
+end

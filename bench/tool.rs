@@ -1,0 +1,321 @@
+//! Helpers of `bench/run` (not part of the product), built as a second binary
+//! so they compile against the library they measure:
+//!
+//! - `seed DB OUTDIR`: a database with 3 orgs, 50 workflows, 20 configurations
+//!   and 10,000 numbers, written through `telebind::db` in one transaction;
+//!   writes the keys and the target lists the wrk scripts read into OUTDIR.
+//! - `commit-rate DB SECONDS`: single-row UPDATE commits in a tight loop with
+//!   WAL and synchronous=FULL: the durable-write ceiling of the disk.
+//! - `mock-carrier ADDR DELAY_MS`: Twilio's number lookup and update, each
+//!   answered after DELAY_MS; accounts whose sid contains `hang` never answer.
+//! - `start LOG -- CMD…`: starts CMD (stdout and stderr to LOG), waits for its
+//!   first answered `GET /healthz` on the address in `TELEBIND_SERVER__BIND`,
+//!   prints `PID MILLISECONDS`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use rusqlite::{Connection, TransactionBehavior};
+use serde_json::{json, Map, Value};
+use telebind::config::DatabaseConfig;
+use telebind::db::{self, phone_numbers::NewRow};
+use telebind::domain::credentials::Credentials;
+use telebind::domain::phone_number::LastSync;
+
+/// Account of the configuration whose numbers the bind scenario pushes.
+const BIND_ACCOUNT: &str = "ACbench0000000000000000000000000001";
+/// Account whose carrier calls never get an answer (the isolation scenario).
+const HANG_ACCOUNT: &str = "AChang00000000000000000000000000001";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["seed", db_path, out] => seed(Path::new(db_path), Path::new(out)),
+        ["commit-rate", db_path, seconds] => commit_rate(Path::new(db_path), seconds.parse().expect("seconds")),
+        ["mock-carrier", addr, delay] => mock_carrier(addr, delay.parse().expect("delay ms")),
+        ["start", log, "--", cmd @ ..] => start(log, cmd),
+        _ => {
+            eprintln!(
+                "usage: bench seed DB OUTDIR | commit-rate DB SECONDS | mock-carrier ADDR DELAY_MS | start LOG -- CMD…"
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+fn twilio(account: &str) -> Credentials {
+    creds(json!({"provider": "twilio", "account_sid": account,
+        "auth_token": "tok-0123456789-bench-secret", "amd_enabled": false}))
+}
+
+fn creds(value: Value) -> Credentials {
+    Credentials::from_stored(&value).expect("valid credentials")
+}
+
+/// The credentials of the `n`th configuration that is neither the bind nor the hang one.
+fn other_credentials(org: usize, n: usize) -> Credentials {
+    match n % 4 {
+        0 => twilio(&format!("AC{org:02}{n:030}")),
+        1 => creds(
+            json!({"provider": "ari", "ari_endpoint": "http://pbx.example:8088", "app_name": format!("app{n}"),
+            "app_password": "pw-bench-secret", "ws_client_name": ""}),
+        ),
+        2 => creds(
+            json!({"provider": "plivo", "auth_id": format!("MA{org}{n:018}"), "auth_token": "plivo-bench-token",
+            "application_id": "app-1"}),
+        ),
+        _ => creds(
+            json!({"provider": "telnyx", "api_key": "KEYbench0123456789", "connection_id": format!("conn-{org}-{n}"),
+            "webhook_public_key": null}),
+        ),
+    }
+}
+
+struct SeedConfig {
+    org: usize,
+    name: String,
+    credentials: Credentials,
+    numbers: usize,
+    role: &'static str,
+}
+
+fn seed(db_path: &Path, out: &Path) {
+    let started = Instant::now();
+    let config = DatabaseConfig {
+        path: db_path.to_path_buf(),
+        ..DatabaseConfig::default()
+    };
+    let pool = db::open(&config).expect("database opens");
+    let mut conn = pool.get().expect("a connection");
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .expect("transaction");
+
+    // 3 orgs; 50 workflows (20/15/15); 20 configurations (8/6/6); 10,000 numbers.
+    let org_names = ["acme", "globex", "initech"];
+    let mut orgs = Vec::new();
+    let mut keys = Vec::new();
+    for name in org_names {
+        let org = db::orgs::insert(&tx, name).expect("org");
+        let (_, key) = telebind::auth::issue_key(&tx, org.id, "bench").expect("key");
+        orgs.push(org.id);
+        keys.push(key);
+    }
+    let mut workflows: Vec<Vec<i64>> = vec![Vec::new(); 3];
+    for (i, count) in [20, 15, 15].into_iter().enumerate() {
+        for w in 0..count {
+            let wf = db::workflows::insert(&tx, orgs[i], &format!("{} flow {w}", org_names[i])).expect("workflow");
+            workflows[i].push(wf.id);
+        }
+    }
+
+    let mut plan = vec![
+        SeedConfig {
+            org: 0,
+            name: "Twilio main".into(),
+            credentials: twilio(BIND_ACCOUNT),
+            numbers: 1000,
+            role: "list",
+        },
+        SeedConfig {
+            org: 0,
+            name: "Twilio unreachable".into(),
+            credentials: twilio(HANG_ACCOUNT),
+            numbers: 500,
+            role: "hang",
+        },
+    ];
+    // The other 18 configurations share the remaining 8,500 numbers.
+    let per_org = [6, 6, 6];
+    let mut n = 0;
+    for (org, count) in per_org.into_iter().enumerate() {
+        for c in 0..count {
+            let numbers = if n < 4 { 473 } else { 472 };
+            plan.push(SeedConfig {
+                org,
+                name: format!("{} line {c}", org_names[org]),
+                credentials: other_credentials(org, n),
+                numbers,
+                role: "other",
+            });
+            n += 1;
+        }
+    }
+    assert_eq!(plan.iter().map(|c| c.numbers).sum::<usize>(), 10_000);
+    assert_eq!(plan.len(), 20);
+
+    let mut any_org0 = String::new();
+    let mut list_config = 0;
+    let mut bind_targets = String::new();
+    let mut hang_targets = String::new();
+    let mut serial = 0usize;
+    for (ci, cfg) in plan.iter().enumerate() {
+        let org_id = orgs[cfg.org];
+        let config_id = db::configs::insert(&tx, org_id, &cfg.name, &cfg.credentials).expect("config");
+        if cfg.role == "list" {
+            list_config = config_id;
+        }
+        let kind = cfg.credentials.kind();
+        for i in 0..cfg.numbers {
+            serial += 1;
+            // Distinct valid US numbers: +1 212 2xx xxxx.
+            let e164 = format!("+1212{:07}", 2_000_000 + serial);
+            let pretty = if i % 3 == 0 {
+                format!("({}) {}-{}", &e164[2..5], &e164[5..8], &e164[8..])
+            } else {
+                e164.clone()
+            };
+            let bound = i % 2 == 0;
+            let workflow = bound.then(|| workflows[cfg.org][i % workflows[cfg.org].len()]);
+            let mut metadata = Map::new();
+            if i % 4 == 0 {
+                metadata.insert("team".into(), json!(format!("team-{}", i % 7)));
+                metadata.insert("tags".into(), json!(["sales", "emea"]));
+            }
+            let label = (i % 5 != 0).then(|| format!("Line {ci}-{i}"));
+            let row = NewRow {
+                org_id,
+                config_id,
+                provider: kind.as_str(),
+                routing_account: cfg.credentials.routing_account(),
+                address: &pretty,
+                address_normalized: &e164,
+                address_type: "pstn",
+                country_code: Some("US"),
+                label: label.as_deref(),
+                inbound_workflow_id: workflow,
+                is_active: i % 10 != 9,
+                extra_metadata: &metadata,
+            };
+            let id = db::phone_numbers::insert(&tx, &row).expect("number");
+            if bound {
+                let sync = LastSync {
+                    ok: true,
+                    message: None,
+                    attached: i % 10 != 9,
+                    at: db::now(),
+                };
+                db::phone_numbers::record_sync(&tx, id, &sync).expect("sync");
+            }
+            match cfg.role {
+                "hang" => hang_targets.push_str(&format!("{config_id} {id}\n")),
+                "list" => bind_targets.push_str(&format!("{config_id} {id}\n")),
+                _ => {}
+            }
+            if cfg.org == 0 && cfg.role != "hang" {
+                any_org0.push_str(&format!("{config_id} {id}\n"));
+            }
+        }
+    }
+    tx.commit().expect("commit");
+    drop(conn);
+
+    let workflow_list: String = workflows[0].iter().map(|w| format!("{w}\n")).collect();
+    let write = |name: &str, text: &str| std::fs::write(out.join(name), text).expect("write target file");
+    write("key", &keys[0]);
+    write("numbers.txt", &any_org0);
+    write("bind.txt", &bind_targets);
+    write("hang.txt", &hang_targets);
+    write("workflows.txt", &workflow_list);
+    write("list_config", &list_config.to_string());
+    eprintln!(
+        "seeded 3 orgs, 50 workflows, 20 configurations, {serial} numbers in {} ms",
+        started.elapsed().as_millis()
+    );
+}
+
+fn commit_rate(db_path: &Path, seconds: f64) {
+    let conn = Connection::open(db_path).expect("open");
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+         CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, label TEXT NOT NULL);
+         INSERT OR IGNORE INTO t VALUES (1, '');",
+    )
+    .expect("setup");
+    let mut stmt = conn.prepare("UPDATE t SET label = ?1 WHERE id = 1").expect("prepare");
+    let started = Instant::now();
+    let mut commits = 0u64;
+    while started.elapsed().as_secs_f64() < seconds {
+        stmt.execute([format!("label {commits}")]).expect("update");
+        commits += 1;
+    }
+    println!("{:.1}", commits as f64 / started.elapsed().as_secs_f64());
+}
+
+async fn carrier(req: HttpRequest, delay: web::Data<Duration>) -> HttpResponse {
+    let path = req.path();
+    if path.contains("hang") {
+        // Never answers: the caller's deadline has to end it.
+        actix_web::rt::time::sleep(Duration::from_secs(3600)).await;
+    }
+    actix_web::rt::time::sleep(**delay).await;
+    if path.ends_with("/IncomingPhoneNumbers.json") {
+        let number = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.iter().find(|(k, _)| k == "PhoneNumber").map(|(_, v)| v.clone()))
+            .unwrap_or_default();
+        let sid = format!("PN{}", number.trim_start_matches('+'));
+        return HttpResponse::Ok()
+            .json(json!({"incoming_phone_numbers": [{"sid": sid, "phone_number": number}], "page": 0}));
+    }
+    HttpResponse::Ok().json(json!({"sid": "PN", "voice_url": "ok"}))
+}
+
+fn mock_carrier(addr: &str, delay_ms: u64) {
+    let delay = web::Data::new(Duration::from_millis(delay_ms));
+    actix_web::rt::System::new().block_on(async move {
+        HttpServer::new(move || App::new().app_data(delay.clone()).default_service(web::to(carrier)))
+            .workers(1)
+            .backlog(1024)
+            .max_connections(100_000)
+            .bind(addr)
+            .expect("mock carrier binds")
+            .run()
+            .await
+            .expect("mock carrier runs");
+    });
+}
+
+/// One `GET /healthz` over a fresh connection; true on a 200.
+fn healthy(addr: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    reply.starts_with("HTTP/1.1 200")
+}
+
+// The server outlives this tool on purpose: bench/run stops it by its pid, and
+// init reaps it.
+#[allow(clippy::zombie_processes)]
+fn start(log: &str, cmd: &[&str]) {
+    let addr = std::env::var("TELEBIND_SERVER__BIND").expect("TELEBIND_SERVER__BIND names the address");
+    let log = std::fs::File::create(log).expect("log file");
+    let started = Instant::now();
+    let child = Command::new(cmd[0])
+        .args(&cmd[1..])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("server starts");
+    while !healthy(&addr) {
+        if started.elapsed() > Duration::from_secs(30) {
+            eprintln!("no answer on {addr} after 30 s");
+            std::process::exit(1);
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    println!("{} {:.1}", child.id(), started.elapsed().as_secs_f64() * 1000.0);
+}
