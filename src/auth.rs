@@ -65,12 +65,20 @@ impl FromRequest for Caller {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let key = key.ok_or(ApiError::Unauthorized(MISSING_KEY))?;
             let hash = hash_key(&key);
-            let lookup = hash.clone();
-            let found = state.read(move |c| Ok(db::api_keys::find_active(c, &lookup)?)).await?;
-            // The lookup is by hash already; compare again without early exit all the same.
-            let key = found
-                .filter(|k| bool::from(k.key_hash.as_slice().ct_eq(&hash)))
-                .ok_or(ApiError::Unauthorized(INVALID_KEY))?;
+            let key = match state.cached_key(&hash) {
+                Some(key) => key,
+                None => {
+                    let epoch = state.keys_epoch();
+                    let lookup = hash.clone();
+                    let found = state.read(move |c| Ok(db::api_keys::find_active(c, &lookup)?)).await?;
+                    // The lookup is by hash already; compare again without early exit all the same.
+                    let key = found
+                        .filter(|k| bool::from(k.key_hash.as_slice().ct_eq(&hash)))
+                        .ok_or(ApiError::Unauthorized(INVALID_KEY))?;
+                    state.cache_key(key.clone(), epoch);
+                    key
+                }
+            };
             state.into_inner().touch_key(key.id);
             Ok(Caller { org_id: key.org_id })
         })

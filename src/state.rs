@@ -2,6 +2,7 @@
 //! on actix's blocking pool, never on an async worker.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -9,18 +10,27 @@ use actix_web::web;
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::config::Config;
+use crate::db::api_keys::ActiveKey;
 use crate::db::{self, Pool};
 use crate::error::ApiError;
 use crate::providers::Carriers;
 
 /// `last_used_at` is written at most this often per key.
 const KEY_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
+/// How long a verified key is trusted without asking the database: a key
+/// revoked by another process (the CLI) stops working within this. Keys
+/// archived over HTTP are forgotten at once.
+const KEY_CACHE_TTL: Duration = Duration::from_millis(500);
 
 pub struct AppState {
     pub pool: Pool,
     pub config: Arc<Config>,
     pub carriers: Carriers,
     key_touched: Mutex<HashMap<i64, Instant>>,
+    /// Verified keys by hash, with when they were read from the database.
+    keys: Mutex<HashMap<Vec<u8>, (ActiveKey, Instant)>>,
+    /// Bumped by every archive: a lookup that began before one is not cached.
+    keys_epoch: AtomicU64,
     /// Taken around every write transaction: SQLite lets one writer in at a
     /// time, and writers that queue here wake as soon as the previous commit
     /// ends instead of polling the file lock in SQLite's busy handler (which
@@ -56,6 +66,8 @@ impl AppState {
             carriers: Carriers::new(&config),
             config,
             key_touched: Mutex::new(HashMap::new()),
+            keys: Mutex::new(HashMap::new()),
+            keys_epoch: AtomicU64::new(0),
             writer: Arc::new(Mutex::new(())),
             number_locks: Mutex::new(HashMap::new()),
         }
@@ -103,6 +115,41 @@ impl AppState {
             Ok(value)
         })
         .await?
+    }
+
+    /// The active key with this hash, if it was verified less than
+    /// `KEY_CACHE_TTL` ago; saves a trip to the database per request.
+    pub fn cached_key(&self, hash: &[u8]) -> Option<ActiveKey> {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        match keys.get(hash) {
+            Some((key, at)) if at.elapsed() < KEY_CACHE_TTL => Some(key.clone()),
+            Some(_) => {
+                keys.remove(hash);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Taken before a key is looked up, and handed back to `cache_key`.
+    pub fn keys_epoch(&self) -> u64 {
+        self.keys_epoch.load(Ordering::SeqCst)
+    }
+
+    /// Caches a key read at `epoch`, unless a key was archived since: the
+    /// read may predate that archive.
+    pub fn cache_key(&self, key: ActiveKey, epoch: u64) {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if self.keys_epoch() == epoch {
+            keys.insert(key.key_hash.clone(), (key, Instant::now()));
+        }
+    }
+
+    /// A key archived over HTTP fails its very next request.
+    pub fn forget_key(&self, id: i64) {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        self.keys_epoch.fetch_add(1, Ordering::SeqCst);
+        keys.retain(|_, (key, _)| key.id != id);
     }
 
     /// Records that key `id` was used, at most once a minute, in the background:

@@ -78,5 +78,8 @@ async fn set_archived(
     if !found {
         return Err(ApiError::not_found(NOT_FOUND));
     }
+    if archived {
+        state.forget_key(id);
+    }
     Ok(HttpResponse::Ok().json(json!({ "success": true, "message": message })))
 }
