@@ -1,5 +1,6 @@
 //! What every request handler shares, and the one way handlers reach SQLite:
-//! on actix's blocking pool, never on an async worker.
+//! reads on actix's blocking pool, writes on the database writer thread,
+//! never on an async worker.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,10 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::web;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 
 use crate::config::Config;
 use crate::db::api_keys::ActiveKey;
+use crate::db::writer::{self, Writer};
 use crate::db::{self, Pool};
 use crate::error::ApiError;
 use crate::providers::Carriers;
@@ -31,11 +33,9 @@ pub struct AppState {
     keys: Mutex<HashMap<Vec<u8>, (ActiveKey, Instant)>>,
     /// Bumped by every archive: a lookup that began before one is not cached.
     keys_epoch: AtomicU64,
-    /// Taken around every write transaction: SQLite lets one writer in at a
-    /// time, and writers that queue here wake as soon as the previous commit
-    /// ends instead of polling the file lock in SQLite's busy handler (which
-    /// sleeps 1–100 ms between tries and wasted most of the disk's commit rate).
-    writer: Arc<Mutex<()>>,
+    /// Every write goes through it: writes that queue while one commits are
+    /// committed together (see `db::writer`).
+    writer: Writer,
     /// One lock per phone number with a push under way or waiting.
     number_locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -60,17 +60,17 @@ impl Drop for NumberLock<'_> {
 }
 
 impl AppState {
-    pub fn new(pool: Pool, config: Arc<Config>) -> AppState {
-        AppState {
+    pub fn new(pool: Pool, config: Arc<Config>) -> std::io::Result<AppState> {
+        Ok(AppState {
+            writer: Writer::start(pool.clone())?,
             pool,
             carriers: Carriers::new(&config),
             config,
             key_touched: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
             keys_epoch: AtomicU64::new(0),
-            writer: Arc::new(Mutex::new(())),
             number_locks: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     /// Waits for any other push of number `id` to finish.
@@ -96,25 +96,26 @@ impl AppState {
         web::block(move || f(&*pool.get()?)).await?
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed when it returns Ok.
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction (shared with the writes
+    /// queued beside it, each in its own savepoint); answers once committed.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
-        let writer = Arc::clone(&self.writer);
-        web::block(move || {
-            // Before the connection: queued writers hold no pooled connection.
-            // Other processes (the CLI) still meet SQLite's busy timeout.
-            let _writing = writer.lock().unwrap_or_else(|p| p.into_inner());
-            let mut conn = pool.get()?;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = f(&tx)?;
-            tx.commit()?;
-            Ok(value)
-        })
-        .await?
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: writer::Job = Box::new(move |conn| {
+            let result = writer::in_savepoint(conn, f);
+            Box::new(move |commit: Result<(), String>| {
+                let _ = answer.send(commit.map_err(ApiError::internal).and(result));
+            })
+        });
+        if !self.writer.submit(job) {
+            return Err(ApiError::internal("the database writer has stopped"));
+        }
+        answered
+            .await
+            .map_err(|_| ApiError::internal("the database writer lost a write"))?
     }
 
     /// The active key with this hash, if it was verified less than

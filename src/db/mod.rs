@@ -6,6 +6,7 @@ pub mod configs;
 pub mod orgs;
 pub mod phone_numbers;
 pub mod workflows;
+pub mod writer;
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, TransactionBehavior};
