@@ -308,51 +308,58 @@ async fn an_address_is_unique_in_its_org() {
     .await;
 }
 
+/// Under `key`, a Twilio configuration of account `sid` claiming `address`:
+/// asserts the claim's status and returns its answer.
+async fn claim_as(app: &TestApp, key: &str, sid: &str, address: &str, status: u16) -> Value {
+    let configs = "/api/v1/organizations/telephony-configs";
+    let name = format!("{sid} {status} {}", unique_suffix());
+    let cfg = app
+        .call_as(
+            key,
+            Method::POST,
+            configs,
+            Some(json!({"name": name, "config": twilio(sid)})),
+            200,
+        )
+        .await;
+    app.call_as(
+        key,
+        Method::POST,
+        &numbers_path(&cfg["id"]),
+        Some(json!({ "address": address })),
+        status,
+    )
+    .await
+}
+
+/// Configuration names must differ within an org.
+fn unique_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 #[tokio::test]
 async fn a_routing_key_is_unique_across_orgs() {
     let (app, cfg) = app_with(twilio("AC-shared-account")).await;
     app.create_number(&cfg, json!({"address": "+14155550100 "})).await;
     let acme = app.org_key("acme");
-    let acme_cfg = app
-        .call_as(
-            &acme,
-            Method::POST,
-            "/api/v1/organizations/telephony-configs",
-            Some(json!({"name": "A", "config": twilio("AC-shared-account")})),
-            200,
-        )
-        .await;
-    let answer = app
-        .call_as(
-            &acme,
-            Method::POST,
-            &numbers_path(&acme_cfg["id"]),
-            Some(json!({"address": "+14155550100"})),
-            409,
-        )
-        .await;
+    let answer = claim_as(&app, &acme, "AC-shared-account", "+14155550100", 409).await;
     assert_eq!(
         answer["detail"],
         "Phone number +14155550100 is already registered under another organization using the same provider account. Inbound calls cannot be uniquely routed when the same number is configured against the same provider account in more than one place."
     );
+    // Within one org the address rule answers first.
+    let same_org = claim_as(&app, &app.key, "AC-shared-account", "+14155550100", 409).await;
+    assert!(
+        same_org["detail"]
+            .as_str()
+            .unwrap()
+            .contains("already exists in the org"),
+        "{same_org}"
+    );
     // A different account of the same provider is another routing key.
-    let own = app
-        .call_as(
-            &acme,
-            Method::POST,
-            "/api/v1/organizations/telephony-configs",
-            Some(json!({"name": "B", "config": twilio("AC-other")})),
-            200,
-        )
-        .await;
-    app.call_as(
-        &acme,
-        Method::POST,
-        &numbers_path(&own["id"]),
-        Some(json!({"address": "+14155550100"})),
-        200,
-    )
-    .await;
+    claim_as(&app, &acme, "AC-other", "+14155550100", 200).await;
 }
 
 #[tokio::test]
@@ -360,32 +367,11 @@ async fn changing_a_configs_routing_account_keeps_keys_unique_and_moves_its_numb
     let (app, cfg) = app_with(twilio("AC-one")).await;
     app.create_number(&cfg, json!({"address": "+14155550100"})).await;
     let acme = app.org_key("acme");
-    let configs = "/api/v1/organizations/telephony-configs";
-    let theirs = app
-        .call_as(
-            &acme,
-            Method::POST,
-            configs,
-            Some(json!({"name": "Theirs", "config": twilio("AC-two")})),
-            200,
-        )
-        .await;
-    app.call_as(
-        &acme,
-        Method::POST,
-        &numbers_path(&theirs["id"]),
-        Some(json!({"address": "+14155550100"})),
-        200,
-    )
-    .await;
+    claim_as(&app, &acme, "AC-two", "+14155550100", 200).await;
+    let path = format!("/api/v1/organizations/telephony-configs/{cfg}");
 
     let answer = app
-        .call(
-            Method::PUT,
-            &format!("{configs}/{cfg}"),
-            Some(json!({"config": twilio("AC-two")})),
-            409,
-        )
+        .call(Method::PUT, &path, Some(json!({"config": twilio("AC-two")})), 409)
         .await;
     assert!(
         answer["detail"]
@@ -400,48 +386,16 @@ async fn changing_a_configs_routing_account_keeps_keys_unique_and_moves_its_numb
         "nothing changed"
     );
 
-    app.call(
-        Method::PUT,
-        &format!("{configs}/{cfg}"),
-        Some(json!({"config": twilio("AC-three")})),
-        200,
-    )
-    .await;
+    app.call(Method::PUT, &path, Some(json!({"config": twilio("AC-three")})), 200)
+        .await;
     // The number moved with its configuration: the old key is free, the new one taken.
-    let old = app
-        .call_as(
-            &acme,
-            Method::POST,
-            configs,
-            Some(json!({"name": "Old", "config": twilio("AC-one")})),
-            200,
-        )
-        .await;
-    app.call_as(
-        &acme,
-        Method::POST,
-        &numbers_path(&old["id"]),
-        Some(json!({"address": "+14155550100"})),
-        409,
-    )
-    .await;
-    let new = app
-        .call_as(
-            &acme,
-            Method::POST,
-            configs,
-            Some(json!({"name": "New", "config": twilio("AC-three")})),
-            200,
-        )
-        .await;
-    app.call_as(
-        &acme,
-        Method::POST,
-        &numbers_path(&new["id"]),
-        Some(json!({"address": "+14155550100"})),
-        409,
-    )
-    .await;
+    let beta = app.org_key("beta");
+    claim_as(&app, &beta, "AC-one", "+14155550100", 200).await;
+    let taken = claim_as(&app, &app.org_key("gamma"), "AC-three", "+14155550100", 409).await;
+    assert!(taken["detail"]
+        .as_str()
+        .unwrap()
+        .contains("another organization using the same provider account"));
 }
 
 #[tokio::test]
