@@ -6,8 +6,9 @@ use crate::state::AppState;
 
 /// `{"status":"ok"}` when the database answers, 503 otherwise.
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    // Reads the database itself, not just the connection.
     let answered = state
-        .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+        .read(|c| Ok(c.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0))?))
         .await;
     match answered {
         Ok(_) => HttpResponse::Ok().json(json!({ "status": "ok" })),
