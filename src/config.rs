@@ -117,6 +117,21 @@ impl Default for ProvidersConfig {
     }
 }
 
+impl ProvidersConfig {
+    /// Every carrier's base URL, with its key.
+    pub fn base_urls_mut(&mut self) -> [(&'static str, &mut String); 7] {
+        [
+            ("twilio_base_url", &mut self.twilio_base_url),
+            ("vonage_api_base_url", &mut self.vonage_api_base_url),
+            ("vonage_rest_base_url", &mut self.vonage_rest_base_url),
+            ("plivo_base_url", &mut self.plivo_base_url),
+            ("telnyx_base_url", &mut self.telnyx_base_url),
+            ("vobiz_base_url", &mut self.vobiz_base_url),
+            ("cloudonix_base_url", &mut self.cloudonix_base_url),
+        ]
+    }
+}
+
 /// A configuration problem, said in one line that names the key.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
@@ -154,13 +169,16 @@ impl Config {
 
     /// Rules the types alone cannot state.
     fn check(mut self) -> Result<Config, ConfigError> {
-        let url = self.server.public_base_url.trim().trim_end_matches('/');
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains(' ') {
-            return Err(ConfigError(format!(
-                "server.public_base_url: expected an http:// or https:// URL, got {url:?}"
-            )));
+        let urls = self
+            .providers
+            .base_urls_mut()
+            .map(|(key, url)| (format!("providers.{key}"), url));
+        for (key, url) in urls
+            .into_iter()
+            .chain([("server.public_base_url".into(), &mut self.server.public_base_url)])
+        {
+            *url = http_url(&key, url)?;
         }
-        self.server.public_base_url = url.to_string();
         if self.server.max_body_bytes == 0 {
             return Err(ConfigError("server.max_body_bytes: must be at least 1".into()));
         }
@@ -172,6 +190,17 @@ impl Config {
         }
         Ok(self)
     }
+}
+
+/// `raw` trimmed and without a trailing `/`, when it is an http(s) URL.
+fn http_url(key: &str, raw: &str) -> Result<String, ConfigError> {
+    let url = raw.trim().trim_end_matches('/');
+    if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains(' ') {
+        return Err(ConfigError(format!(
+            "{key}: expected an http:// or https:// URL, got {url:?}"
+        )));
+    }
+    Ok(url.to_string())
 }
 
 /// Overlays `from` onto `into`, refusing keys the defaults do not have.

@@ -15,16 +15,7 @@ pub fn carriers(base_url: &str, timeout_ms: u64) -> Carriers {
     let mut config = Config::default();
     config.server.public_base_url = "http://backend.test".into();
     config.sync.timeout_ms = timeout_ms;
-    let p = &mut config.providers;
-    for url in [
-        &mut p.twilio_base_url,
-        &mut p.vonage_api_base_url,
-        &mut p.vonage_rest_base_url,
-        &mut p.plivo_base_url,
-        &mut p.telnyx_base_url,
-        &mut p.vobiz_base_url,
-        &mut p.cloudonix_base_url,
-    ] {
+    for (_, url) in config.providers.base_urls_mut() {
         *url = base_url.to_string();
     }
     Carriers::new(&config)

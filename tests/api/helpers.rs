@@ -54,16 +54,7 @@ pub async fn spawn_app_with_carrier() -> (TestApp, MockCarrier) {
 }
 
 fn set_carrier_urls(config: &mut Config, url: &str) {
-    let p = &mut config.providers;
-    for base in [
-        &mut p.twilio_base_url,
-        &mut p.vonage_api_base_url,
-        &mut p.vonage_rest_base_url,
-        &mut p.plivo_base_url,
-        &mut p.telnyx_base_url,
-        &mut p.vobiz_base_url,
-        &mut p.cloudonix_base_url,
-    ] {
+    for (_, base) in config.providers.base_urls_mut() {
         *base = url.to_string();
     }
 }
