@@ -90,21 +90,18 @@ pub fn find(conn: &Connection, org_id: i64, id: i64) -> Result<db::configs::Conf
 /// The fields `ListItem` and `Detail` share.
 fn summary(c: &db::configs::Config) -> Map<String, Value> {
     let kind = c.credentials.kind();
-    let Value::Object(fields) = json!({
-        "id": c.id,
-        "name": c.name,
-        "provider": kind.as_str(),
-        "connectivity": kind.connectivity(),
-        "is_default_outbound": c.is_default_outbound,
-        "inactive": false,
-        "inactive_since": null,
-        "inactive_reason": null,
-        "created_at": c.created_at,
-        "updated_at": c.updated_at,
-    }) else {
-        unreachable!("json! of an object literal is an object")
-    };
-    fields
+    Map::from_iter([
+        ("id".into(), c.id.into()),
+        ("name".into(), c.name.clone().into()),
+        ("provider".into(), kind.as_str().into()),
+        ("connectivity".into(), kind.connectivity().into()),
+        ("is_default_outbound".into(), c.is_default_outbound.into()),
+        ("inactive".into(), false.into()),
+        ("inactive_since".into(), Value::Null),
+        ("inactive_reason".into(), Value::Null),
+        ("created_at".into(), c.created_at.clone().into()),
+        ("updated_at".into(), c.updated_at.clone().into()),
+    ])
 }
 
 fn list_item(c: &db::configs::Config) -> Value {

@@ -56,7 +56,7 @@ async fn binding_a_number_looks_it_up_then_posts_the_webhook() {
     let (_, path) = s
         .number(json!({"address": "(415) 555-0100", "country_code": "US"}))
         .await;
-    let before = s.carrier.requests().await.len();
+    let before = s.request_count().await;
 
     let updated = s
         .app
@@ -96,10 +96,8 @@ async fn binding_a_number_looks_it_up_then_posts_the_webhook() {
 #[tokio::test]
 async fn clearing_the_workflow_empties_the_voice_url() {
     let s = setup().await;
-    let (_, path) = s
-        .number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]}))
-        .await;
-    let before = s.carrier.requests().await.len();
+    let path = s.bound_number(NUMBER).await;
+    let before = s.request_count().await;
     let cleared = s
         .app
         .call(Method::PUT, &path, Some(json!({"clear_inbound_workflow": true})), 200)
@@ -116,9 +114,7 @@ async fn clearing_the_workflow_empties_the_voice_url() {
 #[tokio::test]
 async fn deactivating_a_bound_number_detaches_it() {
     let s = setup().await;
-    let (_, path) = s
-        .number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]}))
-        .await;
+    let path = s.bound_number(NUMBER).await;
     let inactive = s
         .app
         .call(Method::PUT, &path, Some(json!({"is_active": false})), 200)
@@ -134,10 +130,8 @@ async fn deactivating_a_bound_number_detaches_it() {
 #[tokio::test]
 async fn a_label_only_edit_makes_no_carrier_request() {
     let s = setup().await;
-    let (_, path) = s
-        .number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]}))
-        .await;
-    let before = s.carrier.requests().await.len();
+    let path = s.bound_number(NUMBER).await;
+    let before = s.request_count().await;
     let edited = s
         .app
         .call(
@@ -269,7 +263,7 @@ async fn a_failed_push_is_retried_by_the_next_edit() {
         .call(Method::PUT, &path, Some(json!({"label": "again"})), 200)
         .await;
     assert_eq!(retried["provider_sync"], json!({"ok": true, "message": null}));
-    assert_eq!(s.carrier.requests().await.len(), 2, "lookup and POST");
+    assert_eq!(s.request_count().await, 2, "lookup and POST");
 }
 
 #[tokio::test]
@@ -311,9 +305,7 @@ async fn a_hanging_carrier_does_not_hold_up_other_requests() {
 #[tokio::test]
 async fn deleting_a_bound_number_detaches_it_first_and_keeps_it_when_that_fails() {
     let s = setup().await;
-    let (_, path) = s
-        .number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]}))
-        .await;
+    let path = s.bound_number(NUMBER).await;
     s.carrier.server.reset().await;
     s.carrier
         .answer(
@@ -356,9 +348,7 @@ async fn deleting_a_bound_number_detaches_it_first_and_keeps_it_when_that_fails(
 #[tokio::test]
 async fn deleting_a_bound_number_detaches_it() {
     let s = setup().await;
-    let (_, path) = s
-        .number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]}))
-        .await;
+    let path = s.bound_number(NUMBER).await;
     let deleted = s.app.call(Method::DELETE, &path, None, 200).await;
     assert_eq!(
         deleted,
@@ -370,7 +360,7 @@ async fn deleting_a_bound_number_detaches_it() {
 async fn deleting_a_never_bound_number_makes_no_carrier_request() {
     let s = setup().await;
     let (_, path) = s.number(json!({"address": NUMBER})).await;
-    let before = s.carrier.requests().await.len();
+    let before = s.request_count().await;
     let deleted = s.app.call(Method::DELETE, &path, None, 200).await;
     assert_eq!(
         deleted,
@@ -446,10 +436,8 @@ async fn a_failed_ownership_lookup_is_a_502_and_nothing_is_stored() {
 #[tokio::test]
 async fn sync_pushes_the_current_binding_again() {
     let s = setup().await;
-    let (_, path) = s
-        .number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]}))
-        .await;
-    let before = s.carrier.requests().await.len();
+    let path = s.bound_number(NUMBER).await;
+    let before = s.request_count().await;
     let synced = s.app.call(Method::POST, &format!("{path}/sync"), None, 200).await;
     assert_eq!(synced["provider_sync"], json!({"ok": true, "message": null}));
     let requests = s.requests_after(before).await;
