@@ -11,7 +11,7 @@ use telebind::config::Config;
 use telebind::Application;
 use tempfile::TempDir;
 use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 pub struct TestApp {
     pub address: String,
@@ -215,6 +215,17 @@ impl MockCarrier {
         Mock::given(method(verb))
             .and(path_regex(path))
             .respond_with(template.set_delay(delay))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Answers `verb` requests whose path matches the regex `path` with
+    /// `carrier`: a fake that keeps state and answers as the carrier's
+    /// documentation says (see each carrier's test file).
+    pub async fn serve(&self, verb: &str, path: &str, carrier: impl Respond + 'static) {
+        Mock::given(method(verb))
+            .and(path_regex(path))
+            .respond_with(carrier)
             .mount(&self.server)
             .await;
     }
