@@ -1,26 +1,26 @@
-//! API keys: how they are made and stored, and the extractor that turns a
-//! request's key into the organization it acts for (API.md §2).
+//! API keys: how they are made and stored, and the cache of verified keys
+//! (API.md §2). The extractor that reads a request's key is `routes::caller`.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use actix_web::dev::Payload;
-use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
 use rand::RngCore;
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
-use crate::db;
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::db::{self, api_keys::ActiveKey};
 
-pub const MISSING_KEY: &str = "Authorization header required";
-pub const INVALID_KEY: &str = "Invalid or expired API key";
 const KEY_PREFIX: &str = "tb_";
 /// Characters of the key kept, unhashed, to tell keys apart in listings.
 const DISPLAY_PREFIX_LEN: usize = 11;
+/// `last_used_at` is written at most this often per key.
+const KEY_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
+/// How long a verified key is trusted without asking the database: a key
+/// revoked by another process (the CLI) stops working within this. Keys
+/// archived over HTTP are forgotten at once.
+const KEY_CACHE_TTL: Duration = Duration::from_millis(500);
 
 pub fn hash_key(key: &str) -> Vec<u8> {
     Sha256::digest(key.as_bytes()).to_vec()
@@ -36,51 +36,64 @@ pub fn issue_key(conn: &Connection, org_id: i64, name: &str) -> rusqlite::Result
     Ok((row, key))
 }
 
-/// The caller of an authenticated request.
-#[derive(Debug, Clone, Copy)]
-pub struct Caller {
-    pub org_id: i64,
+/// Verified keys, so that most requests cost no trip to the database.
+#[derive(Default)]
+pub struct KeyCache {
+    /// Verified keys by hash, with when they were read from the database.
+    keys: Mutex<HashMap<Vec<u8>, (ActiveKey, Instant)>>,
+    /// Bumped by every archive: a lookup that began before one is not cached.
+    epoch: AtomicU64,
+    /// When each key's `last_used_at` was last written.
+    touched: Mutex<HashMap<i64, Instant>>,
 }
 
-/// `X-API-Key` wins over `Authorization: Bearer`.
-fn presented_key(req: &HttpRequest) -> Option<String> {
-    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-    if let Some(key) = header(header::HeaderName::from_static("x-api-key")).filter(|k| !k.is_empty()) {
-        return Some(key.to_string());
+impl KeyCache {
+    /// The active key with this hash, if it was verified less than
+    /// `KEY_CACHE_TTL` ago.
+    pub fn get(&self, hash: &[u8]) -> Option<ActiveKey> {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        match keys.get(hash) {
+            Some((key, at)) if at.elapsed() < KEY_CACHE_TTL => Some(key.clone()),
+            Some(_) => {
+                keys.remove(hash);
+                None
+            }
+            None => None,
+        }
     }
-    let auth = header(header::AUTHORIZATION)?;
-    let (scheme, key) = auth.split_once(' ')?;
-    let key = key.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then(|| key.to_string())
-}
 
-impl FromRequest for Caller {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
+    /// Taken before a key is looked up, and handed back to `insert`.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let key = presented_key(req);
-        Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            let key = key.ok_or(ApiError::Unauthorized(MISSING_KEY))?;
-            let hash = hash_key(&key);
-            let key = match state.cached_key(&hash) {
-                Some(key) => key,
-                None => {
-                    let epoch = state.keys_epoch();
-                    let lookup = hash.clone();
-                    let found = state.read(move |c| Ok(db::api_keys::find_active(c, &lookup)?)).await?;
-                    // The lookup is by hash already; compare again without early exit all the same.
-                    let key = found
-                        .filter(|k| bool::from(k.key_hash.as_slice().ct_eq(&hash)))
-                        .ok_or(ApiError::Unauthorized(INVALID_KEY))?;
-                    state.cache_key(key.clone(), epoch);
-                    key
-                }
-            };
-            state.into_inner().touch_key(key.id);
-            Ok(Caller { org_id: key.org_id })
-        })
+    /// Caches a key read at `epoch`, unless a key was archived since: the
+    /// read may predate that archive.
+    pub fn insert(&self, key: ActiveKey, epoch: u64) {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if self.epoch() == epoch {
+            keys.insert(key.key_hash.clone(), (key, Instant::now()));
+        }
+    }
+
+    /// A key archived over HTTP fails its very next request.
+    pub fn forget(&self, id: i64) {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        keys.retain(|_, (key, _)| key.id != id);
+    }
+
+    /// Whether key `id`'s use should be recorded now: at most once a minute.
+    pub fn due_for_touch(&self, id: i64) -> bool {
+        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if touched
+            .get(&id)
+            .is_some_and(|t| now.duration_since(*t) < KEY_TOUCH_INTERVAL)
+        {
+            return false;
+        }
+        touched.insert(id, now);
+        true
     }
 }

@@ -80,6 +80,8 @@ pub struct SyncConfig {
     /// One deadline for a whole push to a carrier, however many requests it takes.
     pub timeout_ms: u64,
     pub verify_ownership: bool,
+    /// Pushes run at once, each on its own thread; more wait their turn.
+    pub workers: usize,
 }
 
 impl Default for SyncConfig {
@@ -87,6 +89,7 @@ impl Default for SyncConfig {
         Self {
             timeout_ms: 5000,
             verify_ownership: true,
+            workers: 32,
         }
     }
 }
@@ -187,6 +190,9 @@ impl Config {
         }
         if self.sync.timeout_ms == 0 {
             return Err(ConfigError("sync.timeout_ms: must be at least 1".into()));
+        }
+        if self.sync.workers == 0 {
+            return Err(ConfigError("sync.workers: must be at least 1".into()));
         }
         Ok(self)
     }

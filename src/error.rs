@@ -63,6 +63,12 @@ impl From<rusqlite::Error> for ApiError {
     }
 }
 
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
 impl From<r2d2::Error> for ApiError {
     fn from(e: r2d2::Error) -> Self {
         ApiError::internal(e)

@@ -8,14 +8,16 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod providers;
+pub mod records;
 pub mod routes;
 pub mod state;
+pub mod sync;
 
 use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::Logger;
+use actix_web::middleware::{self, Logger};
 use actix_web::{web, App, HttpServer};
 
 use crate::config::Config;
@@ -66,8 +68,9 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                // Headers, where keys travel, are never logged.
-                .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+                .wrap(middleware::from_fn(routes::request_id::assign))
+                // Headers, where keys travel, are never logged; the request id is.
+                .wrap(Logger::new("%a \"%r\" %s %b %Dms %{x-request-id}o"))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })

@@ -51,6 +51,15 @@ pub fn exists(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<bool>
         .query_row(params![org_id, id], |r| r.get(0))
 }
 
+/// Whether another configuration of `org_id` than `except_id` has `name`:
+/// checked before a carrier is asked to make anything for a save.
+pub fn name_taken(conn: &Connection, org_id: i64, name: &str, except_id: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM telephony_configurations WHERE org_id = ?1 AND name = ?2 AND id != ?3)",
+    )?
+    .query_row(params![org_id, name, except_id], |r| r.get(0))
+}
+
 /// Inserts; a taken name is a unique violation of `Unique::ConfigName`.
 pub fn insert(conn: &Connection, org_id: i64, name: &str, credentials: &Credentials) -> rusqlite::Result<i64> {
     let now = super::now();

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod configs;
+mod database;
 pub mod orgs;
 pub mod phone_numbers;
 pub mod workflows;
@@ -11,6 +12,7 @@ pub mod writer;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, TransactionBehavior};
 
+pub use self::database::Database;
 use crate::config::DatabaseConfig;
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
@@ -28,6 +30,10 @@ pub enum DbError {
     Pool(#[from] r2d2::Error),
     #[error("database schema version {found} is newer than this telebind supports ({supported}); upgrade telebind")]
     TooNew { found: u32, supported: u32 },
+    #[error("database write: {0}")]
+    Write(String),
+    #[error("database work panicked: {0}")]
+    Panicked(String),
 }
 
 /// Opens (creating if needed) and upgrades the database, then pools connections to it.

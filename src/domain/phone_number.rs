@@ -140,16 +140,17 @@ impl PhoneNumberPatch {
             (None, false) => current,
         }
     }
+}
 
-    /// Whether the carrier must hear of this patch. Label and metadata edits
-    /// never reach it (the reference pushed on every edit, clobbering webhook
-    /// URLs other systems had set); a failed last push is retried.
-    pub fn needs_sync(&self, is_active: bool, last: Option<&LastSync>) -> bool {
-        self.inbound_workflow_id.is_some()
-            || self.clear_inbound_workflow
-            || self.is_active.is_some_and(|a| a != is_active)
-            || last.is_some_and(|l| !l.ok)
-    }
+/// Whether the carrier must hear of a number whose binding and activity are
+/// now `(inbound_workflow_id, is_active)`: exactly when where its calls
+/// should go differs from what the carrier was last told, or that telling
+/// failed. The webhook URL does not depend on the workflow, so rebinding to
+/// another workflow, label and metadata edits never reach the carrier (the
+/// reference pushed on every edit, clobbering URLs other systems had set).
+pub fn needs_push(after: (Option<i64>, bool), last: Option<&LastSync>) -> bool {
+    let told_attached = last.is_some_and(|l| l.attached);
+    should_attach(after.0, after.1) != told_attached || last.is_some_and(|l| !l.ok)
 }
 
 /// The carrier should route the number to us exactly when it is bound and active.
@@ -204,26 +205,26 @@ mod tests {
     }
 
     #[test]
-    fn label_or_metadata_edits_never_sync() {
-        let p = patch(json!({"label": "Front desk", "extra_metadata": {"a": 1}})).unwrap();
-        assert!(!p.needs_sync(true, Some(&last(true, true))));
-        assert!(!p.needs_sync(true, None));
+    fn the_carrier_is_told_only_when_where_calls_go_changes() {
+        let attached = last(true, true);
+        let detached = last(true, false);
+        assert!(!needs_push((Some(1), true), Some(&attached)), "still attached");
+        assert!(
+            !needs_push((Some(2), true), Some(&attached)),
+            "another workflow, same URL"
+        );
+        assert!(needs_push((None, true), Some(&attached)), "cleared");
+        assert!(needs_push((Some(1), false), Some(&attached)), "deactivated");
+        assert!(needs_push((Some(1), true), Some(&detached)), "bound again");
+        assert!(needs_push((Some(1), true), None), "never told");
+        assert!(!needs_push((None, true), None), "never bound");
+        assert!(!needs_push((Some(1), false), None), "bound but inactive");
     }
 
     #[test]
-    fn binding_changes_activity_changes_and_failed_pushes_sync() {
-        assert!(patch(json!({"inbound_workflow_id": 1})).unwrap().needs_sync(true, None));
-        assert!(patch(json!({"clear_inbound_workflow": true}))
-            .unwrap()
-            .needs_sync(true, None));
-        assert!(patch(json!({"is_active": false})).unwrap().needs_sync(true, None));
-        assert!(
-            !patch(json!({"is_active": true})).unwrap().needs_sync(true, None),
-            "unchanged"
-        );
-        assert!(patch(json!({"label": "x"}))
-            .unwrap()
-            .needs_sync(true, Some(&last(false, true))));
+    fn a_failed_last_push_is_retried_by_any_edit() {
+        assert!(needs_push((Some(1), true), Some(&last(false, true))));
+        assert!(needs_push((None, true), Some(&last(false, false))));
     }
 
     #[test]

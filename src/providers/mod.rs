@@ -233,7 +233,7 @@ fn scrub(creds: &Credentials, message: &str) -> String {
 }
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 #[cfg(test)]
 mod tests {

@@ -3,8 +3,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
+use super::caller::Caller;
 use super::extract::{query_flag, Body, FromBody, PathIds};
-use crate::auth::{self, Caller};
+use crate::auth;
 use crate::db;
 use crate::domain::input::{Need, Reader, Text};
 use crate::error::ApiError;
@@ -79,7 +80,7 @@ async fn set_archived(
         return Err(ApiError::not_found(NOT_FOUND));
     }
     if archived {
-        state.forget_key(id);
+        state.keys.forget(id);
     }
     Ok(HttpResponse::Ok().json(json!({ "success": true, "message": message })))
 }

@@ -5,16 +5,16 @@ use actix_web::{web, HttpResponse};
 use rusqlite::Connection;
 use serde_json::{json, Map, Value};
 
+use super::caller::Caller;
 use super::extract::{Body, FromBody, PathIds};
-use crate::auth::Caller;
 use crate::db::{self, Unique};
 use crate::domain::credentials::{Credentials, ProviderChanged};
 use crate::domain::input::{Need, Patch, Reader, Text};
 use crate::domain::provider::{self, METADATA_JSON};
 use crate::error::ApiError;
+use crate::records::{find_config as find, routing_conflict};
 use crate::state::AppState;
 
-pub const NOT_FOUND: &str = "Telephony configuration not found";
 const NAME: Text = Text::name(64);
 
 pub struct CreateConfig {
@@ -83,10 +83,6 @@ fn unique_name(name: &str) -> impl Fn(rusqlite::Error) -> ApiError + '_ {
     }
 }
 
-pub fn find(conn: &Connection, org_id: i64, id: i64) -> Result<db::configs::Config, ApiError> {
-    db::configs::get(conn, org_id, id)?.ok_or_else(|| ApiError::not_found(NOT_FOUND))
-}
-
 /// The fields `ListItem` and `Detail` share.
 fn summary(c: &db::configs::Config) -> Map<String, Value> {
     let kind = c.credentials.kind();
@@ -152,6 +148,19 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(detail(&config)))
 }
 
+/// The 409 of a taken name, before anything is made at the carrier: a
+/// refused save must leave nothing behind there (the insert checks again).
+async fn check_name(state: &AppState, org_id: i64, name: &str, id: i64) -> Result<(), ApiError> {
+    let name = name.to_string();
+    state
+        .db
+        .read(move |c| match db::configs::name_taken(c, org_id, &name, id)? {
+            true => Err(name_taken(&name)),
+            false => Ok(()),
+        })
+        .await
+}
+
 /// Runs save-time provisioning off the async workers; a failure refuses the save.
 async fn provision(state: &AppState, mut credentials: Credentials) -> Result<Credentials, ApiError> {
     let carriers = state.carriers.clone();
@@ -174,6 +183,7 @@ pub async fn create(
         mut config,
     } = body;
     config.mint();
+    check_name(&state, caller.org_id, &name, 0).await?;
     let config = provision(&state, config).await?;
     let created = state
         .write(move |c| {
@@ -194,6 +204,8 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let org_id = caller.org_id;
     let stored = state.read(move |c| find(c, org_id, id)).await?;
+    let name = body.name.unwrap_or(stored.name);
+    check_name(&state, org_id, &name, id).await?;
     let credentials = match body.config {
         Some(submitted) => {
             let merged = submitted.update_over(&stored.credentials).map_err(|ProviderChanged| {
@@ -201,9 +213,8 @@ pub async fn update(
             })?;
             provision(&state, merged).await?
         }
-        None => stored.credentials.clone(),
+        None => stored.credentials,
     };
-    let name = body.name.unwrap_or(stored.name);
     let updated = state
         .write(move |c| {
             let current = find(c, org_id, id)?;
@@ -225,7 +236,7 @@ fn follow_routing_account(conn: &Connection, org_id: i64, id: i64, credentials: 
         Err(e) if db::violated(&e) == Some(Unique::RoutingKey) => {
             for address in db::phone_numbers::addresses(conn, id)? {
                 if let Some(holder) = db::phone_numbers::routing_holder(conn, kind, account, &address, id)? {
-                    return Err(super::phone_numbers::routing_conflict(&holder, org_id));
+                    return Err(routing_conflict(&holder, org_id));
                 }
             }
             Err(e.into())

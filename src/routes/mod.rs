@@ -1,10 +1,12 @@
 //! HTTP in, JSON out: each file serves the endpoints of one section of API.md.
 
 pub mod api_keys;
+pub mod caller;
 pub mod configs;
 pub mod extract;
 pub mod health;
 pub mod phone_numbers;
+pub mod request_id;
 pub mod workflows;
 
 use actix_web::http::StatusCode;

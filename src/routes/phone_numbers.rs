@@ -1,54 +1,28 @@
 //! `/api/v1/organizations/telephony-configs/{config_id}/phone-numbers` (API.md §5).
 //!
-//! Each handler orders the work: read → decide → write → push → record. A
-//! push runs after the write's transaction has committed, on a blocking
-//! thread, one at a time per number (see `state::AppState::lock_number`).
+//! Each handler reads, decides and writes; telling the carrier is the sync
+//! service's (`crate::sync`), asked once the write has committed.
 
 use actix_web::http::header::ContentType;
 use actix_web::{web, HttpRequest, HttpResponse};
-use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::configs::find as find_config;
+use super::caller::Caller;
 use super::extract::{query_flag, Body, PathIds};
-use crate::auth::Caller;
-use crate::db::phone_numbers::{Changes, NewRow, PhoneNumber, RoutingHolder};
+use super::request_id::RequestId;
+use crate::db::phone_numbers::{Changes, NewRow, PhoneNumber};
 use crate::db::{self, Unique};
 use crate::domain::address::{Address, AddressError};
 use crate::domain::input::FieldError;
-use crate::domain::phone_number::{
-    may_be_attached, should_attach, LastSync, NewPhoneNumber, PhoneNumberPatch, SyncResult,
-};
+use crate::domain::phone_number::{needs_push, NewPhoneNumber, PhoneNumberPatch};
 use crate::error::ApiError;
 use crate::providers::Ownership;
+use crate::records::{
+    check_config, check_unique_number, check_workflow, find_config, find_number as find, ADDRESS_TAKEN,
+};
 use crate::state::AppState;
-
-pub const NOT_FOUND: &str = "Phone number not found";
-const ADDRESS_TAKEN: &str = "A phone number with this address already exists in the org.";
-
-/// The configuration must be the caller's: 404 otherwise.
-fn check_config(conn: &Connection, org_id: i64, config_id: i64) -> Result<(), ApiError> {
-    if db::configs::exists(conn, org_id, config_id)? {
-        Ok(())
-    } else {
-        Err(ApiError::not_found(super::configs::NOT_FOUND))
-    }
-}
-
-fn find(conn: &Connection, config_id: i64, id: i64) -> Result<PhoneNumber, ApiError> {
-    db::phone_numbers::get(conn, config_id, id)?.ok_or_else(|| ApiError::not_found(NOT_FOUND))
-}
-
-/// A workflow given in a body must be one of the caller's.
-fn check_workflow(conn: &Connection, org_id: i64, workflow_id: Option<i64>) -> Result<(), ApiError> {
-    match workflow_id {
-        Some(id) if db::workflows::get(conn, org_id, id)?.is_none() => {
-            Err(ApiError::not_found(super::workflows::NOT_FOUND))
-        }
-        _ => Ok(()),
-    }
-}
+use crate::sync::{Deletion, NumberKey};
 
 /// A rule over the address and its country: Pydantic's model-level `value_error`.
 fn invalid(loc: &str, error: impl std::fmt::Display, input: &str) -> ApiError {
@@ -65,72 +39,9 @@ fn invalid(loc: &str, error: impl std::fmt::Display, input: &str) -> ApiError {
     }])
 }
 
-/// The 409 of an inbound routing key held elsewhere (API.md §5.3).
-pub fn routing_conflict(holder: &RoutingHolder, org_id: i64) -> ApiError {
-    let place = if holder.org_id == org_id {
-        format!("telephony configuration '{}'", holder.config_name)
-    } else {
-        "another organization using the same provider account".to_string()
-    };
-    ApiError::conflict(format!(
-        "Phone number {} is already registered under {place}. Inbound calls cannot be uniquely routed when the same number is configured against the same provider account in more than one place.",
-        holder.address
-    ))
-}
-
-/// Both uniqueness rules, as a check before the carrier is asked about a
-/// number; the unique indexes enforce them again at insert.
-fn check_unique(
-    conn: &Connection,
-    org_id: i64,
-    config: &db::configs::Config,
-    normalized: &str,
-) -> Result<(), ApiError> {
-    if db::phone_numbers::exists_in_org(conn, org_id, normalized)? {
-        return Err(ApiError::conflict(ADDRESS_TAKEN));
-    }
-    let (kind, account) = (config.credentials.kind(), config.credentials.routing_account());
-    match db::phone_numbers::routing_holder(conn, kind.as_str(), account, normalized, 0)? {
-        Some(holder) => Err(routing_conflict(&holder, org_id)),
-        None => Ok(()),
-    }
-}
-
-/// Runs the push for number `id` and records it. `detach` forces a detach;
-/// otherwise the number's stored state decides. The caller holds the number's lock.
-async fn push(
-    state: &AppState,
-    org_id: i64,
-    config_id: i64,
-    id: i64,
-    detach: bool,
-) -> Result<(PhoneNumber, SyncResult), ApiError> {
-    let (config, mut number) = state
-        .read(move |c| Ok((find_config(c, org_id, config_id)?, find(c, config_id, id)?)))
-        .await?;
-    let attach = !detach && should_attach(number.inbound_workflow_id, number.is_active);
-    let carriers = state.carriers.clone();
-    let address = number.address_normalized.clone();
-    let result = web::block(move || carriers.configure_inbound(&config.credentials, &address, attach)).await?;
-    let last = LastSync {
-        ok: result.ok,
-        message: result.message.clone(),
-        attached: attach,
-        at: db::now(),
-    };
-    let stored = last.clone();
-    state
-        .write(move |c| Ok(db::phone_numbers::record_sync(c, id, &stored)?))
-        .await?;
-    number.last_provider_sync = Some(last);
-    number.provider_sync = Some(result.clone());
-    Ok((number, result))
-}
-
-/// Locks the number, pushes its current state and answers with it.
-async fn push_current(state: &AppState, org_id: i64, config_id: i64, id: i64) -> Result<HttpResponse, ApiError> {
-    let _lock = state.lock_number(id).await;
-    let (number, _) = push(state, org_id, config_id, id, false).await?;
+/// Pushes the number's stored state and answers with it.
+async fn push_current(state: &AppState, key: NumberKey, request_id: &RequestId) -> Result<HttpResponse, ApiError> {
+    let (number, _) = state.sync.push(key, &request_id.0).await?;
     Ok(HttpResponse::Ok().json(number))
 }
 
@@ -176,6 +87,7 @@ pub async fn get(
 pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
+    request_id: RequestId,
     Body(new, [config_id]): Body<NewPhoneNumber, 1>,
 ) -> Result<HttpResponse, ApiError> {
     let org_id = caller.org_id;
@@ -186,7 +98,7 @@ pub async fn create(
             check_workflow(c, org_id, checked.inbound_workflow_id)?;
             let address = Address::parse(&checked.address, checked.country_code.as_ref())
                 .map_err(|e| invalid("", e, &checked.address))?;
-            check_unique(c, org_id, &config, address.normalized())?;
+            check_unique_number(c, org_id, &config, address.normalized())?;
             Ok((config, address))
         })
         .await?;
@@ -227,7 +139,7 @@ pub async fn create(
             };
             let id = db::phone_numbers::insert(c, &row).map_err(|e| match db::violated(&e) {
                 Some(Unique::NumberInOrg) => ApiError::conflict(ADDRESS_TAKEN),
-                Some(Unique::RoutingKey) => match check_unique(c, org_id, &config, address.normalized()) {
+                Some(Unique::RoutingKey) => match check_unique_number(c, org_id, &config, address.normalized()) {
                     Err(conflict) => conflict,
                     Ok(()) => e.into(),
                 },
@@ -241,7 +153,7 @@ pub async fn create(
         .await?;
 
     if bound {
-        return push_current(&state, org_id, config_id, id).await;
+        return push_current(&state, NumberKey { org_id, config_id, id }, &request_id).await;
     }
     let number = state.read(move |c| find(c, config_id, id)).await?;
     Ok(HttpResponse::Ok().json(number))
@@ -250,6 +162,7 @@ pub async fn create(
 pub async fn update(
     caller: Caller,
     state: web::Data<AppState>,
+    request_id: RequestId,
     Body(patch, [config_id, id]): Body<PhoneNumberPatch, 2>,
 ) -> Result<HttpResponse, ApiError> {
     let org_id = caller.org_id;
@@ -282,12 +195,13 @@ pub async fn update(
                 extra_metadata: extra_metadata.as_ref().unwrap_or(&number.extra_metadata),
             };
             db::phone_numbers::update(c, id, &changes)?;
-            Ok(patch.needs_sync(number.is_active, number.last_provider_sync.as_ref()))
+            let after = (changes.inbound_workflow_id, changes.is_active);
+            Ok(needs_push(after, number.last_provider_sync.as_ref()))
         })
         .await?;
 
     if needs_sync {
-        return push_current(&state, org_id, config_id, id).await;
+        return push_current(&state, NumberKey { org_id, config_id, id }, &request_id).await;
     }
     let number = state.read(move |c| find(c, config_id, id)).await?;
     Ok(HttpResponse::Ok().json(number))
@@ -296,31 +210,30 @@ pub async fn update(
 pub async fn delete(
     caller: Caller,
     state: web::Data<AppState>,
+    request_id: RequestId,
     PathIds([config_id, id]): PathIds<2>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let force = query_flag(&req, "force")?;
     let org_id = caller.org_id;
-    let _lock = state.lock_number(id).await;
-    let number = state
+    state
+        .db
         .read(move |c| {
             check_config(c, org_id, config_id)?;
             find(c, config_id, id)
         })
         .await?;
-    let mut provider_sync = None;
-    if may_be_attached(number.inbound_workflow_id, number.last_provider_sync.as_ref()) {
-        let (_, result) = push(&state, org_id, config_id, id, true).await?;
-        if !result.ok && !force {
-            let message = result
-                .message
-                .unwrap_or_else(|| "Provider rejected the phone-number detach request".into());
-            return Err(ApiError::bad_gateway(message));
+    let key = NumberKey { org_id, config_id, id };
+    match state.sync.delete(key, force, &request_id.0).await? {
+        Deletion::Deleted(provider_sync) => {
+            Ok(HttpResponse::Ok().json(json!({ "message": "Phone number deleted", "provider_sync": provider_sync })))
         }
-        provider_sync = Some(result);
+        Deletion::Refused(result) => {
+            Err(ApiError::bad_gateway(result.message.unwrap_or_else(|| {
+                "Provider rejected the phone-number detach request".into()
+            })))
+        }
     }
-    state.write(move |c| Ok(db::phone_numbers::delete(c, id)?)).await?;
-    Ok(HttpResponse::Ok().json(json!({ "message": "Phone number deleted", "provider_sync": provider_sync })))
 }
 
 pub async fn set_default_caller(
@@ -342,7 +255,16 @@ pub async fn set_default_caller(
 pub async fn sync(
     caller: Caller,
     state: web::Data<AppState>,
+    request_id: RequestId,
     PathIds([config_id, id]): PathIds<2>,
 ) -> Result<HttpResponse, ApiError> {
-    push_current(&state, caller.org_id, config_id, id).await
+    let org_id = caller.org_id;
+    state
+        .db
+        .read(move |c| {
+            check_config(c, org_id, config_id)?;
+            find(c, config_id, id)
+        })
+        .await?;
+    push_current(&state, NumberKey { org_id, config_id, id }, &request_id).await
 }

@@ -3,14 +3,13 @@
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
+use super::caller::Caller;
 use super::extract::{Body, FromBody, PathIds};
-use crate::auth::Caller;
 use crate::db;
 use crate::domain::input::{Need, Reader, Text};
 use crate::error::ApiError;
+use crate::records::WORKFLOW_NOT_FOUND;
 use crate::state::AppState;
-
-pub const NOT_FOUND: &str = "Workflow not found";
 
 pub struct WorkflowBody {
     name: String,
@@ -48,7 +47,7 @@ pub async fn get(
     let workflow = state
         .read(move |c| Ok(db::workflows::get(c, caller.org_id, id)?))
         .await?;
-    Ok(HttpResponse::Ok().json(workflow.ok_or_else(|| ApiError::not_found(NOT_FOUND))?))
+    Ok(HttpResponse::Ok().json(workflow.ok_or_else(|| ApiError::not_found(WORKFLOW_NOT_FOUND))?))
 }
 
 pub async fn update(
@@ -59,7 +58,7 @@ pub async fn update(
     let workflow = state
         .write(move |c| Ok(db::workflows::rename(c, caller.org_id, id, &body.name)?))
         .await?;
-    Ok(HttpResponse::Ok().json(workflow.ok_or_else(|| ApiError::not_found(NOT_FOUND))?))
+    Ok(HttpResponse::Ok().json(workflow.ok_or_else(|| ApiError::not_found(WORKFLOW_NOT_FOUND))?))
 }
 
 pub async fn delete(
@@ -69,7 +68,8 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     state
         .write(move |c| {
-            let workflow = db::workflows::get(c, caller.org_id, id)?.ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+            let workflow =
+                db::workflows::get(c, caller.org_id, id)?.ok_or_else(|| ApiError::not_found(WORKFLOW_NOT_FOUND))?;
             if workflow.phone_number_count > 0 {
                 return Err(ApiError::conflict(format!(
                     "Workflow is bound to {} phone number(s); unbind them first.",

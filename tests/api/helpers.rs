@@ -94,6 +94,11 @@ impl TestApp {
         app
     }
 
+    /// Stops this server at once: requests in flight are dropped mid-way.
+    pub async fn stop_now(&self) {
+        self.handle.stop(false).await;
+    }
+
     pub fn db_path(&self) -> &Path {
         &self.config.database.path
     }

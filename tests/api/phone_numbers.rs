@@ -200,7 +200,11 @@ async fn updates_follow_the_reference_semantics() {
         ),
         (support["id"].clone(), json!("Support"))
     );
-    assert_eq!(rebound["provider_sync"]["ok"], true);
+    assert_eq!(
+        rebound["provider_sync"],
+        Value::Null,
+        "another workflow, the same webhook: the carrier is not told"
+    );
 
     let cleared = app
         .call(Method::PUT, &path, Some(json!({"clear_inbound_workflow": true})), 200)

@@ -1,0 +1,412 @@
+//! The sync service: tells carriers where a number's calls go (API.md §5.4)
+//! and records what they answered as `last_provider_sync`.
+//!
+//! Pushes run detached from the requests that ask for them, on a bounded
+//! pool of threads of their own (actix's blocking pool serves database
+//! reads), so a push always finishes or times out and records its result,
+//! even when its client has gone. Pushes of one number run one at a time and
+//! each reads the stored state when it starts, so the carrier ends in the
+//! final stored state. A request whose write is covered by a push not yet
+//! started joins it: no request waits behind more than the push in flight
+//! and its own.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{mpsc, Arc, Mutex};
+
+use tokio::sync::oneshot;
+
+use crate::db::phone_numbers::PhoneNumber;
+use crate::db::{self, Database, DbError};
+use crate::domain::phone_number::{may_be_attached, should_attach, LastSync, SyncResult};
+use crate::providers::Carriers;
+
+/// The number a push is for, as the request that asked found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumberKey {
+    pub org_id: i64,
+    pub config_id: i64,
+    pub id: i64,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SyncError {
+    /// The number (or its configuration) was deleted before the push began.
+    #[error("phone number not found")]
+    NotFound,
+    #[error("{0}")]
+    Db(String),
+    #[error("the sync service has stopped")]
+    Stopped,
+}
+
+impl From<DbError> for SyncError {
+    fn from(e: DbError) -> Self {
+        SyncError::Db(e.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for SyncError {
+    fn from(e: rusqlite::Error) -> Self {
+        SyncError::Db(DbError::from(e).to_string())
+    }
+}
+
+/// What deleting a number came to.
+#[derive(Debug, Clone)]
+pub enum Deletion {
+    /// Gone; `provider_sync` is the detach's result when the carrier was asked.
+    Deleted(Option<SyncResult>),
+    /// The carrier refused the detach and `force` was not given: the number is kept.
+    Refused(SyncResult),
+}
+
+#[derive(Debug, Clone)]
+enum Outcome {
+    Pushed(Box<PhoneNumber>, SyncResult),
+    Deletion(Deletion),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Push the number's stored state.
+    Current,
+    /// Detach if the carrier may hold a binding, then delete the row.
+    Delete { force: bool },
+}
+
+type Waiter = oneshot::Sender<Result<Outcome, SyncError>>;
+
+/// A push asked for and not yet started, with everyone waiting for it.
+struct Pending {
+    kind: Kind,
+    key: NumberKey,
+    /// The request that asked first, for the log.
+    request_id: String,
+    waiters: Vec<Waiter>,
+}
+
+/// The pushes of one number: one at a time, in order.
+#[derive(Default)]
+struct Lane {
+    running: bool,
+    pending: VecDeque<Pending>,
+}
+
+struct Inner {
+    db: Database,
+    carriers: Carriers,
+    lanes: Mutex<HashMap<i64, Lane>>,
+    /// Numbers whose next push is ready to run; the pool threads take them.
+    ready: mpsc::Sender<i64>,
+}
+
+/// Shared by every request; clones are handles to one service.
+#[derive(Clone)]
+pub struct SyncService {
+    inner: Arc<Inner>,
+}
+
+impl SyncService {
+    /// Starts `workers` threads for carrier calls: at most that many pushes
+    /// run at once, whatever the number of clients.
+    pub fn start(db: Database, carriers: Carriers, workers: usize) -> std::io::Result<SyncService> {
+        let (ready, queue) = mpsc::channel::<i64>();
+        let queue = Arc::new(Mutex::new(queue));
+        let inner = Arc::new(Inner {
+            db,
+            carriers,
+            lanes: Mutex::new(HashMap::new()),
+            ready,
+        });
+        for n in 0..workers.max(1) {
+            let (inner, queue) = (Arc::downgrade(&inner), Arc::clone(&queue));
+            std::thread::Builder::new()
+                .name(format!("telebind-sync-{n}"))
+                .spawn(move || loop {
+                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    match (next, inner.upgrade()) {
+                        (Ok(id), Some(inner)) => inner.run_next(id),
+                        _ => return,
+                    }
+                })?;
+        }
+        Ok(SyncService { inner })
+    }
+
+    /// Pushes the number's stored state (written before this call) and
+    /// answers with the number as recorded after the push.
+    pub async fn push(&self, key: NumberKey, request_id: &str) -> Result<(PhoneNumber, SyncResult), SyncError> {
+        match self.ask(key, Kind::Current, request_id).await? {
+            Outcome::Pushed(number, result) => Ok((*number, result)),
+            Outcome::Deletion(_) => unreachable!("a push answers with the number"),
+        }
+    }
+
+    /// Detaches the number at its carrier when it may be attached there, then
+    /// deletes it; a refused detach keeps it unless `force`.
+    pub async fn delete(&self, key: NumberKey, force: bool, request_id: &str) -> Result<Deletion, SyncError> {
+        match self.ask(key, Kind::Delete { force }, request_id).await? {
+            Outcome::Deletion(deletion) => Ok(deletion),
+            Outcome::Pushed(..) => unreachable!("a delete answers with a deletion"),
+        }
+    }
+
+    async fn ask(&self, key: NumberKey, kind: Kind, request_id: &str) -> Result<Outcome, SyncError> {
+        let (waiter, answer) = oneshot::channel();
+        self.inner.enqueue(key, kind, request_id, waiter);
+        answer.await.map_err(|_| SyncError::Stopped)?
+    }
+
+    /// Numbers with a push running or waiting.
+    #[cfg(test)]
+    fn busy_numbers(&self) -> usize {
+        self.inner.lanes.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+impl Inner {
+    fn enqueue(&self, key: NumberKey, kind: Kind, request_id: &str, waiter: Waiter) {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        let lane = lanes.entry(key.id).or_default();
+        match lane.pending.back_mut() {
+            // Not started yet, so it will read this request's write: share it.
+            Some(last) if kind == Kind::Current && last.kind == Kind::Current => last.waiters.push(waiter),
+            _ => lane.pending.push_back(Pending {
+                kind,
+                key,
+                request_id: request_id.to_string(),
+                waiters: vec![waiter],
+            }),
+        }
+        if !lane.running {
+            lane.running = true;
+            self.dispatch(&mut lanes, key.id);
+        }
+    }
+
+    /// Hands number `id`'s next push to the pool; the caller holds `lanes`.
+    fn dispatch(&self, lanes: &mut HashMap<i64, Lane>, id: i64) {
+        if self.ready.send(id).is_err() {
+            // Dropping the waiters answers them `Stopped`.
+            lanes.remove(&id);
+        }
+    }
+
+    /// Runs number `id`'s next push, answers its waiters, and hands on the
+    /// push after it, if any.
+    fn run_next(&self, id: i64) {
+        let next = {
+            let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+            lanes.get_mut(&id).and_then(|lane| lane.pending.pop_front())
+        };
+        if let Some(pending) = next {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run(&pending)))
+                .unwrap_or_else(|_| Err(SyncError::Db("a push panicked".into())));
+            for waiter in pending.waiters {
+                // A waiter whose request has gone simply no longer listens.
+                let _ = waiter.send(outcome.clone());
+            }
+        }
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        match lanes.get_mut(&id) {
+            Some(lane) if !lane.pending.is_empty() => self.dispatch(&mut lanes, id),
+            _ => {
+                lanes.remove(&id);
+            }
+        }
+    }
+
+    fn run(&self, pending: &Pending) -> Result<Outcome, SyncError> {
+        let NumberKey { org_id, config_id, id } = pending.key;
+        let (config, number) = self.db.read_blocking(move |c| {
+            let config = db::configs::get(c, org_id, config_id)?.ok_or(SyncError::NotFound)?;
+            let number = db::phone_numbers::get(c, config_id, id)?.ok_or(SyncError::NotFound)?;
+            Ok::<_, SyncError>((config, number))
+        })?;
+        match pending.kind {
+            Kind::Current => {
+                let attach = should_attach(number.inbound_workflow_id, number.is_active);
+                let (number, result) = self.push(&pending.request_id, &config, number, attach)?;
+                Ok(Outcome::Pushed(Box::new(number), result))
+            }
+            Kind::Delete { force } => {
+                let mut provider_sync = None;
+                if may_be_attached(number.inbound_workflow_id, number.last_provider_sync.as_ref()) {
+                    let (_, result) = self.push(&pending.request_id, &config, number, false)?;
+                    if !result.ok && !force {
+                        return Ok(Outcome::Deletion(Deletion::Refused(result)));
+                    }
+                    provider_sync = Some(result);
+                }
+                self.db
+                    .write_blocking(move |c| Ok::<_, SyncError>(db::phone_numbers::delete(c, id)?))?;
+                Ok(Outcome::Deletion(Deletion::Deleted(provider_sync)))
+            }
+        }
+    }
+
+    /// Tells the carrier to attach or detach the number, records the answer
+    /// and returns the number as recorded.
+    fn push(
+        &self,
+        request_id: &str,
+        config: &db::configs::Config,
+        mut number: PhoneNumber,
+        attach: bool,
+    ) -> Result<(PhoneNumber, SyncResult), SyncError> {
+        let result = self
+            .carriers
+            .configure_inbound(&config.credentials, &number.address_normalized, attach);
+        let (carrier, id) = (config.credentials.kind().as_str(), number.id);
+        let action = if attach { "attach" } else { "detach" };
+        match &result.message {
+            _ if result.ok => log::info!("[{request_id}] {carrier} {action} of number {id}: ok"),
+            Some(message) => log::warn!("[{request_id}] {carrier} {action} of number {id} failed: {message}"),
+            None => log::warn!("[{request_id}] {carrier} {action} of number {id} failed"),
+        }
+        let last = LastSync {
+            ok: result.ok,
+            message: result.message.clone(),
+            attached: attach,
+            at: db::now(),
+        };
+        let stored = last.clone();
+        self.db
+            .write_blocking(move |c| Ok::<_, SyncError>(db::phone_numbers::record_sync(c, id, &stored)?))?;
+        number.last_provider_sync = Some(last);
+        number.provider_sync = Some(result.clone());
+        Ok((number, result))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::{json, Map};
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+    use crate::config::DatabaseConfig;
+    use crate::db::phone_numbers::NewRow;
+    use crate::providers::testing::{carriers, twilio_creds, ACCOUNT_SID};
+
+    const NUMBER: &str = "+15551230002";
+
+    /// A service on a new database holding one bound Twilio number, its
+    /// carrier at `carrier_url`.
+    fn service(dir: &tempfile::TempDir, carrier_url: &str) -> (SyncService, Database, NumberKey) {
+        let config = DatabaseConfig {
+            path: dir.path().join("sync.db"),
+            ..DatabaseConfig::default()
+        };
+        let db = Database::new(db::open(&config).unwrap()).unwrap();
+        let key = db
+            .write_blocking(|c| {
+                let org = db::orgs::insert(c, "o")?.id;
+                let config_id = db::configs::insert(c, org, "c", &twilio_creds())?;
+                let workflow = db::workflows::insert(c, org, "w")?.id;
+                let row = NewRow {
+                    org_id: org,
+                    config_id,
+                    provider: "twilio",
+                    routing_account: ACCOUNT_SID,
+                    address: NUMBER,
+                    address_normalized: NUMBER,
+                    address_type: "pstn",
+                    country_code: None,
+                    label: None,
+                    inbound_workflow_id: Some(workflow),
+                    is_active: true,
+                    extra_metadata: &Map::new(),
+                };
+                let id = db::phone_numbers::insert(c, &row)?;
+                Ok::<_, DbError>(NumberKey {
+                    org_id: org,
+                    config_id,
+                    id,
+                })
+            })
+            .unwrap();
+        let service = SyncService::start(db.clone(), carriers(carrier_url, 2000), 4).unwrap();
+        (service, db, key)
+    }
+
+    async fn twilio(lookup_delay: Duration) -> MockServer {
+        let server = MockServer::start().await;
+        let listing = json!({"incoming_phone_numbers": [{"sid": "PN1", "phone_number": NUMBER}]});
+        Mock::given(method("GET"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(listing)
+                    .set_delay(lookup_delay),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&server)
+            .await;
+        server
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_push_whose_waiter_gave_up_runs_to_the_end_before_the_next_and_leaves_no_lane() {
+        let server = twilio(Duration::from_millis(300)).await;
+        let dir = tempfile::TempDir::new().unwrap();
+        let (service, db, key) = service(&dir, &server.uri());
+        let gave_up = tokio::time::timeout(Duration::from_millis(50), service.push(key, "first")).await;
+        assert!(gave_up.is_err(), "the first waiter left before the carrier answered");
+        let (number, result) = service.push(key, "second").await.unwrap();
+        assert_eq!(result, SyncResult::ok());
+        assert_eq!(
+            number.last_provider_sync.map(|l| (l.ok, l.attached)),
+            Some((true, true))
+        );
+        let methods: Vec<String> = server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.method.to_string())
+            .collect();
+        assert_eq!(methods, ["GET", "POST", "GET", "POST"], "one push at a time");
+        // Waiters are answered just before their lane is put away.
+        let started = std::time::Instant::now();
+        while service.busy_numbers() > 0 {
+            assert!(started.elapsed() < Duration::from_secs(5), "a lane was left behind");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let recorded: bool = db
+            .read(move |c| {
+                c.query_row("SELECT last_sync_ok FROM phone_numbers WHERE id = ?1", [key.id], |r| {
+                    r.get(0)
+                })
+                .map_err(DbError::from)
+            })
+            .await
+            .unwrap();
+        assert!(recorded);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn deleting_a_bound_number_detaches_it_then_removes_the_row() {
+        let server = twilio(Duration::ZERO).await;
+        let dir = tempfile::TempDir::new().unwrap();
+        let (service, db, key) = service(&dir, &server.uri());
+        match service.delete(key, false, "t").await.unwrap() {
+            Deletion::Deleted(Some(result)) => assert!(result.ok),
+            other => panic!("{other:?}"),
+        }
+        let left: i64 = db
+            .read(|c| {
+                c.query_row("SELECT COUNT(*) FROM phone_numbers", [], |r| r.get(0))
+                    .map_err(DbError::from)
+            })
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+        assert!(matches!(service.push(key, "t").await, Err(SyncError::NotFound)));
+    }
+}
