@@ -1,8 +1,7 @@
-//! The one error type of the HTTP API and its JSON envelope (API.md §1).
+//! The one error type of the HTTP API (API.md §1); `routes` renders it as
+//! the contract's JSON envelope.
 
-use actix_web::http::{header, StatusCode};
-use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use http::StatusCode;
 
 use crate::domain::input::FieldError;
 
@@ -75,41 +74,7 @@ impl From<r2d2::Error> for ApiError {
     }
 }
 
-impl From<actix_web::error::BlockingError> for ApiError {
-    fn from(e: actix_web::error::BlockingError) -> Self {
-        ApiError::internal(e.to_string())
-    }
-}
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::Status { status, .. } => *status,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status_code());
-        let body = match self {
-            ApiError::Status { detail, .. } => json!({ "detail": detail }),
-            ApiError::Unauthorized(detail) => {
-                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
-                json!({ "detail": detail })
-            }
-            ApiError::Validation(errors) => json!({ "detail": errors }),
-            ApiError::Internal(cause) => {
-                log::error!("internal error: {}", cause_chain(cause.as_ref()));
-                json!({ "detail": "Internal Server Error" })
-            }
-        };
-        response.json(body)
-    }
-}
-
-fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -9,10 +9,46 @@ pub mod phone_numbers;
 pub mod request_id;
 pub mod workflows;
 
-use actix_web::http::StatusCode;
-use actix_web::{web, Resource};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpResponse, Resource, ResponseError};
+use serde_json::json;
 
-use crate::error::ApiError;
+use crate::error::{cause_chain, ApiError};
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError::internal(e.to_string())
+    }
+}
+
+/// The contract's JSON envelope of every error (API.md §1).
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Status { status, .. } => *status,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        let body = match self {
+            ApiError::Status { detail, .. } => json!({ "detail": detail }),
+            ApiError::Unauthorized(detail) => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+                json!({ "detail": detail })
+            }
+            ApiError::Validation(errors) => json!({ "detail": errors }),
+            ApiError::Internal(cause) => {
+                log::error!("internal error: {}", cause_chain(cause.as_ref()));
+                json!({ "detail": "Internal Server Error" })
+            }
+        };
+        response.json(body)
+    }
+}
 
 /// A resource whose unmatched methods answer the contract's JSON 405.
 fn resource(path: &str) -> Resource {
