@@ -199,9 +199,11 @@ pub fn provision(http: &Http, base_url: &str, creds: &mut AppAccount, webhook: &
     if creds.application_id.is_some() || !vobiz.has_credentials() {
         return Ok(());
     }
+    // Without a hangup_url Vobiz posts hangups to the answer URL, whose
+    // router acknowledges and ignores them; an empty one may be refused.
     let reply = vobiz
         .authed(http.post(&format!("{}/Application/", vobiz.account_url())))
-        .json(&json!({"app_name": minted_name(), "answer_url": webhook, "answer_method": "POST", "hangup_url": ""}));
+        .json(&json!({"app_name": minted_name(), "answer_url": webhook, "answer_method": "POST"}));
     let words = CreationWords {
         rejected: "Failed to auto-create Vobiz Application",
         unreachable: "Failed to reach Vobiz to auto-create application",

@@ -108,6 +108,12 @@ impl FakeVobiz {
         let app_id = state.numbers.get(e164)?.as_ref()?;
         state.applications.get(app_id).map(|a| a.answer_url.clone())
     }
+
+    /// Where Vobiz posts the hangup of a call handled by `app_id`.
+    fn hangup_url(&self, app_id: &str) -> Option<String> {
+        let state = self.state.lock().unwrap();
+        state.applications.get(app_id).map(|a| a.hangup_url.clone())
+    }
 }
 
 impl Respond for FakeVobiz {
@@ -615,7 +621,8 @@ async fn a_config_without_an_application_creates_one() {
     );
     assert_eq!(
         body,
-        json!({"app_name": null, "answer_url": WEBHOOK, "answer_method": "POST", "hangup_url": ""})
+        json!({"app_name": null, "answer_url": WEBHOOK, "answer_method": "POST"}),
+        "no hangup_url: Vobiz then posts hangups to the answer URL"
     );
 }
 
@@ -724,4 +731,20 @@ async fn the_ownership_search_sends_the_plus_percent_encoded() {
         Some("page=1&per_page=100&search=%2B14155550100")
     );
     s.claim("+14155550199", 400).await;
+}
+
+#[tokio::test]
+async fn the_created_application_leaves_hangups_to_its_answer_url() {
+    let (app, carrier) = spawn_app_with_carrier().await;
+    let vobiz = FakeVobiz::new();
+    vobiz.serve(&carrier).await;
+    let cfg = app.create_config("Vobiz", config(None)).await;
+    let app_id = cfg["credentials"]["application_id"].as_str().unwrap();
+    // The inbound router acknowledges and ignores hangups (decision 5).
+    assert_eq!(vobiz.hangup_url(app_id).as_deref(), Some(WEBHOOK));
+    let workflow = app.create_workflow("Support").await;
+    let body = json!({"address": NUMBER, "inbound_workflow_id": workflow["id"]});
+    let created = app.create_number(&cfg["id"], body).await;
+    assert_routed_iff_ok(&created, &vobiz, NUMBER);
+    assert_eq!(created["provider_sync"]["ok"], true);
 }
