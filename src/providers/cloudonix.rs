@@ -67,15 +67,13 @@ impl<'a> Cloudonix<'a> {
         };
         let failed = |e: String| format!("Cloudonix DNID provisioning failed: {e}");
         let domain = self.dnid_domain_url();
-        // The reference sends its JSON content type on the GETs too.
-        let get = |url: String| {
-            self.authorized(http.get(&url))
-                .header("Content-Type", "application/json")
-                .send()
-                .map_err(failed)
-        };
 
-        let listed = get(format!("{domain}/dnids"))?;
+        // The reference sends its JSON content type on the GET too.
+        let listed = self
+            .authorized(http.get(&format!("{domain}/dnids")))
+            .header("Content-Type", "application/json")
+            .send()
+            .map_err(failed)?;
         match listed.status {
             200 => {
                 let Value::Array(dnids) = listed.json().map_err(failed)? else {
@@ -95,21 +93,8 @@ impl<'a> Cloudonix<'a> {
             }
         }
 
-        let app = get(format!("{domain}/applications/{}", quote(application)))?;
-        if app.status != 200 {
-            return Err(format!(
-                "Cloudonix Voice Application lookup failed with HTTP {}: {}",
-                app.status, app.body
-            ));
-        }
-        let app = app.json().map_err(failed)?;
-        let uuid = app
-            .get("uuid")
-            .and_then(Value::as_str)
-            .filter(|u| !u.trim().is_empty())
-            .ok_or("Cloudonix applicationGet response did not include an application UUID")?;
-
-        let url = format!("{domain}/applications/{}/dnids", quote(uuid));
+        // The documented path names the application, not its UUID.
+        let url = format!("{domain}/applications/{}/dnids", quote(application));
         let dnid = json!({"source": address, "prefix": false, "expression": false, "asteriskCompatible": false});
         let created = self.authorized(http.post(&url)).json(&dnid).map_err(failed)?;
         match created.status {

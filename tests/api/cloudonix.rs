@@ -26,8 +26,7 @@ const DOMAIN: &str = "^/customers/self/domains/acme\\.cloudonix\\.net$";
 const APPLICATIONS: &str = "^/customers/self/domains/acme\\.cloudonix\\.net/applications$";
 const APPLICATION: &str = "^/customers/self/domains/acme\\.cloudonix\\.net/applications/telebind-app$";
 const DNIDS: &str = "^/domains/acme\\.cloudonix\\.net/dnids$";
-const APP_LOOKUP: &str = "^/domains/acme\\.cloudonix\\.net/applications/telebind-app$";
-const DNID_CREATE: &str = "^/domains/acme\\.cloudonix\\.net/applications/app-uuid-1/dnids$";
+const DNID_CREATE: &str = "^/domains/acme\\.cloudonix\\.net/applications/telebind-app/dnids$";
 /// Another voice application of the domain.
 const OTHER_APP: &str = "reception-ivr";
 /// Where the domain's applications answer before telebind binds one.
@@ -775,13 +774,6 @@ async fn a_new_number_becomes_a_dnid_of_the_named_application() {
         &s.carrier,
         vec![
             ("GET", DNIDS, 200, other.into(), NOW),
-            (
-                "GET",
-                APP_LOOKUP,
-                200,
-                json!({"uuid": "app-uuid-1", "name": APP}).into(),
-                NOW,
-            ),
             ("POST", DNID_CREATE, 201, json!({"id": 77}).into(), NOW),
         ],
     )
@@ -794,12 +786,11 @@ async fn a_new_number_becomes_a_dnid_of_the_named_application() {
         calls(&requests),
         [
             call("GET", "/domains/acme.cloudonix.net/dnids"),
-            call("GET", "/domains/acme.cloudonix.net/applications/telebind-app"),
-            call("POST", "/domains/acme.cloudonix.net/applications/app-uuid-1/dnids"),
+            call("POST", "/domains/acme.cloudonix.net/applications/telebind-app/dnids"),
         ]
     );
     assert_eq!(
-        body(&requests[2]),
+        body(&requests[1]),
         json!({"source": NUMBER, "prefix": false, "expression": false, "asteriskCompatible": false})
     );
     for request in &requests {
@@ -815,13 +806,12 @@ async fn a_domain_without_a_dnid_list_still_gets_the_number() {
         &s.carrier,
         vec![
             ("GET", DNIDS, 404, "no dnids".into(), NOW),
-            ("GET", APP_LOOKUP, 200, json!({"uuid": "app-uuid-1"}).into(), NOW),
             ("POST", DNID_CREATE, 204, "".into(), NOW),
         ],
     )
     .await;
     s.app.create_number(&s.cfg, json!({"address": NUMBER})).await;
-    assert_eq!(s.carrier.requests().await.len(), 3);
+    assert_eq!(s.carrier.requests().await.len(), 2);
 }
 
 #[tokio::test]
@@ -841,7 +831,6 @@ async fn sip_addresses_are_provisioned_too() {
 async fn a_failed_dnid_provisioning_refuses_the_number_with_502_and_stores_nothing() {
     let s = setup().await;
     let empty = || ("GET", DNIDS, 200, json!([]).into(), NOW);
-    let app_found = || ("GET", APP_LOOKUP, 200, json!({"uuid": "app-uuid-1"}).into(), NOW);
     let echo = format!("bearer {TOKEN} rejected");
     let echoed = format!(
         "Cloudonix DNID list failed with HTTP 401: bearer {} rejected",
@@ -864,28 +853,23 @@ async fn a_failed_dnid_provisioning_refuses_the_number_with_502_and_stores_nothi
         ),
         (vec![("GET", DNIDS, 200, "<html>".into(), NOW)], not_json, true),
         (
-            vec![empty(), ("GET", APP_LOOKUP, 404, "no such app".into(), NOW)],
-            "Cloudonix Voice Application lookup failed with HTTP 404: no such app",
+            vec![empty(), ("POST", DNID_CREATE, 404, "no such app".into(), NOW)],
+            "Cloudonix dnidCreate failed with HTTP 404: no such app",
             false,
         ),
         (
-            vec![empty(), ("GET", APP_LOOKUP, 200, json!({"uuid": " "}).into(), NOW)],
-            "Cloudonix applicationGet response did not include an application UUID",
-            false,
-        ),
-        (
-            vec![empty(), ("GET", APP_LOOKUP, 200, "<html>".into(), NOW)],
-            not_json,
-            true,
-        ),
-        (
-            vec![empty(), app_found(), ("POST", DNID_CREATE, 409, "exists".into(), NOW)],
+            vec![empty(), ("POST", DNID_CREATE, 409, "exists".into(), NOW)],
             "Cloudonix dnidCreate failed with HTTP 409: exists",
             false,
         ),
-        // The listing answers, then the application lookup hangs.
         (
-            vec![empty(), ("GET", APP_LOOKUP, 200, json!({}).into(), HANG)],
+            vec![empty(), ("POST", DNID_CREATE, 503, "<html>".into(), NOW)],
+            "Cloudonix dnidCreate failed with HTTP 503: <html>",
+            false,
+        ),
+        // The listing answers, then the creation hangs.
+        (
+            vec![empty(), ("POST", DNID_CREATE, 200, json!({}).into(), HANG)],
             &timed_out,
             false,
         ),
@@ -1129,4 +1113,39 @@ async fn a_dnid_that_names_no_application_refuses_the_number() {
                     Check that DNID in the Cloudonix Cockpit, then add the number again.";
     assert_eq!((status, refused), (502, json!({ "detail": expected })));
     assert_eq!(s.numbers().await, json!([]));
+}
+
+#[tokio::test]
+async fn a_new_number_becomes_a_dnid_on_the_documented_path_and_reaches_telebind() {
+    let s = setup().await;
+    let cloudonix = FakeCloudonix::new(Shape::Application);
+    cloudonix.serve(&s.carrier).await;
+    let (status, created) = create_bound(&s).await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["provider_sync"], json!({"ok": true, "message": null}));
+    assert_routed_iff_ok(&created, &cloudonix, NUMBER);
+    assert_eq!(
+        calls(&s.carrier.requests().await),
+        [
+            call("GET", "/domains/acme.cloudonix.net/dnids"),
+            call("POST", "/domains/acme.cloudonix.net/applications/telebind-app/dnids"),
+            call(
+                "PATCH",
+                "/customers/self/domains/acme.cloudonix.net/applications/telebind-app"
+            ),
+        ]
+    );
+
+    // Made again after a delete, the number finds its own DNID.
+    let path = format!("{}/{}", numbers_path(&s.cfg), created["id"]);
+    s.app.call(Method::DELETE, &path, None, 200).await;
+    let before = s.carrier.requests().await.len();
+    let (status, again) = create_bound(&s).await;
+    assert_eq!(status, 200, "{again}");
+    assert_routed_iff_ok(&again, &cloudonix, NUMBER);
+    let methods: Vec<String> = calls(&s.carrier.requests().await[before..])
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect();
+    assert_eq!(methods, ["GET", "PATCH"]);
 }
