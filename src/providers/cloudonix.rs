@@ -110,24 +110,27 @@ impl<'a> Cloudonix<'a> {
     /// what the user must do before the number can reach telebind.
     fn launches_application(&self, dnid: &Value, address: &str, application: &str) -> Result<(), String> {
         let domain = &self.creds.domain_id;
-        let other = match launched(dnid) {
+        let found = match launched(dnid) {
             Some(Launched::Name(name)) if name == application => return Ok(()),
             Some(Launched::Id(id)) if self.creds.application_id == Some(id) => return Ok(()),
-            Some(Launched::Name(name)) => name,
-            // Only an id, and ours is known: it is another application.
-            Some(Launched::Id(id)) if self.creds.application_id.is_some() => format!("with id {id}"),
-            _ => {
-                return Err(format!(
-                    "Cloudonix has a DNID for {address} in domain {domain} that does not name the Voice Application \
-                     it launches, so telebind cannot tell whether its calls reach {application}. Check that DNID in \
-                     the Cloudonix Cockpit, then add the number again."
-                ))
+            Some(Launched::Name(name)) => {
+                format!(
+                    "Cloudonix routes {address} to Voice Application {name} in domain {domain}, not to {application}"
+                )
             }
+            // Only an id, and telebind's is known: it is another application.
+            Some(Launched::Id(id)) if self.creds.application_id.is_some() => format!(
+                "Cloudonix routes {address} to the Voice Application with id {id} in domain {domain}, not to \
+                 {application}"
+            ),
+            _ => format!(
+                "Cloudonix has a DNID for {address} in domain {domain} that does not name the Voice Application it \
+                 launches, so telebind cannot tell whether it is {application}"
+            ),
         };
         Err(format!(
-            "Cloudonix routes {address} to Voice Application {other} (a DNID of domain {domain}), so its calls would \
-             not reach telebind's application {application}. Delete that DNID in the Cloudonix Cockpit, then add the \
-             number again."
+            "{found}. Delete that DNID in the Cloudonix Cockpit, then add the number again: telebind then makes one \
+             that launches {application}."
         ))
     }
 
@@ -480,7 +483,7 @@ mod tests {
         assert_eq!(check(&ours, 42), Ok(()));
         let other = check(&ours, 7).unwrap_err();
         assert!(
-            other.starts_with("Cloudonix routes +15551230002 to Voice Application with id 7 "),
+            other.starts_with("Cloudonix routes +15551230002 to the Voice Application with id 7 "),
             "{other}"
         );
         let unsure = check(&unknown, 42).unwrap_err();

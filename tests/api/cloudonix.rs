@@ -1083,9 +1083,9 @@ async fn a_number_already_a_dnid_of_telebinds_application_is_bound_after_one_lis
 
 #[tokio::test]
 async fn a_number_cloudonix_routes_to_another_application_is_refused_with_what_to_do() {
-    let expected = "Cloudonix routes +14155550100 to Voice Application reception-ivr (a DNID of domain \
-                    acme.cloudonix.net), so its calls would not reach telebind's application telebind-app. \
-                    Delete that DNID in the Cloudonix Cockpit, then add the number again.";
+    let expected = "Cloudonix routes +14155550100 to Voice Application reception-ivr in domain acme.cloudonix.net, \
+                    not to telebind-app. Delete that DNID in the Cloudonix Cockpit, then add the number again: \
+                    telebind then makes one that launches telebind-app.";
     for shape in SHAPES {
         let s = setup().await;
         let cloudonix = FakeCloudonix::new(shape).with_dnid(NUMBER, OTHER_APP);
@@ -1109,8 +1109,9 @@ async fn a_dnid_that_names_no_application_refuses_the_number() {
     mount(&s.carrier, vec![("GET", DNIDS, 200, dnids.into(), NOW)]).await;
     let (status, refused) = create_bound(&s).await;
     let expected = "Cloudonix has a DNID for +14155550100 in domain acme.cloudonix.net that does not name the \
-                    Voice Application it launches, so telebind cannot tell whether its calls reach telebind-app. \
-                    Check that DNID in the Cloudonix Cockpit, then add the number again.";
+                    Voice Application it launches, so telebind cannot tell whether it is telebind-app. Delete that \
+                    DNID in the Cloudonix Cockpit, then add the number again: telebind then makes one that launches \
+                    telebind-app.";
     assert_eq!((status, refused), (502, json!({ "detail": expected })));
     assert_eq!(s.numbers().await, json!([]));
 }
