@@ -131,7 +131,7 @@ impl Respond for FakeVobiz {
         // (https://docs.vobiz.ai/applications/attach-number).
         let sent = |name: &str| request.headers.get(name).and_then(|v| v.to_str().ok());
         if sent("x-auth-id") != Some(AUTH_ID) || sent("x-auth-token") != Some(TOKEN) {
-            return answer(401, json!({"error": "invalid credentials"}));
+            return reply(401, json!({"error": "invalid credentials"}));
         }
         let Some(route) = request.url.path().strip_prefix("/api/v1/Account/MA_SYQRLN1K/") else {
             return not_found();
@@ -172,7 +172,7 @@ impl VobizState {
             .map(|(e164, app)| json!({"e164": e164, "status": "active", "application_id": app}))
             .collect();
         let items: Vec<&Value> = found.iter().skip((page - 1) * per_page).take(per_page).collect();
-        answer(
+        reply(
             200,
             json!({"items": items, "page": page, "per_page": per_page, "total": found.len()}),
         )
@@ -191,7 +191,7 @@ impl VobizState {
         };
         // "Re-attaching an already-linked number overwrites the previous binding."
         *attached = Some(app_id.to_string());
-        answer(
+        reply(
             200,
             json!({"message": "Number attached to application", "number": number, "application": {"app_id": app_id}}),
         )
@@ -204,7 +204,7 @@ impl VobizState {
             return not_found();
         };
         *attached = None;
-        answer(
+        reply(
             200,
             json!({"message": "Number detached from application", "number": number}),
         )
@@ -218,14 +218,14 @@ impl VobizState {
         let name_ok = text("app_name")
             .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         let (true, Some(answer_url)) = (name_ok, text("answer_url")) else {
-            return answer(400, json!({"error": "app_name and answer_url are required"}));
+            return reply(400, json!({"error": "app_name and answer_url are required"}));
         };
         // Vobiz does not document what it answers to an empty hangup_url; the
         // Plivo-family official client refuses one before sending
         // (plivo/plivo-python plivo/resources/applications.py:
         // `hangup_url=[optional(is_url())]`), so this fake refuses it too.
         if text("hangup_url").is_some_and(|url| !url.starts_with("http")) {
-            return answer(400, json!({"error": "hangup_url must be a valid URL"}));
+            return reply(400, json!({"error": "hangup_url must be a valid URL"}));
         }
         // "hangup_url … Defaults to answer_url."
         let hangup_url = text("hangup_url").unwrap_or(answer_url).to_string();
@@ -235,7 +235,7 @@ impl VobizState {
             hangup_url,
         };
         self.applications.insert(app_id.clone(), app);
-        answer(
+        reply(
             self.create_status,
             json!({"api_id": "fake-api-id", "app_id": app_id, "message": "created"}),
         )
@@ -254,7 +254,7 @@ impl VobizState {
         if let Some(url) = body.get("hangup_url").and_then(Value::as_str) {
             app.hangup_url = url.into();
         }
-        answer(
+        reply(
             self.update_status,
             json!({"api_id": "fake-api-id", "message": "changed"}),
         )
@@ -268,7 +268,7 @@ fn path_number(segment: &str) -> Option<String> {
 }
 
 /// `status` with `body`, except a 204, which has no body.
-fn answer(status: u16, body: Value) -> ResponseTemplate {
+fn reply(status: u16, body: Value) -> ResponseTemplate {
     match status {
         204 => ResponseTemplate::new(204),
         _ => ResponseTemplate::new(status).set_body_json(body),
@@ -276,7 +276,7 @@ fn answer(status: u16, body: Value) -> ResponseTemplate {
 }
 
 fn not_found() -> ResponseTemplate {
-    answer(404, json!({"error": "not found"}))
+    reply(404, json!({"error": "not found"}))
 }
 
 /// The honest invariant: a bind reports ok exactly when Vobiz now sends the
