@@ -53,7 +53,9 @@ impl<'a> Cloudonix<'a> {
     }
 
     /// Makes `address` a DNID of the application unless the domain already
-    /// routes it, so creating a number twice is harmless.
+    /// routes it there, so creating a number twice is harmless. A DNID that
+    /// routes it to another application (or does not say which) is refused:
+    /// its calls would not reach telebind.
     fn provision_dnid(&self, http: &Http, address: &str) -> Result<(), String> {
         if !self.has_credentials() {
             return Err("Cloudonix bearer token and domain are required to create a DNID".into());
@@ -65,22 +67,21 @@ impl<'a> Cloudonix<'a> {
         };
         let failed = |e: String| format!("Cloudonix DNID provisioning failed: {e}");
         let domain = self.dnid_domain_url();
-        // The reference sends its JSON content type on the GETs too.
-        let get = |url: String| {
-            self.authorized(http.get(&url))
-                .header("Content-Type", "application/json")
-                .send()
-                .map_err(failed)
-        };
 
-        let listed = get(format!("{domain}/dnids"))?;
+        // The reference sends its JSON content type on the GET too.
+        let listed = self
+            .authorized(http.get(&format!("{domain}/dnids")))
+            .header("Content-Type", "application/json")
+            .send()
+            .map_err(failed)?;
         match listed.status {
             200 => {
                 let Value::Array(dnids) = listed.json().map_err(failed)? else {
                     return Err("Cloudonix dnidList response was not an array".into());
                 };
-                if dnids.iter().any(|dnid| dnid_matches(dnid, address)) {
-                    return Ok(());
+                let mut routing = dnids.iter().filter(|dnid| dnid_matches(dnid, address)).peekable();
+                if routing.peek().is_some() {
+                    return routing.try_for_each(|dnid| self.launches_application(dnid, address, application));
                 }
             }
             404 => {}
@@ -92,21 +93,8 @@ impl<'a> Cloudonix<'a> {
             }
         }
 
-        let app = get(format!("{domain}/applications/{}", quote(application)))?;
-        if app.status != 200 {
-            return Err(format!(
-                "Cloudonix Voice Application lookup failed with HTTP {}: {}",
-                app.status, app.body
-            ));
-        }
-        let app = app.json().map_err(failed)?;
-        let uuid = app
-            .get("uuid")
-            .and_then(Value::as_str)
-            .filter(|u| !u.trim().is_empty())
-            .ok_or("Cloudonix applicationGet response did not include an application UUID")?;
-
-        let url = format!("{domain}/applications/{}/dnids", quote(uuid));
+        // The documented path names the application, not its UUID.
+        let url = format!("{domain}/applications/{}/dnids", quote(application));
         let dnid = json!({"source": address, "prefix": false, "expression": false, "asteriskCompatible": false});
         let created = self.authorized(http.post(&url)).json(&dnid).map_err(failed)?;
         match created.status {
@@ -116,6 +104,34 @@ impl<'a> Cloudonix<'a> {
                 created.body
             )),
         }
+    }
+
+    /// Ok when `dnid`, which routes `address`, launches `application`; else
+    /// what the user must do before the number can reach telebind.
+    fn launches_application(&self, dnid: &Value, address: &str, application: &str) -> Result<(), String> {
+        let domain = &self.creds.domain_id;
+        let found = match launched(dnid) {
+            Some(Launched::Name(name)) if name == application => return Ok(()),
+            Some(Launched::Id(id)) if self.creds.application_id == Some(id) => return Ok(()),
+            Some(Launched::Name(name)) => {
+                format!(
+                    "Cloudonix routes {address} to Voice Application {name} in domain {domain}, not to {application}"
+                )
+            }
+            // Only an id, and telebind's is known: it is another application.
+            Some(Launched::Id(id)) if self.creds.application_id.is_some() => format!(
+                "Cloudonix routes {address} to the Voice Application with id {id} in domain {domain}, not to \
+                 {application}"
+            ),
+            _ => format!(
+                "Cloudonix has a DNID for {address} in domain {domain} that does not name the Voice Application it \
+                 launches, so telebind cannot tell whether it is {application}"
+            ),
+        };
+        Err(format!(
+            "{found}. Delete that DNID in the Cloudonix Cockpit, then add the number again: telebind then makes one \
+             that launches {application}."
+        ))
     }
 
     /// The domain's UUID, read from the customer API.
@@ -270,6 +286,43 @@ fn dnid_matches(record: &Value, expected: &str) -> bool {
     by_source || by_pattern
 }
 
+/// The voice application a DNID launches, as a listing names it.
+#[derive(Debug, PartialEq, Eq)]
+enum Launched {
+    Name(String),
+    Id(i64),
+}
+
+/// Which application a DNID record launches, by name where it gives one, in
+/// every shape Cloudonix documents: the DNID model's `application` object,
+/// the 2021 OpenAPI's `voice-application` (an object, or a bare name or id as
+/// on create), and the `applicationName` / `applicationId` of its PHP client.
+fn launched(record: &Value) -> Option<Launched> {
+    let mut given: Vec<&Value> = Vec::new();
+    for key in ["application", "voice-application"] {
+        match record.get(key) {
+            Some(Value::Object(app)) => given.extend(app.get("name").into_iter().chain(app.get("id"))),
+            Some(bare) => given.push(bare),
+            None => {}
+        }
+    }
+    given.extend(
+        record
+            .get("applicationName")
+            .into_iter()
+            .chain(record.get("applicationId")),
+    );
+    let name = given
+        .iter()
+        .filter_map(|v| v.as_str())
+        .map(str::trim)
+        .find(|n| !n.is_empty());
+    match name {
+        Some(name) => Some(Launched::Name(name.to_string())),
+        None => given.iter().find_map(|v| v.as_i64()).map(Launched::Id),
+    }
+}
+
 /// A DNID source in telebind's canonical form, else as written. Cloudonix
 /// keeps numbers without their `+` too, which the reference reads as
 /// international where telebind would ask for a country.
@@ -342,15 +395,19 @@ mod tests {
 
     const NUMBER: &str = "+15551230002";
 
-    fn creds(application_name: Option<&str>) -> Credentials {
-        Credentials::Cloudonix(credentials::Cloudonix {
+    fn account(application_name: Option<&str>) -> credentials::Cloudonix {
+        credentials::Cloudonix {
             bearer_token: "cx-token-0123456789".into(),
             domain_id: "acme.cloudonix.net".into(),
             application_name: application_name.map(str::to_owned),
             domain_uuid: None,
             application_id: None,
             application_uuid: None,
-        })
+        }
+    }
+
+    fn creds(application_name: Option<&str>) -> Credentials {
+        Credentials::Cloudonix(account(application_name))
     }
 
     #[test]
@@ -384,6 +441,53 @@ mod tests {
             !dnid_matches(&json!([{ "dnid": NUMBER }]), NUMBER),
             "records are objects"
         );
+    }
+
+    #[test]
+    fn a_dnid_names_its_application_in_each_documented_shape() {
+        let name = || Some(Launched::Name("telebind-app".into()));
+        assert_eq!(
+            launched(&json!({"application": {"id": 7, "name": "telebind-app"}})),
+            name()
+        );
+        assert_eq!(
+            launched(&json!({"voice-application": {"name": " telebind-app "}})),
+            name()
+        );
+        assert_eq!(launched(&json!({"voice-application": "telebind-app"})), name());
+        assert_eq!(
+            launched(&json!({"applicationId": 7, "applicationName": "telebind-app"})),
+            name()
+        );
+        assert_eq!(launched(&json!({"application": {"id": 7}})), Some(Launched::Id(7)));
+        assert_eq!(launched(&json!({"voice-application": 7})), Some(Launched::Id(7)));
+        assert_eq!(launched(&json!({"applicationId": 7})), Some(Launched::Id(7)));
+        assert_eq!(launched(&json!({"source": NUMBER, "application": null})), None);
+        assert_eq!(launched(&json!({"application": {"name": ""}})), None);
+    }
+
+    #[test]
+    fn a_dnid_naming_only_an_application_id_counts_when_telebind_knows_its_id() {
+        let with_id = |application_id| credentials::Cloudonix {
+            application_id,
+            ..account(Some("telebind-app"))
+        };
+        let (ours, unknown) = (with_id(Some(42)), with_id(None));
+        let check = |creds, id| {
+            Cloudonix::new("http://x", creds).launches_application(
+                &json!({"applicationId": id}),
+                NUMBER,
+                "telebind-app",
+            )
+        };
+        assert_eq!(check(&ours, 42), Ok(()));
+        let other = check(&ours, 7).unwrap_err();
+        assert!(
+            other.starts_with("Cloudonix routes +15551230002 to the Voice Application with id 7 "),
+            "{other}"
+        );
+        let unsure = check(&unknown, 42).unwrap_err();
+        assert!(unsure.contains("does not name the Voice Application"), "{unsure}");
     }
 
     #[test]

@@ -10,6 +10,17 @@ use crate::domain::credentials::AppAccount;
 /// Numbers asked for per page of the ownership search.
 const PER_PAGE: i64 = 100;
 
+/// Every 2xx: Vobiz documents its answers' bodies, not their status codes.
+const SUCCESS: [u16; 100] = {
+    let mut codes = [0; 100];
+    let mut i = 0;
+    while i < codes.len() {
+        codes[i] = 200 + i as u16;
+        i += 1;
+    }
+    codes
+};
+
 pub struct Vobiz<'a> {
     base_url: &'a str,
     creds: &'a AppAccount,
@@ -48,7 +59,8 @@ impl<'a> Vobiz<'a> {
             let reply = self.without_body(http.delete(&number_url)).map_err(sync_failed)?;
             // 404: already detached, or no longer in the account.
             return match reply.status {
-                200 | 204 | 404 => Ok(()),
+                404 => Ok(()),
+                status if SUCCESS.contains(&status) => Ok(()),
                 _ => Err(api_error(&reply)),
             };
         };
@@ -56,7 +68,7 @@ impl<'a> Vobiz<'a> {
             .authed(http.post(&number_url))
             .json(&json!({"application_id": application_id}))
             .map_err(sync_failed)?;
-        if !matches!(reply.status, 200 | 201 | 204) {
+        if !SUCCESS.contains(&reply.status) {
             return Err(attach_refused(&reply, application_id));
         }
         let app_url = format!("{}/Application/{}/", self.account_url(), encode(application_id));
@@ -64,9 +76,10 @@ impl<'a> Vobiz<'a> {
             .authed(http.post(&app_url))
             .json(&json!({"answer_url": webhook, "answer_method": "POST"}))
             .map_err(sync_failed)?;
-        match reply.status {
-            200 | 202 => Ok(()),
-            _ => Err(api_error(&reply)),
+        if SUCCESS.contains(&reply.status) {
+            Ok(())
+        } else {
+            Err(api_error(&reply))
         }
     }
 
@@ -199,15 +212,17 @@ pub fn provision(http: &Http, base_url: &str, creds: &mut AppAccount, webhook: &
     if creds.application_id.is_some() || !vobiz.has_credentials() {
         return Ok(());
     }
+    // Without a hangup_url Vobiz posts hangups to the answer URL, whose
+    // router acknowledges and ignores them; an empty one may be refused.
     let reply = vobiz
         .authed(http.post(&format!("{}/Application/", vobiz.account_url())))
-        .json(&json!({"app_name": minted_name(), "answer_url": webhook, "answer_method": "POST", "hangup_url": ""}));
+        .json(&json!({"app_name": minted_name(), "answer_url": webhook, "answer_method": "POST"}));
     let words = CreationWords {
         rejected: "Failed to auto-create Vobiz Application",
         unreachable: "Failed to reach Vobiz to auto-create application",
         missing_id: "Vobiz applicationCreate response missing app_id",
     };
-    creds.application_id = Some(created_id(reply, &[200, 201], "/app_id", &words)?);
+    creds.application_id = Some(created_id(reply, &SUCCESS, "/app_id", &words)?);
     Ok(())
 }
 

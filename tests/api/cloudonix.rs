@@ -1,12 +1,14 @@
 //! Cloudonix against the mock carrier: save-time provisioning (PROVIDERS.md
 //! §3), binding the voice application (§4) and numbers made DNIDs (§5).
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{json, Value};
 use telebind::domain::provider::mask;
-use wiremock::Request;
+use wiremock::{Request, Respond, ResponseTemplate};
 
 use crate::helpers::{
     numbers_path, spawn_app_with, spawn_app_with_carrier, MockBody, MockCarrier, TestApp, SYNC_TIMEOUT_MS,
@@ -24,8 +26,11 @@ const DOMAIN: &str = "^/customers/self/domains/acme\\.cloudonix\\.net$";
 const APPLICATIONS: &str = "^/customers/self/domains/acme\\.cloudonix\\.net/applications$";
 const APPLICATION: &str = "^/customers/self/domains/acme\\.cloudonix\\.net/applications/telebind-app$";
 const DNIDS: &str = "^/domains/acme\\.cloudonix\\.net/dnids$";
-const APP_LOOKUP: &str = "^/domains/acme\\.cloudonix\\.net/applications/telebind-app$";
-const DNID_CREATE: &str = "^/domains/acme\\.cloudonix\\.net/applications/app-uuid-1/dnids$";
+const DNID_CREATE: &str = "^/domains/acme\\.cloudonix\\.net/applications/telebind-app/dnids$";
+/// Another voice application of the domain.
+const OTHER_APP: &str = "reception-ivr";
+/// Where the domain's applications answer before telebind binds one.
+const ELSEWHERE: &str = "https://ivr.example.com/cxml";
 const NOW: Duration = Duration::ZERO;
 const HANG: Duration = Duration::from_secs(10);
 
@@ -57,9 +62,11 @@ fn domain_found() -> Answer {
     )
 }
 
-/// The domain already routes `NUMBER` (stored without its `+`).
+/// The domain already routes `NUMBER` (stored without its `+`) and
+/// +14155550999 to `APP`.
 fn number_listed() -> Answer {
-    let dnids = json!([{"source": "14155550999"}, {"id": 9, "source": "14155550100"}]);
+    let dnids = json!([{"source": "14155550999", "application": {"name": APP}},
+                       {"id": 9, "source": "14155550100", "application": {"name": APP}}]);
     ("GET", DNIDS, 200, dnids.into(), NOW)
 }
 
@@ -132,6 +139,205 @@ fn is_minted(name: &str) -> bool {
 
 async fn config_list(app: &TestApp) -> Value {
     app.call(Method::GET, CONFIGS, None, 200).await["configurations"].clone()
+}
+
+// ------------------------------------------------------------ the fake carrier
+
+/// How a DNID listing names the voice application it launches: each shape
+/// Cloudonix documents.
+#[derive(Clone, Copy, Debug)]
+enum Shape {
+    /// The DNID model: "application | Object | … The Voice Application that
+    /// will be activated when this number is called."
+    /// (https://developers.staging.cloudonix.com/Documentation/dataModels/Dnid)
+    Application,
+    /// The 2021 OpenAPI's `DNID` schema: `voice-application`, a
+    /// `Voice-Application` object (cloudonix/api.core-openapi,
+    /// reference/Cloudonix-API.Core.yaml).
+    VoiceApplication,
+    /// `applicationId` and `applicationName`, as Cloudonix's PHP client
+    /// documents a DNID listing (greenfieldtech-nirs/cloudonix-php,
+    /// src/Collections/Dnids.php).
+    Flat,
+}
+
+const SHAPES: [Shape; 3] = [Shape::Application, Shape::VoiceApplication, Shape::Flat];
+
+/// Domain `acme.cloudonix.net` as Cloudonix documents it: voice applications
+/// by name, and DNIDs that each launch one of them.
+#[derive(Clone)]
+struct FakeCloudonix {
+    state: Arc<Mutex<CloudonixState>>,
+}
+
+struct CloudonixState {
+    shape: Shape,
+    applications: BTreeMap<String, VoiceApplication>,
+    dnids: Vec<Dnid>,
+}
+
+struct VoiceApplication {
+    id: i64,
+    url: String,
+    method: String,
+}
+
+/// A DNID matching exactly its `source`, the only kind telebind creates.
+struct Dnid {
+    id: i64,
+    source: String,
+    application: String,
+}
+
+impl FakeCloudonix {
+    /// `APP` and `OTHER_APP` answering `ELSEWHERE`, no DNIDs; DNIDs are listed in `shape`.
+    fn new(shape: Shape) -> FakeCloudonix {
+        let app = |id| VoiceApplication {
+            id,
+            url: ELSEWHERE.into(),
+            method: "GET".into(),
+        };
+        let state = CloudonixState {
+            shape,
+            applications: BTreeMap::from([(APP.to_string(), app(31)), (OTHER_APP.to_string(), app(32))]),
+            dnids: Vec::new(),
+        };
+        FakeCloudonix {
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    fn with_dnid(self, source: &str, application: &str) -> FakeCloudonix {
+        self.state.lock().unwrap().add_dnid(source, application);
+        self
+    }
+
+    /// Answers every request to the mock carrier.
+    async fn serve(&self, carrier: &MockCarrier) {
+        for verb in ["GET", "POST", "PATCH"] {
+            carrier.serve(verb, "^/", self.clone()).await;
+        }
+    }
+
+    /// Where Cloudonix would send an inbound call to `address` now: "when a
+    /// call has a destination that matches a DNID in the domain, the bound
+    /// application will be launched" (…/dataModels/Dnid), and it fetches the
+    /// application's URL. Whether a trunk delivers the destination with its
+    /// `+` is undocumented (CARRIER-AUDIT C6), so either form matches.
+    fn inbound_url(&self, address: &str) -> Option<String> {
+        let state = self.state.lock().unwrap();
+        let plain = |s: &str| s.trim_start_matches('+').to_string();
+        let dnid = state.dnids.iter().find(|d| plain(&d.source) == plain(address))?;
+        state.applications.get(&dnid.application).map(|a| a.url.clone())
+    }
+}
+
+impl Respond for FakeCloudonix {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let authorization = request.headers.get("authorization").and_then(|v| v.to_str().ok());
+        if authorization != Some(BEARER) {
+            return ResponseTemplate::new(401).set_body_json(json!({"error": "unauthorized"}));
+        }
+        // "/domains/{domain}/applications[/{application-name}] (alias to
+        // /customers/self/domains/{domain}/applications)" (CARRIER-AUDIT C6).
+        let path = request.url.path();
+        let path = path.strip_prefix("/customers/self").unwrap_or(path);
+        let Some(route) = path.strip_prefix("/domains/acme.cloudonix.net/") else {
+            return not_found();
+        };
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let mut state = self.state.lock().unwrap();
+        match (request.method.as_str(), route.split('/').collect::<Vec<_>>().as_slice()) {
+            ("GET", ["dnids"]) => {
+                let listed: Vec<Value> = state.dnids.iter().map(|d| state.listed(d)).collect();
+                ResponseTemplate::new(200).set_body_json(listed)
+            }
+            ("POST", ["applications", name, "dnids"]) => state.create_dnid(name, &body),
+            ("GET", ["applications", name]) => state.application(name),
+            ("PATCH", ["applications", name]) => state.update_application(name, &body),
+            _ => not_found(),
+        }
+    }
+}
+
+impl CloudonixState {
+    fn add_dnid(&mut self, source: &str, application: &str) -> &Dnid {
+        let id = 100 + self.dnids.len() as i64;
+        self.dnids.push(Dnid {
+            id,
+            source: source.into(),
+            application: application.into(),
+        });
+        self.dnids.last().unwrap()
+    }
+
+    /// A DNID as a listing shows it, naming its application in `self.shape`.
+    fn listed(&self, dnid: &Dnid) -> Value {
+        let app = &self.applications[&dnid.application];
+        let mut listed = json!({"id": dnid.id, "source": dnid.source, "prefix": false, "expression": false,
+                                "asteriskCompatible": false, "active": true});
+        let object = json!({"id": app.id, "name": dnid.application, "type": "cxml", "url": app.url,
+                            "method": app.method, "active": true});
+        match self.shape {
+            Shape::Application => listed["application"] = object,
+            Shape::VoiceApplication => listed["voice-application"] = object,
+            Shape::Flat => {
+                listed["applicationId"] = json!(app.id);
+                listed["applicationName"] = json!(dnid.application);
+            }
+        }
+        listed
+    }
+
+    /// The 2021 OpenAPI's "Create App dnid": the application is the one
+    /// named in the path ("application connection's name"), answering 200.
+    fn create_dnid(&mut self, name: &str, body: &Value) -> ResponseTemplate {
+        if !self.applications.contains_key(name) {
+            return not_found();
+        }
+        let Some(source) = body.get("source").and_then(Value::as_str) else {
+            return ResponseTemplate::new(400).set_body_json(json!({"error": "source is required"}));
+        };
+        let dnid = self.add_dnid(source, name);
+        let created = json!({"id": dnid.id, "source": dnid.source});
+        ResponseTemplate::new(200).set_body_json(created)
+    }
+
+    fn application(&self, name: &str) -> ResponseTemplate {
+        let Some(app) = self.applications.get(name) else {
+            return not_found();
+        };
+        let shown = json!({"id": app.id, "name": name, "type": "cxml", "url": app.url, "method": app.method,
+                           "active": true});
+        ResponseTemplate::new(200).set_body_json(shown)
+    }
+
+    /// `url` and `method` are editable on Update
+    /// (https://developers.staging.cloudonix.com/Documentation/dataModels/voiceApplication);
+    /// the 2021 OpenAPI's "Update Domain Application" answers 200.
+    fn update_application(&mut self, name: &str, body: &Value) -> ResponseTemplate {
+        let Some(app) = self.applications.get_mut(name) else {
+            return not_found();
+        };
+        if let Some(url) = body.get("url").and_then(Value::as_str) {
+            app.url = url.into();
+        }
+        if let Some(method) = body.get("method").and_then(Value::as_str) {
+            app.method = method.into();
+        }
+        self.application(name)
+    }
+}
+
+fn not_found() -> ResponseTemplate {
+    ResponseTemplate::new(404).set_body_json(json!({"error": "not found"}))
+}
+
+/// The honest invariant: a bind reports ok exactly when Cloudonix now sends
+/// the number's calls to telebind.
+fn assert_routed_iff_ok(answer: &Value, cloudonix: &FakeCloudonix, address: &str) {
+    let routed = cloudonix.inbound_url(address).as_deref() == Some(WEBHOOK);
+    assert_eq!(answer["provider_sync"]["ok"], routed, "{answer}");
 }
 
 // ---------------------------------------------------------------- save time
@@ -568,13 +774,6 @@ async fn a_new_number_becomes_a_dnid_of_the_named_application() {
         &s.carrier,
         vec![
             ("GET", DNIDS, 200, other.into(), NOW),
-            (
-                "GET",
-                APP_LOOKUP,
-                200,
-                json!({"uuid": "app-uuid-1", "name": APP}).into(),
-                NOW,
-            ),
             ("POST", DNID_CREATE, 201, json!({"id": 77}).into(), NOW),
         ],
     )
@@ -587,12 +786,11 @@ async fn a_new_number_becomes_a_dnid_of_the_named_application() {
         calls(&requests),
         [
             call("GET", "/domains/acme.cloudonix.net/dnids"),
-            call("GET", "/domains/acme.cloudonix.net/applications/telebind-app"),
-            call("POST", "/domains/acme.cloudonix.net/applications/app-uuid-1/dnids"),
+            call("POST", "/domains/acme.cloudonix.net/applications/telebind-app/dnids"),
         ]
     );
     assert_eq!(
-        body(&requests[2]),
+        body(&requests[1]),
         json!({"source": NUMBER, "prefix": false, "expression": false, "asteriskCompatible": false})
     );
     for request in &requests {
@@ -608,19 +806,18 @@ async fn a_domain_without_a_dnid_list_still_gets_the_number() {
         &s.carrier,
         vec![
             ("GET", DNIDS, 404, "no dnids".into(), NOW),
-            ("GET", APP_LOOKUP, 200, json!({"uuid": "app-uuid-1"}).into(), NOW),
             ("POST", DNID_CREATE, 204, "".into(), NOW),
         ],
     )
     .await;
     s.app.create_number(&s.cfg, json!({"address": NUMBER})).await;
-    assert_eq!(s.carrier.requests().await.len(), 3);
+    assert_eq!(s.carrier.requests().await.len(), 2);
 }
 
 #[tokio::test]
 async fn sip_addresses_are_provisioned_too() {
     let s = setup().await;
-    let dnids = json!([{"dnid": "^sip:100@pbx\\.example\\.com$"}]);
+    let dnids = json!([{"dnid": "^sip:100@pbx\\.example\\.com$", "application": {"name": APP}}]);
     mount(&s.carrier, vec![("GET", DNIDS, 200, dnids.into(), NOW)]).await;
     let created = s
         .app
@@ -634,7 +831,6 @@ async fn sip_addresses_are_provisioned_too() {
 async fn a_failed_dnid_provisioning_refuses_the_number_with_502_and_stores_nothing() {
     let s = setup().await;
     let empty = || ("GET", DNIDS, 200, json!([]).into(), NOW);
-    let app_found = || ("GET", APP_LOOKUP, 200, json!({"uuid": "app-uuid-1"}).into(), NOW);
     let echo = format!("bearer {TOKEN} rejected");
     let echoed = format!(
         "Cloudonix DNID list failed with HTTP 401: bearer {} rejected",
@@ -657,28 +853,23 @@ async fn a_failed_dnid_provisioning_refuses_the_number_with_502_and_stores_nothi
         ),
         (vec![("GET", DNIDS, 200, "<html>".into(), NOW)], not_json, true),
         (
-            vec![empty(), ("GET", APP_LOOKUP, 404, "no such app".into(), NOW)],
-            "Cloudonix Voice Application lookup failed with HTTP 404: no such app",
+            vec![empty(), ("POST", DNID_CREATE, 404, "no such app".into(), NOW)],
+            "Cloudonix dnidCreate failed with HTTP 404: no such app",
             false,
         ),
         (
-            vec![empty(), ("GET", APP_LOOKUP, 200, json!({"uuid": " "}).into(), NOW)],
-            "Cloudonix applicationGet response did not include an application UUID",
-            false,
-        ),
-        (
-            vec![empty(), ("GET", APP_LOOKUP, 200, "<html>".into(), NOW)],
-            not_json,
-            true,
-        ),
-        (
-            vec![empty(), app_found(), ("POST", DNID_CREATE, 409, "exists".into(), NOW)],
+            vec![empty(), ("POST", DNID_CREATE, 409, "exists".into(), NOW)],
             "Cloudonix dnidCreate failed with HTTP 409: exists",
             false,
         ),
-        // The listing answers, then the application lookup hangs.
         (
-            vec![empty(), ("GET", APP_LOOKUP, 200, json!({}).into(), HANG)],
+            vec![empty(), ("POST", DNID_CREATE, 503, "<html>".into(), NOW)],
+            "Cloudonix dnidCreate failed with HTTP 503: <html>",
+            false,
+        ),
+        // The listing answers, then the creation hangs.
+        (
+            vec![empty(), ("POST", DNID_CREATE, 200, json!({}).into(), HANG)],
             &timed_out,
             false,
         ),
@@ -857,4 +1048,105 @@ async fn an_unreachable_cloudonix_fails_binds_and_refuses_new_numbers() {
     assert!(detail.starts_with("Cloudonix DNID provisioning failed: "), "{detail}");
     let numbers = app.call(Method::GET, &numbers_path(&s.cfg), None, 200).await;
     assert_eq!(numbers["phone_numbers"].as_array().unwrap().len(), 1);
+}
+
+// ---------------------------------------- what Cloudonix then does with calls
+
+/// Creates `NUMBER` bound to the workflow; returns the answer's status and body.
+async fn create_bound(s: &Setup) -> (u16, Value) {
+    let body = json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]});
+    let response = s
+        .app
+        .send(Method::POST, &numbers_path(&s.cfg), Some(&s.app.key), Some(body))
+        .await;
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_number_already_a_dnid_of_telebinds_application_is_bound_after_one_listing() {
+    for shape in SHAPES {
+        let s = setup().await;
+        let cloudonix = FakeCloudonix::new(shape).with_dnid("14155550100", APP);
+        cloudonix.serve(&s.carrier).await;
+        let (status, created) = create_bound(&s).await;
+        assert_eq!(status, 200, "{shape:?}: {created}");
+        assert_eq!(
+            created["provider_sync"],
+            json!({"ok": true, "message": null}),
+            "{shape:?}"
+        );
+        assert_routed_iff_ok(&created, &cloudonix, NUMBER);
+        let methods: Vec<String> = calls(&s.carrier.requests().await).into_iter().map(|(m, _)| m).collect();
+        assert_eq!(methods, ["GET", "PATCH"], "{shape:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_number_cloudonix_routes_to_another_application_is_refused_with_what_to_do() {
+    let expected = "Cloudonix routes +14155550100 to Voice Application reception-ivr in domain acme.cloudonix.net, \
+                    not to telebind-app. Delete that DNID in the Cloudonix Cockpit, then add the number again: \
+                    telebind then makes one that launches telebind-app.";
+    for shape in SHAPES {
+        let s = setup().await;
+        let cloudonix = FakeCloudonix::new(shape).with_dnid(NUMBER, OTHER_APP);
+        cloudonix.serve(&s.carrier).await;
+        let (status, refused) = create_bound(&s).await;
+        assert_eq!((status, refused), (502, json!({ "detail": expected })), "{shape:?}");
+        assert_eq!(s.numbers().await, json!([]), "nothing stored");
+        assert_eq!(
+            calls(&s.carrier.requests().await),
+            [call("GET", "/domains/acme.cloudonix.net/dnids")],
+            "{shape:?}: no DNID made, no application changed"
+        );
+        assert_eq!(cloudonix.inbound_url(NUMBER).as_deref(), Some(ELSEWHERE));
+    }
+}
+
+#[tokio::test]
+async fn a_dnid_that_names_no_application_refuses_the_number() {
+    let s = setup().await;
+    let dnids = json!([{"id": 5, "source": NUMBER}]);
+    mount(&s.carrier, vec![("GET", DNIDS, 200, dnids.into(), NOW)]).await;
+    let (status, refused) = create_bound(&s).await;
+    let expected = "Cloudonix has a DNID for +14155550100 in domain acme.cloudonix.net that does not name the \
+                    Voice Application it launches, so telebind cannot tell whether it is telebind-app. Delete that \
+                    DNID in the Cloudonix Cockpit, then add the number again: telebind then makes one that launches \
+                    telebind-app.";
+    assert_eq!((status, refused), (502, json!({ "detail": expected })));
+    assert_eq!(s.numbers().await, json!([]));
+}
+
+#[tokio::test]
+async fn a_new_number_becomes_a_dnid_on_the_documented_path_and_reaches_telebind() {
+    let s = setup().await;
+    let cloudonix = FakeCloudonix::new(Shape::Application);
+    cloudonix.serve(&s.carrier).await;
+    let (status, created) = create_bound(&s).await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["provider_sync"], json!({"ok": true, "message": null}));
+    assert_routed_iff_ok(&created, &cloudonix, NUMBER);
+    assert_eq!(
+        calls(&s.carrier.requests().await),
+        [
+            call("GET", "/domains/acme.cloudonix.net/dnids"),
+            call("POST", "/domains/acme.cloudonix.net/applications/telebind-app/dnids"),
+            call(
+                "PATCH",
+                "/customers/self/domains/acme.cloudonix.net/applications/telebind-app"
+            ),
+        ]
+    );
+
+    // Made again after a delete, the number finds its own DNID.
+    let path = format!("{}/{}", numbers_path(&s.cfg), created["id"]);
+    s.app.call(Method::DELETE, &path, None, 200).await;
+    let before = s.carrier.requests().await.len();
+    let (status, again) = create_bound(&s).await;
+    assert_eq!(status, 200, "{again}");
+    assert_routed_iff_ok(&again, &cloudonix, NUMBER);
+    let methods: Vec<String> = calls(&s.carrier.requests().await[before..])
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect();
+    assert_eq!(methods, ["GET", "PATCH"]);
 }
