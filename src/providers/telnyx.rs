@@ -1,5 +1,6 @@
 //! Telnyx: one call-control application holds the webhook of every number it
-//! routes (PROVIDERS.md §3 telnyx, §4 telnyx, §5).
+//! routes, and a number reaches it through the number's `connection_id`
+//! (PROVIDERS.md §3 telnyx, §4 telnyx, §5; CARRIER-AUDIT.md X1–X5).
 
 use serde_json::{json, Value};
 
@@ -9,6 +10,10 @@ use super::{
     ProvisionError, SyncResult,
 };
 use crate::domain::credentials;
+
+/// The webhook format telebind's inbound route reads; Telnyx sends format "1"
+/// to an application that does not ask for "2" (PROVIDERS.md §3, §4 telnyx).
+const WEBHOOK_API_VERSION: &str = "2";
 
 pub struct Telnyx<'a> {
     base_url: &'a str,
@@ -58,7 +63,11 @@ impl<'a> Telnyx<'a> {
             })?;
         let reply = self
             .authed(http.patch(&url))
-            .json(&json!({"application_name": name, "webhook_event_url": webhook}))
+            .json(&json!({
+                "application_name": name,
+                "webhook_event_url": webhook,
+                "webhook_api_version": WEBHOOK_API_VERSION,
+            }))
             .map_err(|e| format!("Telnyx update failed: {e}"))?;
         match reply.status {
             200 => Ok(()),
@@ -66,13 +75,14 @@ impl<'a> Telnyx<'a> {
         }
     }
 
-    /// Whether `e164` is among the account's numbers; `Err` is the lookup-failed message.
-    fn owns(&self, http: &Http, e164: &str) -> Result<bool, String> {
+    /// `e164` among the account's numbers (the filter matches partially, so
+    /// the number is compared whole); `Err` is the lookup-failed message.
+    fn find_number(&self, http: &Http, e164: &str) -> Result<Option<Number>, String> {
         let url = format!(
             "{}/v2/phone_numbers?{}={}&{}=100",
             self.base_url,
             encode("filter[phone_number]"),
-            encode(e164),
+            digits(e164),
             encode("page[size]")
         );
         let failed = |e: String| format!("Telnyx phone-number lookup failed: {e}");
@@ -82,8 +92,94 @@ impl<'a> Telnyx<'a> {
         }
         let body = reply.json().map_err(failed)?;
         let mut numbers = body.get("data").and_then(Value::as_array).into_iter().flatten();
-        Ok(numbers.any(|n| n.get("phone_number").and_then(Value::as_str) == Some(e164)))
+        let number = numbers
+            .find(|n| n.get("phone_number").and_then(Value::as_str) == Some(e164))
+            .and_then(|n| {
+                Some(Number {
+                    id: n.get("id").and_then(Value::as_str)?.to_owned(),
+                    connection_id: n.get("connection_id").and_then(Value::as_str).map(str::to_owned),
+                })
+            });
+        Ok(number)
     }
+
+    /// Calls reach a call-control application only from the numbers linked to
+    /// it by their `connection_id` (CARRIER-AUDIT.md X5, decision 3): links
+    /// `e164` to `connection_id` if it is elsewhere, then reads it back, since
+    /// only the number's state says where its calls go.
+    fn link(&self, http: &Http, e164: &str, connection_id: &str) -> SyncResult {
+        let number = match self.find_number(http, e164) {
+            Ok(Some(number)) => number,
+            Ok(None) => return SyncResult::failed(not_in_account(e164)),
+            Err(e) => return SyncResult::failed(unchecked(e164, &e)),
+        };
+        if number.connection_id.as_deref() == Some(connection_id) {
+            return SyncResult::ok();
+        }
+        let url = format!("{}/v2/phone_numbers/{}", self.base_url, encode(&number.id));
+        let not_linked = |e: String| {
+            SyncResult::failed(format!(
+                "Telnyx did not link number {e164} to connection {connection_id}; \
+                 link it in the Telnyx Mission Control Portal, then sync again. {e}"
+            ))
+        };
+        match self
+            .authed(http.patch(&url))
+            .json(&json!({"connection_id": connection_id}))
+        {
+            // The read-back, not the status, says whether the link took.
+            Ok(reply) if (200..300).contains(&reply.status) => {}
+            Ok(reply) => return not_linked(api_error(&reply)),
+            Err(e) => return not_linked(format!("Telnyx update failed: {e}")),
+        }
+        match self.find_number(http, e164) {
+            Ok(Some(now)) if now.connection_id.as_deref() == Some(connection_id) => SyncResult {
+                ok: true,
+                message: Some(format!(
+                    "Telnyx number {e164} was on {}; it now uses connection {connection_id}.",
+                    on(number.connection_id.as_deref())
+                )),
+            },
+            Ok(Some(now)) => SyncResult::failed(format!(
+                "Telnyx number {e164} is still on {} after being linked to connection {connection_id}; \
+                 link it in the Telnyx Mission Control Portal, then sync again.",
+                on(now.connection_id.as_deref())
+            )),
+            Ok(None) => SyncResult::failed(not_in_account(e164)),
+            Err(e) => SyncResult::failed(unchecked(e164, &e)),
+        }
+    }
+}
+
+/// A number of the account, as the phone-number list shows it.
+struct Number {
+    id: String,
+    connection_id: Option<String>,
+}
+
+/// What a number is linked to, for a message.
+fn on(connection_id: Option<&str>) -> String {
+    connection_id.map_or_else(|| "no connection".into(), |id| format!("connection {id}"))
+}
+
+fn not_in_account(e164: &str) -> String {
+    format!(
+        "Phone number {e164} is not in this Telnyx account, so Telnyx cannot route its calls to telebind. \
+         Add it in the Telnyx Mission Control Portal, then sync again."
+    )
+}
+
+/// The number's lookup failed; what to do comes first, since long carrier
+/// bodies are cut.
+fn unchecked(e164: &str, error: &str) -> String {
+    format!("Telnyx number {e164} could not be checked; sync again once Telnyx answers. {error}")
+}
+
+/// Telnyx's number filter wants digits only: "Non-numerical characters will
+/// result in no values being returned" (filter[phone_number],
+/// https://developers.telnyx.com/api-reference/phone-number-configurations).
+fn digits(e164: &str) -> &str {
+    e164.trim_start_matches('+')
 }
 
 fn api_error(reply: &Reply) -> String {
@@ -91,7 +187,7 @@ fn api_error(reply: &Reply) -> String {
 }
 
 impl Provider for Telnyx<'_> {
-    fn configure_inbound(&self, http: &mut Http, _: &str, webhook: Option<&str>) -> SyncResult {
+    fn configure_inbound(&self, http: &mut Http, address: &str, webhook: Option<&str>) -> SyncResult {
         let Some(webhook) = webhook else {
             return application_level_detach("Telnyx");
         };
@@ -101,10 +197,14 @@ impl Provider for Telnyx<'_> {
             Some(id) if !self.creds.api_key.is_empty() => id,
             _ => return SyncResult::failed("Telnyx provider not properly configured"),
         };
-        match self.set_webhook(http, connection_id, webhook) {
-            Ok(()) => SyncResult::ok(),
-            Err(message) => SyncResult::failed(message),
+        if let Err(message) = self.set_webhook(http, connection_id, webhook) {
+            return SyncResult::failed(message);
         }
+        // A SIP address has no phone-number resource to link.
+        if !is_pstn(address) {
+            return SyncResult::ok();
+        }
+        self.link(http, address, connection_id)
     }
 
     fn check_ownership(&self, http: &mut Http, address: &str) -> Ownership {
@@ -114,9 +214,9 @@ impl Provider for Telnyx<'_> {
         if self.creds.api_key.is_empty() {
             return Ownership::LookupFailed("Telnyx API key is required to validate phone-number ownership".into());
         }
-        match self.owns(http, address) {
-            Ok(true) => Ownership::Owned,
-            Ok(false) => Ownership::NotOwned(format!(
+        match self.find_number(http, address) {
+            Ok(Some(_)) => Ownership::Owned,
+            Ok(None) => Ownership::NotOwned(format!(
                 "Phone number {address} is not owned by this Telnyx account. \
                  Add it in the Telnyx Mission Control Portal first."
             )),
@@ -140,7 +240,11 @@ pub fn provision(
     let reply = http
         .post(&format!("{base_url}/v2/call_control_applications"))
         .bearer(&creds.api_key)
-        .json(&json!({"application_name": minted_name(), "webhook_event_url": webhook}));
+        .json(&json!({
+            "application_name": minted_name(),
+            "webhook_event_url": webhook,
+            "webhook_api_version": WEBHOOK_API_VERSION,
+        }));
     let words = CreationWords {
         rejected: "Failed to auto-create Telnyx Call Control Application",
         unreachable: "Failed to reach Telnyx to auto-create Call Control Application",

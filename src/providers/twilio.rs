@@ -12,6 +12,13 @@ pub struct Twilio<'a> {
     creds: &'a credentials::Twilio,
 }
 
+/// A number's incoming-number resource, as the lookup reads it.
+struct Incoming {
+    sid: String,
+    /// What routes the number's calls instead of its Voice URL, e.g. `SIP trunk TK…`.
+    overridden_by: Option<String>,
+}
+
 /// Why the number lookup gave no list; the two operations word them differently.
 enum LookupError {
     /// Twilio answered other than 200: `Twilio API {status}: {body}`.
@@ -37,8 +44,8 @@ impl<'a> Twilio<'a> {
         )
     }
 
-    /// The sid of `e164`'s incoming-number resource; only the first page is read.
-    fn lookup(&self, http: &Http, e164: &str) -> Result<Option<String>, LookupError> {
+    /// `e164`'s incoming-number resource; only the first page is read.
+    fn lookup(&self, http: &Http, e164: &str) -> Result<Option<Incoming>, LookupError> {
         let url = format!(
             "{}/IncomingPhoneNumbers.json?PhoneNumber={}",
             self.account_url(),
@@ -53,16 +60,20 @@ impl<'a> Twilio<'a> {
             return Err(LookupError::Api(format!("Twilio API {}: {}", reply.status, reply.body)));
         }
         let body = reply.json().map_err(LookupError::Failed)?;
-        let sid = body
+        let incoming = body
             .get("incoming_phone_numbers")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
             .find(|n| n.get("phone_number").and_then(Value::as_str) == Some(e164))
-            .and_then(|n| n.get("sid"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        Ok(sid)
+            .and_then(|n| {
+                let sid = n.get("sid").and_then(Value::as_str)?.to_owned();
+                Some(Incoming {
+                    sid,
+                    overridden_by: overridden_by(n),
+                })
+            });
+        Ok(incoming)
     }
 
     fn not_owned(&self, e164: &str) -> String {
@@ -71,6 +82,18 @@ impl<'a> Twilio<'a> {
             self.creds.account_sid
         )
     }
+}
+
+/// Twilio ignores a number's Voice URL while a SIP trunk or a TwiML App is set
+/// on it, and a trunk overrides the app too: "If a `trunk_sid` is present, we
+/// ignore all of the voice urls and voice applications"
+/// (https://www.twilio.com/docs/phone-numbers/api/incomingphonenumber-resource).
+/// Twilio shows an unset one as `null` or `""`.
+fn overridden_by(number: &Value) -> Option<String> {
+    let set = |field: &str| number.get(field).and_then(Value::as_str).filter(|sid| !sid.is_empty());
+    set("trunk_sid")
+        .map(|sid| format!("SIP trunk {sid}"))
+        .or_else(|| set("voice_application_sid").map(|sid| format!("TwiML App {sid}")))
 }
 
 impl Provider for Twilio<'_> {
@@ -82,8 +105,8 @@ impl Provider for Twilio<'_> {
         if !is_pstn(address) {
             return SyncResult::ok();
         }
-        let sid = match self.lookup(http, address) {
-            Ok(Some(sid)) => sid,
+        let incoming = match self.lookup(http, address) {
+            Ok(Some(incoming)) => incoming,
             // Detaching a number the account no longer has: nothing to undo.
             Ok(None) if webhook.is_none() => return SyncResult::ok(),
             Ok(None) => return SyncResult::failed(self.not_owned(address)),
@@ -91,7 +114,19 @@ impl Provider for Twilio<'_> {
                 return SyncResult::failed(format!("Twilio lookup failed: {e}"))
             }
         };
-        let url = format!("{}/IncomingPhoneNumbers/{}.json", self.account_url(), encode(&sid));
+        if let (Some(_), Some(router)) = (webhook, &incoming.overridden_by) {
+            // Setting the URL would change nothing, and detaching another
+            // trunk or app is the account owner's call, not telebind's.
+            return SyncResult::failed(format!(
+                "Twilio number {address} is routed by {router}, so Twilio ignores its Voice URL. \
+                 Detach it in Twilio, then sync again."
+            ));
+        }
+        let url = format!(
+            "{}/IncomingPhoneNumbers/{}.json",
+            self.account_url(),
+            encode(&incoming.sid)
+        );
         let call = http.post(&url).basic(&self.creds.account_sid, &self.creds.auth_token);
         let reply = match webhook {
             Some(webhook) => call.form(&[("VoiceUrl", webhook), ("VoiceMethod", "POST")]),

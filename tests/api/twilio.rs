@@ -1,10 +1,12 @@
-//! The sync engine against a mock Twilio (PROVIDERS.md §4–§5, API.md §5.4–§5.7).
+//! The sync engine against a fake Twilio (PROVIDERS.md §4–§5, API.md §5.4–§5.7,
+//! CARRIER-AUDIT.md T1/T2 and decision 2).
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use wiremock::Request;
+use wiremock::{Request, Respond, ResponseTemplate};
 
 use crate::helpers::{numbers_path, CarrierSetup, MockCarrier, SYNC_TIMEOUT_MS};
 
@@ -15,26 +17,202 @@ const NUMBER: &str = "+14155550100";
 const WEBHOOK: &str = "http://telebind.test/api/v1/telephony/inbound/run";
 const LOOKUP: &str = "^/2010-04-01/Accounts/AC0123456789abcdef0123456789abcd/IncomingPhoneNumbers.json$";
 const UPDATE: &str = "^/2010-04-01/Accounts/AC0123456789abcdef0123456789abcd/IncomingPhoneNumbers/PN123.json$";
+/// Every request of the fake's account.
+const ACCOUNT: &str = "^/2010-04-01/Accounts/AC0123456789abcdef0123456789abcd/";
 
-/// Twilio that owns `NUMBER` and accepts updates.
-async fn owning(carrier: &MockCarrier) {
-    let numbers = json!({"incoming_phone_numbers": [{"sid": "PN999", "phone_number": "+14155550999"},
-                                                    {"sid": "PN123", "phone_number": NUMBER}]});
-    carrier.answer("GET", LOOKUP, 200, numbers, Duration::ZERO).await;
-    carrier
-        .answer("POST", UPDATE, 200, json!({"sid": "PN123"}), Duration::ZERO)
-        .await;
+/// One IncomingPhoneNumber resource, with the fields that decide where its calls go.
+#[derive(Clone, Default)]
+struct IncomingNumber {
+    sid: String,
+    phone_number: String,
+    /// Empty when unset.
+    voice_url: String,
+    voice_method: String,
+    voice_application_sid: Option<String>,
+    trunk_sid: Option<String>,
 }
 
-/// A Twilio configuration that owns `NUMBER`, and a workflow.
-async fn setup() -> CarrierSetup {
+impl IncomingNumber {
+    fn new(sid: &str, phone_number: &str) -> IncomingNumber {
+        IncomingNumber {
+            sid: sid.into(),
+            phone_number: phone_number.into(),
+            // VoiceMethod "defaults to POST": https://www.twilio.com/docs/phone-numbers/api/incomingphonenumber-resource
+            voice_method: "POST".into(),
+            ..IncomingNumber::default()
+        }
+    }
+
+    /// As the list example of the docs shows it: an unset URL and trunk are
+    /// `null`, an unset application is `""` (https://www.twilio.com/docs/phone-numbers/api/incomingphonenumber-resource).
+    fn to_json(&self) -> Value {
+        json!({
+            "sid": self.sid,
+            "account_sid": SID,
+            "phone_number": self.phone_number,
+            "voice_url": (!self.voice_url.is_empty()).then_some(&self.voice_url),
+            "voice_method": self.voice_method,
+            "voice_application_sid": self.voice_application_sid.clone().unwrap_or_default(),
+            "trunk_sid": self.trunk_sid,
+        })
+    }
+}
+
+/// A Twilio account that keeps its numbers and answers the IncomingPhoneNumber
+/// list and update requests as Twilio documents them.
+#[derive(Clone, Default)]
+struct FakeTwilio {
+    numbers: Arc<Mutex<Vec<IncomingNumber>>>,
+}
+
+impl FakeTwilio {
+    /// An account holding `NUMBER` (PN123) and +14155550999 (PN999), both unrouted.
+    fn owning() -> FakeTwilio {
+        let fake = FakeTwilio::default();
+        fake.add(IncomingNumber::new("PN999", "+14155550999"));
+        fake.add(IncomingNumber::new("PN123", NUMBER));
+        fake
+    }
+
+    fn add(&self, number: IncomingNumber) {
+        self.numbers.lock().unwrap().push(number);
+    }
+
+    fn number(&self, e164: &str) -> Option<IncomingNumber> {
+        self.numbers
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|n| n.phone_number == e164)
+            .cloned()
+    }
+
+    /// Where Twilio would send an inbound call to `e164` now: "If a
+    /// `trunk_sid` is present, we ignore all of the voice urls and voice
+    /// applications"; "The `voice_url` will not be used if a
+    /// `voice_application_sid` or a `trunk_sid` is set" (https://www.twilio.com/docs/phone-numbers/api/incomingphonenumber-resource).
+    /// A GET would not reach telebind's POST-only inbound route.
+    fn inbound_url(&self, e164: &str) -> Option<String> {
+        let number = self.number(e164)?;
+        let overridden = number.trunk_sid.is_some() || number.voice_application_sid.is_some();
+        (!overridden && !number.voice_url.is_empty() && number.voice_method == "POST").then_some(number.voice_url)
+    }
+
+    async fn mount(&self, carrier: &MockCarrier) {
+        carrier.serve("GET", ACCOUNT, self.clone()).await;
+        carrier.serve("POST", ACCOUNT, self.clone()).await;
+    }
+
+    /// PhoneNumber: "You can specify partial numbers and use '*' as a
+    /// wildcard for any digit" (https://www.twilio.com/docs/phone-numbers/api/incomingphonenumber-resource).
+    /// The value is form-decoded first, so a literal `+` arrives as a space
+    /// and matches no number.
+    fn list(&self, request: &Request) -> ResponseTemplate {
+        let pattern = request
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "PhoneNumber")
+            .map(|(_, v)| v.into_owned());
+        let numbers = self.numbers.lock().unwrap();
+        let listed: Vec<Value> = numbers
+            .iter()
+            .filter(|n| pattern.as_deref().is_none_or(|p| partial_match(p, &n.phone_number)))
+            .map(IncomingNumber::to_json)
+            .collect();
+        ResponseTemplate::new(200).set_body_json(json!({
+            "incoming_phone_numbers": listed, "page": 0, "page_size": 50, "next_page_uri": null
+        }))
+    }
+
+    /// Update: form fields; VoiceMethod "Can be: GET or POST"; "Setting a
+    /// `trunk_sid` will automatically delete your `voice_application_sid` and
+    /// vice versa" (https://www.twilio.com/docs/phone-numbers/api/incomingphonenumber-resource).
+    fn update(&self, sid: &str, request: &Request) -> ResponseTemplate {
+        let mut numbers = self.numbers.lock().unwrap();
+        let Some(number) = numbers.iter_mut().find(|n| n.sid == sid) else {
+            return twilio_error(404, 20404, "The requested resource was not found");
+        };
+        let optional = |value: String| (!value.is_empty()).then_some(value);
+        for (field, value) in url::form_urlencoded::parse(&request.body).into_owned() {
+            match field.as_str() {
+                "VoiceUrl" => number.voice_url = value,
+                "VoiceMethod" if value == "GET" || value == "POST" => number.voice_method = value,
+                "VoiceMethod" => return twilio_error(400, 21209, "VoiceMethod is not valid"),
+                "VoiceApplicationSid" => {
+                    number.voice_application_sid = optional(value);
+                    number.trunk_sid = None;
+                }
+                "TrunkSid" => {
+                    number.trunk_sid = optional(value);
+                    number.voice_application_sid = None;
+                }
+                _ => {}
+            }
+        }
+        ResponseTemplate::new(200).set_body_json(number.to_json())
+    }
+}
+
+impl Respond for FakeTwilio {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        // HTTP Basic auth with the Account SID and Auth Token: https://www.twilio.com/docs/usage/requests-to-twilio
+        let authorized = request.headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(BASIC);
+        if !authorized {
+            return twilio_error(401, 20003, "Authenticate");
+        }
+        let path = request.url.path();
+        let resource = path
+            .rsplit_once("/IncomingPhoneNumbers/")
+            .and_then(|(_, file)| file.strip_suffix(".json"));
+        match (request.method.as_str(), resource) {
+            ("GET", None) if path.ends_with("/IncomingPhoneNumbers.json") => self.list(request),
+            ("POST", Some(sid)) => self.update(sid, request),
+            _ => twilio_error(404, 20404, "The requested resource was not found"),
+        }
+    }
+}
+
+/// Twilio's error body.
+fn twilio_error(status: u16, code: u32, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({"code": code, "message": message, "status": status}))
+}
+
+fn partial_match(pattern: &str, number: &str) -> bool {
+    let (pattern, number) = (pattern.as_bytes(), number.as_bytes());
+    pattern.len() <= number.len()
+        && number.windows(pattern.len()).any(|window| {
+            window
+                .iter()
+                .zip(pattern)
+                .all(|(n, p)| n == p || (*p == b'*' && n.is_ascii_digit()))
+        })
+}
+
+/// A Twilio configuration on an account that owns `NUMBER`, and a workflow.
+async fn setup() -> (CarrierSetup, FakeTwilio) {
+    setup_with(FakeTwilio::owning()).await
+}
+
+async fn setup_with(twilio: FakeTwilio) -> (CarrierSetup, FakeTwilio) {
     let s = CarrierSetup::start(
         json!({"provider": "twilio", "account_sid": SID, "auth_token": TOKEN}),
         &[SID, TOKEN],
     )
     .await;
-    owning(&s.carrier).await;
-    s
+    twilio.mount(&s.carrier).await;
+    (s, twilio)
+}
+
+/// The honest invariant: a push reports ok exactly when Twilio now sends the
+/// number's calls to telebind's webhook.
+fn assert_truthful(sync: &Value, twilio: &FakeTwilio, e164: &str) {
+    let routed = twilio.inbound_url(e164).as_deref() == Some(WEBHOOK);
+    assert_eq!(
+        sync["ok"],
+        routed,
+        "{sync} while Twilio routes to {:?}",
+        twilio.inbound_url(e164)
+    );
 }
 
 fn form(request: &Request) -> Vec<(String, String)> {
@@ -52,7 +230,7 @@ fn is_lookup(request: &Request) -> bool {
 
 #[tokio::test]
 async fn binding_a_number_looks_it_up_then_posts_the_webhook() {
-    let s = setup().await;
+    let (s, twilio) = setup().await;
     let (_, path) = s
         .number(json!({"address": "(415) 555-0100", "country_code": "US"}))
         .await;
@@ -68,6 +246,7 @@ async fn binding_a_number_looks_it_up_then_posts_the_webhook() {
         )
         .await;
     assert_eq!(updated["provider_sync"], json!({"ok": true, "message": null}));
+    assert_truthful(&updated["provider_sync"], &twilio, NUMBER);
     assert_eq!(updated["last_provider_sync"]["ok"], true);
     assert_eq!(updated["last_provider_sync"]["attached"], true);
     assert!(updated["last_provider_sync"]["at"].as_str().unwrap().ends_with('Z'));
@@ -95,7 +274,7 @@ async fn binding_a_number_looks_it_up_then_posts_the_webhook() {
 
 #[tokio::test]
 async fn clearing_the_workflow_empties_the_voice_url() {
-    let s = setup().await;
+    let (s, twilio) = setup().await;
     let path = s.bound_number(NUMBER).await;
     let before = s.request_count().await;
     let cleared = s
@@ -109,11 +288,12 @@ async fn clearing_the_workflow_empties_the_voice_url() {
         form(requests.last().unwrap()),
         [("VoiceUrl".to_string(), String::new())]
     );
+    assert_eq!(twilio.inbound_url(NUMBER), None);
 }
 
 #[tokio::test]
 async fn deactivating_a_bound_number_detaches_it() {
-    let s = setup().await;
+    let (s, twilio) = setup().await;
     let path = s.bound_number(NUMBER).await;
     let inactive = s
         .app
@@ -125,11 +305,12 @@ async fn deactivating_a_bound_number_detaches_it() {
         form(requests.last().unwrap()),
         [("VoiceUrl".to_string(), String::new())]
     );
+    assert_eq!(twilio.inbound_url(NUMBER), None);
 }
 
 #[tokio::test]
 async fn a_label_only_edit_makes_no_carrier_request() {
-    let s = setup().await;
+    let (s, _) = setup().await;
     let path = s.bound_number(NUMBER).await;
     let before = s.request_count().await;
     let edited = s
@@ -154,7 +335,7 @@ enum Failure {
 }
 
 async fn an_update_survives(failure: Failure) {
-    let s = setup().await;
+    let (s, _) = setup().await;
     let (_, path) = s.number(json!({"address": NUMBER})).await;
     s.carrier.server.reset().await;
     match failure {
@@ -242,7 +423,7 @@ async fn a_refused_connection_fails_the_push_not_the_update() {
 
 #[tokio::test]
 async fn a_failed_push_is_retried_by_the_next_edit() {
-    let s = setup().await;
+    let (s, twilio) = setup().await;
     let (_, path) = s.number(json!({"address": NUMBER})).await;
     s.carrier.server.reset().await;
     s.carrier.answer("GET", LOOKUP, 503, "busy", Duration::ZERO).await;
@@ -257,18 +438,19 @@ async fn a_failed_push_is_retried_by_the_next_edit() {
         .await;
     assert_eq!(failed["provider_sync"]["ok"], false);
     s.carrier.server.reset().await;
-    owning(&s.carrier).await;
+    twilio.mount(&s.carrier).await;
     let retried = s
         .app
         .call(Method::PUT, &path, Some(json!({"label": "again"})), 200)
         .await;
     assert_eq!(retried["provider_sync"], json!({"ok": true, "message": null}));
+    assert_truthful(&retried["provider_sync"], &twilio, NUMBER);
     assert_eq!(s.request_count().await, 2, "lookup and POST");
 }
 
 #[tokio::test]
 async fn a_hanging_carrier_does_not_hold_up_other_requests() {
-    let s = setup().await;
+    let (s, _) = setup().await;
     let (_, slow) = s.number(json!({"address": NUMBER})).await;
     let (_, other) = s.number(json!({"address": "+14155550999"})).await;
     s.carrier.server.reset().await;
@@ -304,7 +486,7 @@ async fn a_hanging_carrier_does_not_hold_up_other_requests() {
 
 #[tokio::test]
 async fn deleting_a_bound_number_detaches_it_first_and_keeps_it_when_that_fails() {
-    let s = setup().await;
+    let (s, _) = setup().await;
     let path = s.bound_number(NUMBER).await;
     s.carrier.server.reset().await;
     s.carrier
@@ -347,18 +529,19 @@ async fn deleting_a_bound_number_detaches_it_first_and_keeps_it_when_that_fails(
 
 #[tokio::test]
 async fn deleting_a_bound_number_detaches_it() {
-    let s = setup().await;
+    let (s, twilio) = setup().await;
     let path = s.bound_number(NUMBER).await;
     let deleted = s.app.call(Method::DELETE, &path, None, 200).await;
     assert_eq!(
         deleted,
         json!({"message": "Phone number deleted", "provider_sync": {"ok": true, "message": null}})
     );
+    assert_eq!(twilio.inbound_url(NUMBER), None);
 }
 
 #[tokio::test]
 async fn deleting_a_never_bound_number_makes_no_carrier_request() {
-    let s = setup().await;
+    let (s, _) = setup().await;
     let (_, path) = s.number(json!({"address": NUMBER})).await;
     let before = s.request_count().await;
     let deleted = s.app.call(Method::DELETE, &path, None, 200).await;
@@ -371,11 +554,12 @@ async fn deleting_a_never_bound_number_makes_no_carrier_request() {
 
 #[tokio::test]
 async fn creating_a_bound_number_checks_ownership_then_attaches() {
-    let s = setup().await;
+    let (s, twilio) = setup().await;
     let (created, _) = s
         .number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]}))
         .await;
     assert_eq!(created["provider_sync"], json!({"ok": true, "message": null}));
+    assert_truthful(&created["provider_sync"], &twilio, NUMBER);
     let requests = s.carrier.requests().await;
     let kinds: Vec<&str> = requests.iter().map(|r| r.method.as_str()).collect();
     assert_eq!(kinds, ["GET", "GET", "POST"], "ownership, lookup, attach");
@@ -384,7 +568,7 @@ async fn creating_a_bound_number_checks_ownership_then_attaches() {
 
 #[tokio::test]
 async fn a_number_the_account_does_not_own_is_refused_with_400() {
-    let s = setup().await;
+    let (s, _) = setup().await;
     let answer = s
         .app
         .call(
@@ -412,7 +596,7 @@ async fn a_number_the_account_does_not_own_is_refused_with_400() {
 
 #[tokio::test]
 async fn a_failed_ownership_lookup_is_a_502_and_nothing_is_stored() {
-    let s = setup().await;
+    let (s, _) = setup().await;
     s.carrier.server.reset().await;
     s.carrier
         .answer("GET", LOOKUP, 500, "lookup broke", Duration::ZERO)
@@ -435,11 +619,12 @@ async fn a_failed_ownership_lookup_is_a_502_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn sync_pushes_the_current_binding_again() {
-    let s = setup().await;
+    let (s, twilio) = setup().await;
     let path = s.bound_number(NUMBER).await;
     let before = s.request_count().await;
     let synced = s.app.call(Method::POST, &format!("{path}/sync"), None, 200).await;
     assert_eq!(synced["provider_sync"], json!({"ok": true, "message": null}));
+    assert_truthful(&synced["provider_sync"], &twilio, NUMBER);
     let requests = s.requests_after(before).await;
     assert_eq!(
         form(&requests[1]),
@@ -452,7 +637,7 @@ async fn sync_pushes_the_current_binding_again() {
 
 #[tokio::test]
 async fn after_concurrent_updates_the_carrier_holds_the_final_stored_binding() {
-    let s = setup().await;
+    let (s, twilio) = setup().await;
     let (_, path) = s.number(json!({"address": NUMBER})).await;
     let updates = (0..12).map(|i| {
         let body = if i % 2 == 0 {
@@ -464,22 +649,116 @@ async fn after_concurrent_updates_the_carrier_holds_the_final_stored_binding() {
     });
     futures_util::future::join_all(updates).await;
     let stored = s.app.call(Method::GET, &path, None, 200).await;
-    let last_post = s
-        .carrier
-        .requests()
-        .await
-        .into_iter()
-        .rfind(|r| r.method.as_str() == "POST")
-        .unwrap();
-    let voice_url = form(&last_post)[0].1.clone();
-    let expected = if stored["inbound_workflow_id"].is_null() {
-        ""
-    } else {
-        WEBHOOK
-    };
-    assert_eq!(voice_url, expected, "stored: {stored}");
+    let expected = (!stored["inbound_workflow_id"].is_null()).then_some(WEBHOOK);
+    assert_eq!(twilio.inbound_url(NUMBER).as_deref(), expected, "stored: {stored}");
     assert_eq!(
         stored["last_provider_sync"]["attached"],
         !stored["inbound_workflow_id"].is_null()
     );
+}
+
+/// `NUMBER` routed by a SIP trunk or a TwiML App: binding it is ok:false with
+/// decision 2's message, leaves the number as it was, and succeeds once the
+/// owner has detached it in Twilio and syncs again.
+async fn an_overridden_number_is_not_claimed(trunk: Option<&str>, app: Option<&str>, router: &str) {
+    let twilio = FakeTwilio::default();
+    twilio.add(IncomingNumber {
+        voice_url: "https://other.example/voice".into(),
+        voice_application_sid: app.map(Into::into),
+        trunk_sid: trunk.map(Into::into),
+        ..IncomingNumber::new("PN123", NUMBER)
+    });
+    let (s, twilio) = setup_with(twilio).await;
+    let path = s.unbound_number(NUMBER).await;
+    let before = s.request_count().await;
+
+    let message = s.failed_bind(&path).await;
+    assert_eq!(
+        message,
+        format!("Twilio number {NUMBER} is routed by {router}, so Twilio ignores its Voice URL. Detach it in Twilio, then sync again.")
+    );
+    let requests = s.requests_after(before).await;
+    assert!(
+        requests.iter().all(|r| r.method.as_str() == "GET"),
+        "telebind changes nothing on a number it does not route"
+    );
+    let untouched = twilio.number(NUMBER).unwrap();
+    assert_eq!(
+        (
+            untouched.trunk_sid.as_deref(),
+            untouched.voice_application_sid.as_deref()
+        ),
+        (trunk, app)
+    );
+    assert_eq!(untouched.voice_url, "https://other.example/voice");
+    assert_eq!(twilio.inbound_url(NUMBER), None);
+
+    // The owner detaches the number in Twilio and syncs again.
+    twilio.numbers.lock().unwrap()[0] = IncomingNumber {
+        voice_url: "https://other.example/voice".into(),
+        ..IncomingNumber::new("PN123", NUMBER)
+    };
+    let synced = s.app.call(Method::POST, &format!("{path}/sync"), None, 200).await;
+    assert_eq!(synced["provider_sync"], json!({"ok": true, "message": null}));
+    assert_truthful(&synced["provider_sync"], &twilio, NUMBER);
+}
+
+#[tokio::test]
+async fn binding_a_number_on_a_sip_trunk_is_refused_and_leaves_the_trunk() {
+    let trunk = "TK0123456789abcdef0123456789abcdef";
+    an_overridden_number_is_not_claimed(Some(trunk), None, &format!("SIP trunk {trunk}")).await;
+}
+
+#[tokio::test]
+async fn binding_a_number_on_a_twiml_app_is_refused_and_leaves_the_app() {
+    let app = "AP0123456789abcdef0123456789abcdef";
+    an_overridden_number_is_not_claimed(None, Some(app), &format!("TwiML App {app}")).await;
+}
+
+#[tokio::test]
+async fn a_lookup_showing_both_a_trunk_and_an_app_names_the_trunk() {
+    // Twilio documents the two as exclusive, and the trunk as overriding the
+    // app, so a listing that shows both is answered by naming the trunk.
+    let (s, _) = setup().await;
+    let path = s.unbound_number(NUMBER).await;
+    s.carrier.server.reset().await;
+    let listed = json!({"incoming_phone_numbers": [{"sid": "PN123", "phone_number": NUMBER,
+        "voice_application_sid": "AP1", "trunk_sid": "TK1"}]});
+    s.carrier.answer("GET", LOOKUP, 200, listed, Duration::ZERO).await;
+    let message = s.failed_bind(&path).await;
+    assert!(
+        message.starts_with(&format!("Twilio number {NUMBER} is routed by SIP trunk TK1,")),
+        "{message}"
+    );
+    assert_eq!(s.request_count().await, 1, "only the lookup");
+}
+
+#[tokio::test]
+async fn the_fake_twilio_matches_partial_numbers_and_reads_a_literal_plus_as_a_space() {
+    let carrier = MockCarrier::start().await;
+    FakeTwilio::owning().mount(&carrier).await;
+    let list = |query: &'static str| {
+        let url = format!(
+            "{}/2010-04-01/Accounts/{SID}/IncomingPhoneNumbers.json?{query}",
+            carrier.url()
+        );
+        async move {
+            let answer = reqwest::Client::new()
+                .get(url)
+                .header("authorization", BASIC)
+                .send()
+                .await
+                .unwrap();
+            let body: Value = answer.json().await.unwrap();
+            let numbers = body["incoming_phone_numbers"].as_array().unwrap().clone();
+            numbers
+                .iter()
+                .map(|n| n["sid"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(list("PhoneNumber=%2B14155550100").await, ["PN123"]);
+    assert_eq!(list("PhoneNumber=+14155550100").await, Vec::<String>::new());
+    assert_eq!(list("PhoneNumber=41555501*0").await, ["PN123"]);
+    assert_eq!(list("PhoneNumber=415555").await, ["PN999", "PN123"]);
 }
