@@ -11,7 +11,8 @@ use telebind::domain::provider::mask;
 use wiremock::{Request, Respond, ResponseTemplate};
 
 use crate::helpers::{
-    numbers_path, spawn_app_with, spawn_app_with_carrier, MockBody, MockCarrier, TestApp, SYNC_TIMEOUT_MS,
+    calls, json_body, numbers_path, spawn_app_with, spawn_app_with_carrier, Answer, MockCarrier, TestApp,
+    SYNC_TIMEOUT_MS,
 };
 
 const CONFIGS: &str = "/api/v1/organizations/telephony-configs";
@@ -31,8 +32,9 @@ const DNID_CREATE: &str = "^/domains/acme\\.cloudonix\\.net/applications/telebin
 const OTHER_APP: &str = "reception-ivr";
 /// Where the domain's applications answer before telebind binds one.
 const ELSEWHERE: &str = "https://ivr.example.com/cxml";
-const NOW: Duration = Duration::ZERO;
-const HANG: Duration = Duration::from_secs(10);
+/// Delays of the mocked answers, in ms.
+const NOW: u64 = 0;
+const HANG: u64 = 10_000;
 
 /// A Cloudonix config of domain `acme` (normalized to `acme.cloudonix.net`).
 fn config(application_name: Option<&str>) -> Value {
@@ -41,15 +43,6 @@ fn config(application_name: Option<&str>) -> Value {
         config["application_name"] = json!(name);
     }
     config
-}
-
-/// One mocked answer: verb, path regex, status, body, delay.
-type Answer = (&'static str, &'static str, u16, MockBody, Duration);
-
-async fn mount(carrier: &MockCarrier, answers: Vec<Answer>) {
-    for (verb, path, status, body, delay) in answers {
-        carrier.answer(verb, path, status, body, delay).await;
-    }
 }
 
 fn domain_found() -> Answer {
@@ -89,20 +82,8 @@ fn patch_accepted() -> Answer {
     ("PATCH", APPLICATION, 200, json!({"name": APP}).into(), NOW)
 }
 
-/// (method, path) of each request, in order.
-fn calls(requests: &[Request]) -> Vec<(String, String)> {
-    requests
-        .iter()
-        .map(|r| (r.method.to_string(), r.url.path().to_string()))
-        .collect()
-}
-
 fn call(method: &str, path: &str) -> (String, String) {
     (method.to_string(), path.to_string())
-}
-
-fn body(request: &Request) -> Value {
-    serde_json::from_slice(&request.body).expect("a JSON body")
 }
 
 fn header<'r>(request: &'r Request, name: &str) -> &'r str {
@@ -345,7 +326,7 @@ fn assert_routed_iff_ok(answer: &Value, cloudonix: &FakeCloudonix, address: &str
 #[tokio::test]
 async fn a_config_without_an_application_gets_the_domain_uuid_and_a_new_default_application() {
     let (app, carrier) = spawn_app_with_carrier().await;
-    mount(&carrier, application_created()).await;
+    carrier.answer_each(application_created()).await;
 
     let created = app.create_config("Cloudonix", config(None)).await;
 
@@ -360,14 +341,14 @@ async fn a_config_without_an_application_gets_the_domain_uuid_and_a_new_default_
         ]
     );
     assert_eq!(header(&requests[0], "accept"), "application/json");
-    let sent = body(&requests[1]);
+    let sent = json_body(&requests[1]);
     let name = sent["name"].as_str().unwrap().to_string();
     assert!(is_minted(&name), "{name}");
     assert_eq!(
         sent,
         json!({"name": name, "type": "cxml", "url": WEBHOOK, "method": "POST"})
     );
-    assert_eq!(body(&requests[2]), json!({"defaultApplication": 42}));
+    assert_eq!(json_body(&requests[2]), json!({"defaultApplication": 42}));
     for request in &requests[1..] {
         assert_eq!(header(request, "content-type"), "application/json");
     }
@@ -388,9 +369,8 @@ async fn a_config_without_an_application_gets_the_domain_uuid_and_a_new_default_
 #[tokio::test]
 async fn the_name_cloudonix_gives_the_new_application_is_the_one_stored() {
     let (app, carrier) = spawn_app_with_carrier().await;
-    mount(
-        &carrier,
-        vec![
+    carrier
+        .answer_each(vec![
             domain_found(),
             (
                 "POST",
@@ -400,9 +380,8 @@ async fn the_name_cloudonix_gives_the_new_application_is_the_one_stored() {
                 NOW,
             ),
             ("PUT", DOMAIN, 204, "".into(), NOW),
-        ],
-    )
-    .await;
+        ])
+        .await;
     let created = app.create_config("Cloudonix", config(None)).await;
     assert_eq!(created["credentials"]["application_name"], "Renamed");
     let stored = app.stored_credentials(created["id"].as_i64().unwrap());
@@ -415,7 +394,7 @@ async fn the_name_cloudonix_gives_the_new_application_is_the_one_stored() {
 #[tokio::test]
 async fn a_named_application_only_needs_the_domain_uuid() {
     let (app, carrier) = spawn_app_with_carrier().await;
-    mount(&carrier, vec![domain_found()]).await;
+    carrier.answer_each(vec![domain_found()]).await;
     let created = app.create_config("Cloudonix", config(Some(APP))).await;
     assert_eq!(
         calls(&carrier.requests().await),
@@ -432,7 +411,7 @@ async fn a_named_application_only_needs_the_domain_uuid() {
 #[tokio::test]
 async fn an_update_on_the_same_domain_keeps_the_stored_values_without_asking_cloudonix() {
     let (app, carrier) = spawn_app_with_carrier().await;
-    mount(&carrier, application_created()).await;
+    carrier.answer_each(application_created()).await;
     let created = app.create_config("Cloudonix", config(None)).await;
     let id = created["id"].as_i64().unwrap();
     let before = app.stored_credentials(id);
@@ -452,17 +431,15 @@ async fn an_update_on_the_same_domain_keeps_the_stored_values_without_asking_clo
 #[tokio::test]
 async fn a_new_domain_is_resolved_again_and_the_old_domains_application_ids_are_dropped() {
     let (app, carrier) = spawn_app_with_carrier().await;
-    mount(&carrier, application_created()).await;
+    carrier.answer_each(application_created()).await;
     let created = app.create_config("Cloudonix", config(None)).await;
     let id = created["id"].as_i64().unwrap();
     let name = created["credentials"]["application_name"].clone();
     carrier.server.reset().await;
     let other = "^/customers/self/domains/other\\.cloudonix\\.net$";
-    mount(
-        &carrier,
-        vec![("GET", other, 200, json!({"uuid": "dom-uuid-2"}).into(), NOW)],
-    )
-    .await;
+    carrier
+        .answer_each(vec![("GET", other, 200, json!({"uuid": "dom-uuid-2"}).into(), NOW)])
+        .await;
 
     let moved = json!({"provider": "cloudonix", "bearer_token": mask(TOKEN), "domain_id": "other",
                        "application_name": name});
@@ -487,7 +464,7 @@ async fn a_new_domain_is_resolved_again_and_the_old_domains_application_ids_are_
 #[tokio::test]
 async fn server_managed_fields_are_never_accepted_from_clients_nor_shown() {
     let (app, carrier) = spawn_app_with_carrier().await;
-    mount(&carrier, vec![domain_found()]).await;
+    carrier.answer_each(vec![domain_found()]).await;
     let managed = json!({"domain_uuid": "client-uuid", "application_id": 999,
                          "application_uuid": "client-app-uuid", "managed_by": "client", "provisioning_id": "p-1"});
     let mut sent = config(Some(APP));
@@ -530,7 +507,7 @@ async fn a_save_is_refused(
     detail: &str,
 ) {
     carrier.server.reset().await;
-    mount(carrier, answers).await;
+    carrier.answer_each(answers).await;
     let started = Instant::now();
     let answer = app
         .call(
@@ -653,7 +630,7 @@ async fn a_failed_application_step_refuses_the_save_with_cloudonix_status_or_502
 #[tokio::test]
 async fn one_deadline_covers_every_request_of_the_save() {
     let (app, carrier) = spawn_app_with_carrier().await;
-    let step = Duration::from_millis(SYNC_TIMEOUT_MS * 2 / 5);
+    let step = SYNC_TIMEOUT_MS * 2 / 5;
     let (verb, path, status, body, _) = domain_found();
     let answers = vec![
         (verb, path, status, body, step),
@@ -689,13 +666,15 @@ async fn an_unreachable_cloudonix_refuses_the_save_with_502() {
 #[tokio::test]
 async fn a_failed_provisioning_on_update_leaves_the_stored_config_as_it_was() {
     let (app, carrier) = spawn_app_with_carrier().await;
-    mount(&carrier, vec![domain_found()]).await;
+    carrier.answer_each(vec![domain_found()]).await;
     let created = app.create_config("Cloudonix", config(Some(APP))).await;
     let id = created["id"].as_i64().unwrap();
     let before = app.stored_credentials(id);
     carrier.server.reset().await;
     let other = "^/customers/self/domains/other\\.cloudonix\\.net$";
-    mount(&carrier, vec![("GET", other, 503, "maintenance".into(), NOW)]).await;
+    carrier
+        .answer_each(vec![("GET", other, 503, "maintenance".into(), NOW)])
+        .await;
 
     let moved = json!({"provider": "cloudonix", "bearer_token": "cx-new-token-9876", "domain_id": "other",
                        "application_name": APP});
@@ -724,7 +703,7 @@ struct Setup {
 /// and no recorded requests.
 async fn setup() -> Setup {
     let (app, carrier) = spawn_app_with_carrier().await;
-    mount(&carrier, vec![domain_found()]).await;
+    carrier.answer_each(vec![domain_found()]).await;
     let cfg = app.create_config("Cloudonix", config(Some(APP))).await["id"].clone();
     let workflow = app.create_workflow("Support").await;
     carrier.server.reset().await;
@@ -739,7 +718,7 @@ async fn setup() -> Setup {
 impl Setup {
     /// A number already listed as a DNID; the recorded requests are cleared.
     async fn number(&self, body: Value) -> (Value, String) {
-        mount(&self.carrier, vec![number_listed(), patch_accepted()]).await;
+        self.carrier.answer_each(vec![number_listed(), patch_accepted()]).await;
         let number = self.app.create_number(&self.cfg, body).await;
         self.carrier.server.reset().await;
         let path = format!("{}/{}", numbers_path(&self.cfg), number["id"]);
@@ -754,7 +733,7 @@ impl Setup {
 #[tokio::test]
 async fn a_number_the_domain_already_routes_is_accepted_after_one_listing() {
     let s = setup().await;
-    mount(&s.carrier, vec![number_listed()]).await;
+    s.carrier.answer_each(vec![number_listed()]).await;
     let created = s
         .app
         .create_number(&s.cfg, json!({"address": "(415) 555-0100", "country_code": "US"}))
@@ -770,14 +749,12 @@ async fn a_number_the_domain_already_routes_is_accepted_after_one_listing() {
 async fn a_new_number_becomes_a_dnid_of_the_named_application() {
     let s = setup().await;
     let other = json!([{"dnid": "^\\+14155550999$"}, {"source": "+14155550101"}, "junk"]);
-    mount(
-        &s.carrier,
-        vec![
+    s.carrier
+        .answer_each(vec![
             ("GET", DNIDS, 200, other.into(), NOW),
             ("POST", DNID_CREATE, 201, json!({"id": 77}).into(), NOW),
-        ],
-    )
-    .await;
+        ])
+        .await;
     s.app
         .create_number(&s.cfg, json!({"address": "415-555-0100", "country_code": "us"}))
         .await;
@@ -790,7 +767,7 @@ async fn a_new_number_becomes_a_dnid_of_the_named_application() {
         ]
     );
     assert_eq!(
-        body(&requests[1]),
+        json_body(&requests[1]),
         json!({"source": NUMBER, "prefix": false, "expression": false, "asteriskCompatible": false})
     );
     for request in &requests {
@@ -802,14 +779,12 @@ async fn a_new_number_becomes_a_dnid_of_the_named_application() {
 #[tokio::test]
 async fn a_domain_without_a_dnid_list_still_gets_the_number() {
     let s = setup().await;
-    mount(
-        &s.carrier,
-        vec![
+    s.carrier
+        .answer_each(vec![
             ("GET", DNIDS, 404, "no dnids".into(), NOW),
             ("POST", DNID_CREATE, 204, "".into(), NOW),
-        ],
-    )
-    .await;
+        ])
+        .await;
     s.app.create_number(&s.cfg, json!({"address": NUMBER})).await;
     assert_eq!(s.carrier.requests().await.len(), 2);
 }
@@ -818,7 +793,9 @@ async fn a_domain_without_a_dnid_list_still_gets_the_number() {
 async fn sip_addresses_are_provisioned_too() {
     let s = setup().await;
     let dnids = json!([{"dnid": "^sip:100@pbx\\.example\\.com$", "application": {"name": APP}}]);
-    mount(&s.carrier, vec![("GET", DNIDS, 200, dnids.into(), NOW)]).await;
+    s.carrier
+        .answer_each(vec![("GET", DNIDS, 200, dnids.into(), NOW)])
+        .await;
     let created = s
         .app
         .create_number(&s.cfg, json!({"address": "sip:100@PBX.example.com:5060"}))
@@ -876,7 +853,7 @@ async fn a_failed_dnid_provisioning_refuses_the_number_with_502_and_stores_nothi
     ];
     for (answers, detail, prefix) in cases {
         s.carrier.server.reset().await;
-        mount(&s.carrier, answers).await;
+        s.carrier.answer_each(answers).await;
         let started = Instant::now();
         let answer = s
             .app
@@ -913,7 +890,7 @@ async fn bind(app: &TestApp, path: &str, workflow: &Value) -> Value {
 async fn binding_a_number_points_the_voice_application_at_the_webhook() {
     let s = setup().await;
     let (_, path) = s.number(json!({"address": NUMBER})).await;
-    mount(&s.carrier, vec![patch_accepted()]).await;
+    s.carrier.answer_each(vec![patch_accepted()]).await;
 
     let updated = bind(&s.app, &path, &s.workflow).await;
     assert_eq!(updated["provider_sync"], json!({"ok": true, "message": null}));
@@ -926,7 +903,7 @@ async fn binding_a_number_points_the_voice_application_at_the_webhook() {
             "/customers/self/domains/acme.cloudonix.net/applications/telebind-app"
         )]
     );
-    assert_eq!(body(&requests[0]), json!({"url": WEBHOOK, "method": "POST"}));
+    assert_eq!(json_body(&requests[0]), json!({"url": WEBHOOK, "method": "POST"}));
     assert_eq!(header(&requests[0], "content-type"), "application/json");
     assert_token_only_in_authorization(&requests);
 }
@@ -934,7 +911,7 @@ async fn binding_a_number_points_the_voice_application_at_the_webhook() {
 #[tokio::test]
 async fn creating_a_bound_number_provisions_it_then_binds_the_application() {
     let s = setup().await;
-    mount(&s.carrier, vec![number_listed(), patch_accepted()]).await;
+    s.carrier.answer_each(vec![number_listed(), patch_accepted()]).await;
     let created = s
         .app
         .create_number(
@@ -994,7 +971,7 @@ async fn a_rejected_or_hanging_bind_fails_the_push_not_the_update() {
     ];
     for (answer, detail) in cases {
         s.carrier.server.reset().await;
-        mount(&s.carrier, vec![answer]).await;
+        s.carrier.answer_each(vec![answer]).await;
         // The first case binds; each later one retries the failed push.
         let started = Instant::now();
         let updated = bind(&s.app, &path, &s.workflow).await;
@@ -1011,11 +988,9 @@ async fn a_rejected_or_hanging_bind_fails_the_push_not_the_update() {
 async fn the_bind_ignores_a_200_body_that_is_not_json() {
     let s = setup().await;
     let (_, path) = s.number(json!({"address": NUMBER})).await;
-    mount(
-        &s.carrier,
-        vec![("PATCH", APPLICATION, 200, "<html>ok</html>".into(), NOW)],
-    )
-    .await;
+    s.carrier
+        .answer_each(vec![("PATCH", APPLICATION, 200, "<html>ok</html>".into(), NOW)])
+        .await;
     let updated = bind(&s.app, &path, &s.workflow).await;
     assert_eq!(updated["provider_sync"], json!({"ok": true, "message": null}));
 }
@@ -1106,7 +1081,9 @@ async fn a_number_cloudonix_routes_to_another_application_is_refused_with_what_t
 async fn a_dnid_that_names_no_application_refuses_the_number() {
     let s = setup().await;
     let dnids = json!([{"id": 5, "source": NUMBER}]);
-    mount(&s.carrier, vec![("GET", DNIDS, 200, dnids.into(), NOW)]).await;
+    s.carrier
+        .answer_each(vec![("GET", DNIDS, 200, dnids.into(), NOW)])
+        .await;
     let (status, refused) = create_bound(&s).await;
     let expected = "Cloudonix has a DNID for +14155550100 in domain acme.cloudonix.net that does not name the \
                     Voice Application it launches, so telebind cannot tell whether it is telebind-app. Delete that \
