@@ -1,11 +1,11 @@
 //! Plivo: one application answers every number, so binding sets its answer
-//! URL; a configuration saved without an application gets one made
-//! (PROVIDERS.md §3, §4 plivo, §5). Linking numbers to the application is
-//! left to the operator, as in the reference.
+//! URL, then links the number to that application; a configuration saved
+//! without an application gets one made (PROVIDERS.md §3, §4 plivo, §5;
+//! CARRIER-AUDIT.md P1, P3 and decisions 3, 5).
 
-use serde_json::json;
+use serde_json::{json, Value};
 
-use super::http::encode;
+use super::http::{encode, Reply};
 use super::{
     application_level_detach, created_id, is_pstn, minted_name, CreationWords, Http, Ownership, Provider,
     ProvisionError, SyncResult,
@@ -21,6 +21,100 @@ impl<'a> Plivo<'a> {
     pub fn new(base_url: &'a str, creds: &'a AppAccount) -> Plivo<'a> {
         Plivo { base_url, creds }
     }
+
+    fn number_url(&self, e164: &str) -> String {
+        format!(
+            "{}/Number/{}/",
+            account_url(self.base_url, self.creds),
+            encode(e164.trim_start_matches('+'))
+        )
+    }
+
+    /// The number's resource, None when Plivo answers 404 (not in the
+    /// account); Err says why there is no answer.
+    fn number(&self, http: &Http, e164: &str) -> Result<Option<Reply>, String> {
+        let reply = http
+            .get(&self.number_url(e164))
+            .basic(&self.creds.auth_id, &self.creds.auth_token)
+            .send();
+        match reply {
+            Ok(r) if r.status == 200 => Ok(Some(r)),
+            Ok(r) if r.status == 404 => Ok(None),
+            Ok(r) => Err(format!("Plivo API {}: {}", r.status, r.body)),
+            Err(e) => Err(lookup_failed(e)),
+        }
+    }
+
+    /// The id of the application the number is linked to: None when the
+    /// number is not in the account, Some(None) when it has no application.
+    fn linked_application(&self, http: &Http, e164: &str) -> Result<Option<Option<String>>, String> {
+        let Some(reply) = self.number(http, e164)? else {
+            return Ok(None);
+        };
+        let number = reply.json().map_err(lookup_failed)?;
+        Ok(Some(application_of(&number)))
+    }
+
+    /// Links `e164` to `app` unless it already is, then reads it back: the
+    /// application's URL reaches only the numbers linked to it (CARRIER-AUDIT.md P3).
+    fn link(&self, http: &Http, e164: &str, app: &str) -> SyncResult {
+        let could_not_link = |why: &str| {
+            SyncResult::failed(format!(
+                "Plivo could not link number {e164} to application {app}: {why}. Link it to the application in the Plivo console, or sync again."
+            ))
+        };
+        let before = match self.linked_application(http, e164) {
+            Ok(Some(before)) => before,
+            Ok(None) => {
+                return SyncResult::failed(format!(
+                    "Plivo number {e164} is not in this Plivo account ({}), so it cannot be linked to application {app}. Add it to the account in the Plivo console, then sync again.",
+                    self.creds.auth_id
+                ))
+            }
+            Err(e) => return could_not_link(&e),
+        };
+        if before.as_deref() == Some(app) {
+            return SyncResult::ok();
+        }
+        // Without `app_id` Plivo would assign the account's default application.
+        let reply = http
+            .post(&self.number_url(e164))
+            .basic(&self.creds.auth_id, &self.creds.auth_token)
+            .json(&json!({ "app_id": app }));
+        match reply {
+            Ok(r) if r.status == 200 || r.status == 202 => {}
+            Ok(r) => return could_not_link(&format!("Plivo API {}: {}", r.status, r.body)),
+            Err(e) => return could_not_link(&e),
+        }
+        match self.linked_application(http, e164) {
+            Ok(Some(Some(linked))) if linked == app => SyncResult {
+                ok: true,
+                message: before.map(|old| {
+                    format!("Plivo number {e164} was linked to application {old}; it is now linked to application {app}.")
+                }),
+            },
+            Ok(after) => {
+                let after = after.flatten().map_or("no application".into(), |id| format!("application {id}"));
+                SyncResult::failed(format!(
+                    "Plivo number {e164} is still linked to {after} after telebind linked it to application {app}. Link it to the application in the Plivo console, then sync again."
+                ))
+            }
+            Err(e) => SyncResult::failed(format!(
+                "Plivo could not confirm that number {e164} is linked to application {app}: {e}. Check it in the Plivo console, or sync again."
+            )),
+        }
+    }
+}
+
+fn lookup_failed(error: impl std::fmt::Display) -> String {
+    format!("Plivo phone-number lookup failed: {error}")
+}
+
+/// A number's `application` is the linked application's URI,
+/// `/v1/Account/{auth_id}/Application/{app_id}/`, or null.
+fn application_of(number: &Value) -> Option<String> {
+    let uri = number.get("application")?.as_str()?;
+    uri.split('/').rfind(|segment| !segment.is_empty()).map(str::to_string)
 }
 
 fn has_credentials(creds: &AppAccount) -> bool {
@@ -36,8 +130,9 @@ fn account_url(base_url: &str, creds: &AppAccount) -> String {
 }
 
 impl Provider for Plivo<'_> {
-    /// The address plays no part: the application's URL serves every number.
-    fn configure_inbound(&self, http: &mut Http, _address: &str, webhook: Option<&str>) -> SyncResult {
+    /// A phone number is linked to the application; any other address only
+    /// gets the application's URL, as Plivo has no number to link.
+    fn configure_inbound(&self, http: &mut Http, address: &str, webhook: Option<&str>) -> SyncResult {
         let Some(webhook) = webhook else {
             return application_level_detach("Plivo");
         };
@@ -59,10 +154,14 @@ impl Provider for Plivo<'_> {
             .basic(&self.creds.auth_id, &self.creds.auth_token)
             .json(&json!({"answer_url": webhook, "answer_method": "POST"}));
         match reply {
-            Ok(r) if r.status == 200 || r.status == 202 => SyncResult::ok(),
-            Ok(r) => SyncResult::failed(format!("Plivo API {}: {}", r.status, r.body)),
-            Err(e) => SyncResult::failed(format!("Plivo update failed: {e}")),
+            Ok(r) if r.status == 200 || r.status == 202 => {}
+            Ok(r) => return SyncResult::failed(format!("Plivo API {}: {}", r.status, r.body)),
+            Err(e) => return SyncResult::failed(format!("Plivo update failed: {e}")),
         }
+        if !is_pstn(address) {
+            return SyncResult::ok();
+        }
+        self.link(http, address, application)
     }
 
     fn check_ownership(&self, http: &mut Http, address: &str) -> Ownership {
@@ -74,20 +173,14 @@ impl Provider for Plivo<'_> {
                 "Plivo auth ID and auth token are required to validate phone-number ownership".into(),
             );
         }
-        let url = format!(
-            "{}/Number/{}/",
-            account_url(self.base_url, self.creds),
-            encode(address.trim_start_matches('+'))
-        );
         // Plivo answers 200 for a number of the account; the body is not needed.
-        match http.get(&url).basic(&self.creds.auth_id, &self.creds.auth_token).send() {
-            Ok(r) if r.status == 200 => Ownership::Owned,
-            Ok(r) if r.status == 404 => Ownership::NotOwned(format!(
+        match self.number(http, address) {
+            Ok(Some(_)) => Ownership::Owned,
+            Ok(None) => Ownership::NotOwned(format!(
                 "Phone number {address} is not owned by this Plivo account ({}). Add it in the Plivo console first.",
                 self.creds.auth_id
             )),
-            Ok(r) => Ownership::LookupFailed(format!("Plivo API {}: {}", r.status, r.body)),
-            Err(e) => Ownership::LookupFailed(format!("Plivo phone-number lookup failed: {e}")),
+            Err(e) => Ownership::LookupFailed(e),
         }
     }
 }
@@ -99,7 +192,9 @@ pub fn provision(http: &Http, base_url: &str, creds: &mut AppAccount, webhook: &
         return Ok(());
     }
     let url = format!("{}/Application/", account_url(base_url, creds));
-    let body = json!({"app_name": minted_name(), "answer_url": webhook, "answer_method": "POST", "hangup_url": ""});
+    // No `hangup_url`: Plivo then posts hangups to the answer URL (decision 5),
+    // where the inbound router acknowledges them; an empty one may be refused.
+    let body = json!({"app_name": minted_name(), "answer_url": webhook, "answer_method": "POST"});
     let reply = http.post(&url).basic(&creds.auth_id, &creds.auth_token).json(&body);
     let words = CreationWords {
         rejected: "Failed to auto-create Plivo Application",
@@ -151,6 +246,16 @@ mod tests {
             .message
             .unwrap()
             .starts_with("Plivo application_id is not configured."));
+    }
+
+    #[test]
+    fn a_numbers_application_is_the_last_segment_of_its_uri() {
+        let number = json!({"application": "/v1/Account/MA1234/Application/29986316244302815/"});
+        assert_eq!(application_of(&number).as_deref(), Some("29986316244302815"));
+        assert_eq!(application_of(&json!({"application": "2998"})).as_deref(), Some("2998"));
+        assert_eq!(application_of(&json!({"application": null})), None);
+        assert_eq!(application_of(&json!({"application": ""})), None);
+        assert_eq!(application_of(&json!({"number": "1415"})), None);
     }
 
     #[test]
