@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 
 use super::http::{encode, Reply};
 use super::{
-    application_level_detach, created_id, is_pstn, minted_name, CreationWords, Http, Ownership, Provider,
-    ProvisionError, SyncResult,
+    application_level_detach, created_id, is_pstn, link_number, minted_name, CreationWords, Http, LinkWords,
+    NumberRoute, Ownership, Provider, ProvisionError, SyncResult,
 };
 use crate::domain::credentials::AppAccount;
 
@@ -45,63 +45,47 @@ impl<'a> Plivo<'a> {
         }
     }
 
-    /// The id of the application the number is linked to: None when the
-    /// number is not in the account, Some(None) when it has no application.
-    fn linked_application(&self, http: &Http, e164: &str) -> Result<Option<Option<String>>, String> {
+    /// The application the number is linked to; None when the number is not
+    /// in the account.
+    fn linked_application(&self, http: &Http, e164: &str) -> Result<Option<Linked>, String> {
         let Some(reply) = self.number(http, e164)? else {
             return Ok(None);
         };
         let number = reply.json().map_err(lookup_failed)?;
-        Ok(Some(application_of(&number)))
+        Ok(Some(Linked(application_of(&number))))
     }
 
-    /// Links `e164` to `app` unless it already is, then reads it back: the
-    /// application's URL reaches only the numbers linked to it (CARRIER-AUDIT.md P3).
-    fn link(&self, http: &Http, e164: &str, app: &str) -> SyncResult {
-        let could_not_link = |why: &str| {
-            SyncResult::failed(format!(
-                "Plivo could not link number {e164} to application {app}: {why}. Link it to the application in the Plivo console, or sync again."
-            ))
-        };
-        let before = match self.linked_application(http, e164) {
-            Ok(Some(before)) => before,
-            Ok(None) => {
-                return SyncResult::failed(format!(
-                    "Plivo number {e164} is not in this Plivo account ({}), so it cannot be linked to application {app}. Add it to the account in the Plivo console, then sync again.",
-                    self.creds.auth_id
-                ))
-            }
-            Err(e) => return could_not_link(&e),
-        };
-        if before.as_deref() == Some(app) {
-            return SyncResult::ok();
-        }
-        // Without `app_id` Plivo would assign the account's default application.
+    /// Without `app_id` Plivo would assign the account's default application.
+    fn link_to(&self, http: &Http, e164: &str, app: &str) -> Result<(), String> {
         let reply = http
             .post(&self.number_url(e164))
             .basic(&self.creds.auth_id, &self.creds.auth_token)
-            .json(&json!({ "app_id": app }));
-        match reply {
-            Ok(r) if r.status == 200 || r.status == 202 => {}
-            Ok(r) => return could_not_link(&format!("Plivo API {}: {}", r.status, r.body)),
-            Err(e) => return could_not_link(&e),
+            .json(&json!({ "app_id": app }))?;
+        match reply.status {
+            200 | 202 => Ok(()),
+            status => Err(format!("Plivo API {status}: {}", reply.body)),
         }
-        match self.linked_application(http, e164) {
-            Ok(Some(Some(linked))) if linked == app => SyncResult {
-                ok: true,
-                message: before.map(|old| {
-                    format!("Plivo number {e164} was linked to application {old}; it is now linked to application {app}.")
-                }),
-            },
-            Ok(after) => {
-                let after = after.flatten().map_or("no application".into(), |id| format!("application {id}"));
-                SyncResult::failed(format!(
-                    "Plivo number {e164} is still linked to {after} after telebind linked it to application {app}. Link it to the application in the Plivo console, then sync again."
-                ))
-            }
-            Err(e) => SyncResult::failed(format!(
-                "Plivo could not confirm that number {e164} is linked to application {app}: {e}. Check it in the Plivo console, or sync again."
-            )),
+    }
+}
+
+/// The id of the application a number is linked to, if any.
+struct Linked(Option<String>);
+
+impl NumberRoute for Linked {
+    fn is_application(&self, id: &str) -> bool {
+        self.0.as_deref() == Some(id)
+    }
+
+    fn is_nowhere(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+impl std::fmt::Display for Linked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(id) => write!(f, "application {id}"),
+            None => write!(f, "no application"),
         }
     }
 }
@@ -161,7 +145,19 @@ impl Provider for Plivo<'_> {
         if !is_pstn(address) {
             return SyncResult::ok();
         }
-        self.link(http, address, application)
+        // The application's URL reaches only the numbers linked to it (CARRIER-AUDIT.md P3).
+        let words = LinkWords {
+            carrier: "Plivo",
+            console: "the Plivo console",
+            account: &self.creds.auth_id,
+        };
+        link_number(
+            &words,
+            address,
+            application,
+            || self.linked_application(http, address),
+            |_| self.link_to(http, address, application),
+        )
     }
 
     fn check_ownership(&self, http: &mut Http, address: &str) -> Ownership {

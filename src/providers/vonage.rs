@@ -6,7 +6,9 @@
 use serde_json::{json, Map, Value};
 
 use super::http::{encode, Call};
-use super::{application_level_detach, is_pstn, Http, Ownership, Provider, SyncResult};
+use super::{
+    application_level_detach, is_pstn, link_number, Http, LinkWords, NumberRoute, Ownership, Provider, SyncResult,
+};
 use crate::domain::credentials;
 
 pub struct Vonage<'a> {
@@ -91,60 +93,18 @@ impl<'a> Vonage<'a> {
         Ok(found.cloned())
     }
 
-    /// Links `e164` to the application unless Vonage already routes it there,
-    /// then reads it back: the application's URL reaches only linked numbers,
-    /// and a `sip`/`tel` forward overrides the link (CARRIER-AUDIT.md V4).
-    fn link(&self, http: &Http, e164: &str) -> SyncResult {
-        let app = &self.creds.application_id;
-        let digits = e164.trim_start_matches('+');
-        let could_not_link = |why: &str| {
-            SyncResult::failed(format!(
-                "Vonage could not link number {e164} to application {app}: {why}. Link it to the application in the Vonage dashboard, or sync again."
-            ))
-        };
-        let number = match self.listed(http, digits) {
-            Ok(Some(number)) => number,
-            Ok(None) => {
-                return SyncResult::failed(format!(
-                    "Vonage number {e164} is not in this Vonage account ({}), so it cannot be linked to application {app}. Add it to the account in the Vonage dashboard, then sync again.",
-                    self.creds.api_key
-                ))
-            }
-            Err(e) => return could_not_link(&e),
-        };
-        let before = Route::of(&number);
-        if before.is_application(app) {
-            return SyncResult::ok();
-        }
-        if let Err(e) = self.update_number(http, &number, digits, &before) {
-            return could_not_link(&e);
-        }
-        match self.listed(http, digits) {
-            Ok(Some(number)) if Route::of(&number).is_application(app) => SyncResult {
-                ok: true,
-                message: (before != Route::Nowhere).then(|| {
-                    format!("Vonage number {e164} was routed to {before}; it is now linked to application {app}.")
-                }),
-            },
-            Ok(after) => SyncResult::failed(format!(
-                "Vonage number {e164} still routes to {} after telebind linked it to application {app}. Link it to the application in the Vonage dashboard, then sync again.",
-                after.as_ref().map_or(Route::Nowhere, Route::of)
-            )),
-            Err(e) => SyncResult::failed(format!(
-                "Vonage could not confirm that number {e164} is linked to application {app}: {e}. Check it in the Vonage dashboard, or sync again."
-            )),
-        }
-    }
-
     /// `POST /number/update`, a form (numbers.yml `updateANumber`). A `sip` or
     /// `tel` forward must be replaced explicitly: the only documented way is
     /// `voiceCallbackType=app` with the application's id, which is deprecated,
     /// so it is sent only when there is a forward to replace.
-    fn update_number(&self, http: &Http, number: &Value, digits: &str, before: &Route) -> Result<(), String> {
-        let country = number.get("country").and_then(Value::as_str).unwrap_or_default();
+    fn update_number(&self, http: &Http, digits: &str, number: &Listed) -> Result<(), String> {
         let app = self.creds.application_id.as_str();
-        let mut fields = vec![("country", country), ("msisdn", digits), ("app_id", app)];
-        if let Route::Forward { .. } = before {
+        let mut fields = vec![
+            ("country", number.country.as_str()),
+            ("msisdn", digits),
+            ("app_id", app),
+        ];
+        if let Route::Forward { .. } = number.route {
             fields.extend([("voiceCallbackType", "app"), ("voiceCallbackValue", app)]);
         }
         let url = format!("{}/number/update", self.rest_base_url);
@@ -194,7 +154,18 @@ impl Provider for Vonage<'_> {
         if !is_pstn(address) {
             return SyncResult::ok();
         }
-        self.link(http, address)
+        // The application's URL reaches only linked numbers, and a `sip` or
+        // `tel` forward overrides the link (CARRIER-AUDIT.md V4).
+        let words = LinkWords {
+            carrier: "Vonage",
+            console: "the Vonage dashboard",
+            account: &self.creds.api_key,
+        };
+        let digits = address.trim_start_matches('+');
+        let read = || Ok(self.listed(http, digits)?.map(|number| Listed::of(&number)));
+        link_number(&words, address, &self.creds.application_id, read, |number| {
+            self.update_number(http, digits, number)
+        })
     }
 
     fn check_ownership(&self, http: &mut Http, address: &str) -> Ownership {
@@ -217,8 +188,46 @@ impl Provider for Vonage<'_> {
     }
 }
 
-/// Where Vonage sends a number's calls, read from its number-search entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A number as the number search lists it: its country, which an update must
+/// repeat, and where Vonage sends its calls.
+struct Listed {
+    country: String,
+    route: Route,
+}
+
+impl Listed {
+    fn of(number: &Value) -> Listed {
+        let country = number.get("country").and_then(Value::as_str).unwrap_or_default();
+        Listed {
+            country: country.into(),
+            route: Route::of(number),
+        }
+    }
+}
+
+impl NumberRoute for Listed {
+    fn is_application(&self, id: &str) -> bool {
+        matches!(&self.route, Route::Application(linked) if linked == id)
+    }
+
+    fn is_nowhere(&self) -> bool {
+        self.route == Route::Nowhere
+    }
+}
+
+impl std::fmt::Display for Listed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.route {
+            Route::Forward { kind, to } if kind == "sip" => write!(f, "SIP URI {to}"),
+            Route::Forward { to, .. } => write!(f, "phone number {to}"),
+            Route::Application(id) => write!(f, "application {id}"),
+            Route::Nowhere => write!(f, "no application"),
+        }
+    }
+}
+
+/// Where Vonage sends a number's calls.
+#[derive(Debug, PartialEq, Eq)]
 enum Route {
     /// `voiceCallbackType` `sip` or `tel`: "prioritized over the Voice
     /// capability in your Application" (https://developer.vonage.com/en/api/numbers).
@@ -251,21 +260,6 @@ impl Route {
         match text("app_id").or(legacy) {
             Some(id) => Route::Application(id.into()),
             None => Route::Nowhere,
-        }
-    }
-
-    fn is_application(&self, id: &str) -> bool {
-        matches!(self, Route::Application(linked) if linked == id)
-    }
-}
-
-impl std::fmt::Display for Route {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Route::Forward { kind, to } if kind == "sip" => write!(f, "SIP URI {to}"),
-            Route::Forward { to, .. } => write!(f, "phone number {to}"),
-            Route::Application(id) => write!(f, "application {id}"),
-            Route::Nowhere => write!(f, "no application"),
         }
     }
 }
@@ -419,10 +413,6 @@ mod tests {
                 to: "sip:x@pbx".into()
             }
         );
-        assert_eq!(
-            route(json!({"voiceCallbackType": "tel", "voiceCallbackValue": "4477"})).to_string(),
-            "phone number 4477"
-        );
         assert_eq!(route(json!({"app_id": "a"})), Route::Application("a".into()));
         assert_eq!(
             route(json!({"voiceCallbackType": "app", "voiceCallbackValue": "a"})),
@@ -430,8 +420,18 @@ mod tests {
             "the older accounts' shape"
         );
         assert_eq!(route(json!({"app_id": "", "voiceCallbackType": null})), Route::Nowhere);
-        assert!(route(json!({"app_id": "a"})).is_application("a"));
-        assert!(!route(json!({"app_id": "b"})).is_application("a"));
+    }
+
+    #[test]
+    fn a_listed_number_says_where_it_routes() {
+        let listed = |number: Value| Listed::of(&number);
+        let tel = listed(json!({"country": "GB", "voiceCallbackType": "tel", "voiceCallbackValue": "4477"}));
+        assert_eq!(tel.country, "GB");
+        assert_eq!(tel.to_string(), "phone number 4477");
+        assert!(listed(json!({"app_id": "a"})).is_application("a"));
+        assert!(!listed(json!({"app_id": "b"})).is_application("a"));
+        assert!(listed(json!({})).is_nowhere());
+        assert_eq!(listed(json!({})).to_string(), "no application");
     }
 
     #[test]

@@ -12,7 +12,8 @@ use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 use crate::helpers::{
-    assert_no_secret, unreachable_carrier_messages, CarrierSetup, MockBody, MockCarrier, SYNC_TIMEOUT_MS,
+    assert_no_secret, calls, json_body, unreachable_carrier_messages, CarrierSetup, MockBody, MockCarrier,
+    SYNC_TIMEOUT_MS,
 };
 
 const APP_ID: &str = "vonage-app-1";
@@ -332,16 +333,8 @@ async fn bind(s: &CarrierSetup, fake: &FakeVonage) -> (Value, Vec<Request>) {
     (bound, s.requests_after(before).await)
 }
 
-fn body(request: &Request) -> Value {
-    serde_json::from_slice(&request.body).expect("a JSON body")
-}
-
 fn form(request: &Request) -> Vec<(String, String)> {
     url::form_urlencoded::parse(&request.body).into_owned().collect()
-}
-
-fn calls(requests: &[Request]) -> Vec<(&str, &str)> {
-    requests.iter().map(|r| (r.method.as_str(), r.url.path())).collect()
 }
 
 fn assert_basic_auth(requests: &[Request]) {
@@ -350,13 +343,21 @@ fn assert_basic_auth(requests: &[Request]) {
     }
 }
 
-const LINKING: [(&str, &str); 5] = [
-    ("GET", "/v2/applications/vonage-app-1"),
-    ("PUT", "/v2/applications/vonage-app-1"),
-    ("GET", "/account/numbers"),
-    ("POST", "/number/update"),
-    ("GET", "/account/numbers"),
-];
+/// The first `n` requests of a bind that links the number: the application's
+/// GET and PUT, the number search, the number's update, the read-back.
+fn linking(n: usize) -> Vec<(String, String)> {
+    [
+        ("GET", "/v2/applications/vonage-app-1"),
+        ("PUT", "/v2/applications/vonage-app-1"),
+        ("GET", "/account/numbers"),
+        ("POST", "/number/update"),
+        ("GET", "/account/numbers"),
+    ]
+    .iter()
+    .take(n)
+    .map(|(verb, path)| (verb.to_string(), path.to_string()))
+    .collect()
+}
 
 // ---------------------------------------------------------------------------
 // Binding
@@ -366,15 +367,7 @@ async fn binding_puts_the_application_back_with_our_webhooks_and_everything_else
     let (s, fake) = setup().await;
     let requests = s.requests_of_a_bind(NUMBER).await;
     assert_eq!(fake.inbound_url(NUMBER).as_deref(), Some(WEBHOOK));
-    assert_eq!(
-        calls(&requests),
-        [
-            ("GET", "/v2/applications/vonage-app-1"),
-            ("PUT", "/v2/applications/vonage-app-1"),
-            ("GET", "/account/numbers")
-        ],
-        "a number already linked is not updated"
-    );
+    assert_eq!(calls(&requests), linking(3), "a number already linked is not updated");
     assert_basic_auth(&requests);
     assert_eq!(requests[1].headers.get("content-type").unwrap(), "application/json");
     let mut expected = application();
@@ -383,7 +376,7 @@ async fn binding_puts_the_application_back_with_our_webhooks_and_everything_else
     voice["webhooks"]["answer_url"]["http_method"] = json!("POST");
     voice["webhooks"]["event_url"]["address"] = json!(EVENTS);
     voice["signed_callbacks"] = json!(true);
-    assert_eq!(body(&requests[1]), expected);
+    assert_eq!(json_body(&requests[1]), expected);
     assert_eq!(fake.application(), expected);
     for request in &requests {
         let sent = format!("{} {}", request.url, String::from_utf8_lossy(&request.body));
@@ -417,7 +410,7 @@ async fn binding_a_number_of_another_application_links_it_and_says_what_it_was_l
         bound["provider_sync"],
         json!({"ok": true, "message": "Vonage number +14155550100 was routed to application other-app-9; it is now linked to application vonage-app-1."})
     );
-    assert_eq!(calls(&requests), LINKING);
+    assert_eq!(calls(&requests), linking(5));
     assert_basic_auth(&requests);
     let update = &requests[3];
     assert_eq!(
@@ -441,7 +434,7 @@ async fn binding_an_unlinked_number_links_it() {
     assert_eq!(fake.inbound_url(NUMBER), None);
     let (bound, requests) = bind(&s, &fake).await;
     assert_eq!(bound["provider_sync"], json!({"ok": true, "message": null}));
-    assert_eq!(calls(&requests), LINKING);
+    assert_eq!(calls(&requests), linking(5));
 }
 
 #[tokio::test]
@@ -464,7 +457,7 @@ async fn binding_a_number_forwarded_to_sip_or_tel_replaces_the_forward_with_the_
             json!({"ok": true, "message": format!(
                 "Vonage number +14155550100 was routed to {was}; it is now linked to application vonage-app-1.")})
         );
-        assert_eq!(calls(&requests), LINKING);
+        assert_eq!(calls(&requests), linking(5));
         assert_eq!(
             form(&requests[3]),
             [
@@ -515,7 +508,7 @@ async fn creating_a_number_looks_it_up_in_the_accounts_number_search() {
         .create_number(&s.cfg, json!({"address": "(415) 555-0100", "country_code": "US"}))
         .await;
     let requests = s.requests_after(before).await;
-    assert_eq!(calls(&requests), [("GET", "/account/numbers")]);
+    assert_eq!(calls(&requests), [("GET".into(), "/account/numbers".into())]);
     let query: Vec<(String, String)> = requests[0].url.query_pairs().into_owned().collect();
     assert_eq!(
         query,
@@ -735,7 +728,7 @@ async fn a_failed_number_lookup_on_bind_fails_the_push_and_says_what_to_do() {
             message.ends_with(". Link it to the application in the Vonage dashboard, or sync again."),
             "{message}"
         );
-        assert_eq!(calls(&requests)[..3], LINKING[..3], "no update without the number");
+        assert_eq!(calls(&requests)[..3], linking(3), "no update without the number");
     }
 }
 
@@ -762,7 +755,7 @@ async fn a_refused_link_fails_the_push_with_vonages_answer() {
             message,
             format!("Vonage could not link number +14155550100 to application vonage-app-1: {why}. Link it to the application in the Vonage dashboard, or sync again.")
         );
-        assert_eq!(calls(&requests), LINKING[..4], "no read-back after a failed update");
+        assert_eq!(calls(&requests), linking(4), "no read-back after a failed update");
     }
 }
 
@@ -775,7 +768,7 @@ async fn an_update_vonage_answers_but_does_not_apply_fails_the_push() {
         message,
         "Vonage number +14155550100 still routes to application other-app-9 after telebind linked it to application vonage-app-1. Link it to the application in the Vonage dashboard, then sync again."
     );
-    assert_eq!(calls(&requests), LINKING);
+    assert_eq!(calls(&requests), linking(5));
 }
 
 /// The link was made but could not be read back: the number does route to
@@ -789,7 +782,7 @@ async fn a_read_back_that_hangs_fails_the_push_within_the_deadline() {
         message,
         format!("Vonage could not confirm that number +14155550100 is linked to application vonage-app-1: Vonage phone-number lookup failed: timed out after {SYNC_TIMEOUT_MS} ms. Check it in the Vonage dashboard, or sync again.")
     );
-    assert_eq!(calls(&requests), LINKING);
+    assert_eq!(calls(&requests), linking(5));
 }
 
 #[tokio::test]
