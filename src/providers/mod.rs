@@ -166,6 +166,77 @@ fn application_level_detach(carrier: &str) -> SyncResult {
     }
 }
 
+/// Where a carrier sends a number's calls, as its number lookup reads it.
+trait NumberRoute: std::fmt::Display {
+    fn is_application(&self, id: &str) -> bool;
+    /// Routed nowhere: linking it replaces nothing worth a mention.
+    fn is_nowhere(&self) -> bool;
+}
+
+/// The names `link_number` words its messages with.
+struct LinkWords<'a> {
+    carrier: &'static str,
+    /// Where a user links a number by hand, e.g. "the Vonage dashboard".
+    console: &'static str,
+    /// The account as the user knows it (`scrub` masks it when secret).
+    account: &'a str,
+}
+
+/// Decision 3 (CARRIER-AUDIT.md): once the application's URL is set, the
+/// number is linked to that application unless the carrier already routes it
+/// there, then read back, as only the read-back shows where calls go. `read`
+/// gives the number's route (None: not in the account), `link` changes it;
+/// their errors say what failed.
+fn link_number<R: NumberRoute>(
+    words: &LinkWords,
+    e164: &str,
+    app: &str,
+    read: impl Fn() -> Result<Option<R>, String>,
+    link: impl FnOnce(&R) -> Result<(), String>,
+) -> SyncResult {
+    let LinkWords {
+        carrier,
+        console,
+        account,
+    } = words;
+    let not_in_account = || {
+        SyncResult::failed(format!(
+            "{carrier} number {e164} is not in this {carrier} account ({account}), so it cannot be linked to application {app}. Add it to the account in {console}, then sync again."
+        ))
+    };
+    let could_not_link = |why: String| {
+        SyncResult::failed(format!(
+            "{carrier} could not link number {e164} to application {app}: {why}. Link it to the application in {console}, or sync again."
+        ))
+    };
+    let before = match read() {
+        Ok(Some(route)) => route,
+        Ok(None) => return not_in_account(),
+        Err(e) => return could_not_link(e),
+    };
+    if before.is_application(app) {
+        return SyncResult::ok();
+    }
+    if let Err(e) = link(&before) {
+        return could_not_link(e);
+    }
+    match read() {
+        Ok(Some(after)) if after.is_application(app) => SyncResult {
+            ok: true,
+            message: (!before.is_nowhere()).then(|| {
+                format!("{carrier} number {e164} was routed to {before}; it is now linked to application {app}.")
+            }),
+        },
+        Ok(Some(after)) => SyncResult::failed(format!(
+            "{carrier} number {e164} still routes to {after} after telebind linked it to application {app}. Link it to the application in {console}, then sync again."
+        )),
+        Ok(None) => not_in_account(),
+        Err(e) => SyncResult::failed(format!(
+            "{carrier} could not confirm that number {e164} is linked to application {app}: {e}. Check it in {console}, or sync again."
+        )),
+    }
+}
+
 /// The name of an application created at save time (PROVIDERS.md §3).
 fn minted_name() -> String {
     format!("telebind-{}", credentials::random_hex())

@@ -1,14 +1,14 @@
 //! Plivo: one application answers every number, so binding sets its answer
-//! URL; a configuration saved without an application gets one made
-//! (PROVIDERS.md §3, §4 plivo, §5). Linking numbers to the application is
-//! left to the operator, as in the reference.
+//! URL, then links the number to that application; a configuration saved
+//! without an application gets one made (PROVIDERS.md §3, §4 plivo, §5;
+//! CARRIER-AUDIT.md P1, P3 and decisions 3, 5).
 
-use serde_json::json;
+use serde_json::{json, Value};
 
-use super::http::encode;
+use super::http::{encode, Reply};
 use super::{
-    application_level_detach, created_id, is_pstn, minted_name, CreationWords, Http, Ownership, Provider,
-    ProvisionError, SyncResult,
+    application_level_detach, created_id, is_pstn, link_number, minted_name, CreationWords, Http, LinkWords,
+    NumberRoute, Ownership, Provider, ProvisionError, SyncResult,
 };
 use crate::domain::credentials::AppAccount;
 
@@ -21,6 +21,84 @@ impl<'a> Plivo<'a> {
     pub fn new(base_url: &'a str, creds: &'a AppAccount) -> Plivo<'a> {
         Plivo { base_url, creds }
     }
+
+    fn number_url(&self, e164: &str) -> String {
+        format!(
+            "{}/Number/{}/",
+            account_url(self.base_url, self.creds),
+            encode(e164.trim_start_matches('+'))
+        )
+    }
+
+    /// The number's resource, None when Plivo answers 404 (not in the
+    /// account); Err says why there is no answer.
+    fn number(&self, http: &Http, e164: &str) -> Result<Option<Reply>, String> {
+        let reply = http
+            .get(&self.number_url(e164))
+            .basic(&self.creds.auth_id, &self.creds.auth_token)
+            .send();
+        match reply {
+            Ok(r) if r.status == 200 => Ok(Some(r)),
+            Ok(r) if r.status == 404 => Ok(None),
+            Ok(r) => Err(format!("Plivo API {}: {}", r.status, r.body)),
+            Err(e) => Err(lookup_failed(e)),
+        }
+    }
+
+    /// The application the number is linked to; None when the number is not
+    /// in the account.
+    fn linked_application(&self, http: &Http, e164: &str) -> Result<Option<Linked>, String> {
+        let Some(reply) = self.number(http, e164)? else {
+            return Ok(None);
+        };
+        let number = reply.json().map_err(lookup_failed)?;
+        Ok(Some(Linked(application_of(&number))))
+    }
+
+    /// Without `app_id` Plivo would assign the account's default application.
+    fn link_to(&self, http: &Http, e164: &str, app: &str) -> Result<(), String> {
+        let reply = http
+            .post(&self.number_url(e164))
+            .basic(&self.creds.auth_id, &self.creds.auth_token)
+            .json(&json!({ "app_id": app }))?;
+        match reply.status {
+            200 | 202 => Ok(()),
+            status => Err(format!("Plivo API {status}: {}", reply.body)),
+        }
+    }
+}
+
+/// The id of the application a number is linked to, if any.
+struct Linked(Option<String>);
+
+impl NumberRoute for Linked {
+    fn is_application(&self, id: &str) -> bool {
+        self.0.as_deref() == Some(id)
+    }
+
+    fn is_nowhere(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+impl std::fmt::Display for Linked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(id) => write!(f, "application {id}"),
+            None => write!(f, "no application"),
+        }
+    }
+}
+
+fn lookup_failed(error: impl std::fmt::Display) -> String {
+    format!("Plivo phone-number lookup failed: {error}")
+}
+
+/// A number's `application` is the linked application's URI,
+/// `/v1/Account/{auth_id}/Application/{app_id}/`, or null.
+fn application_of(number: &Value) -> Option<String> {
+    let uri = number.get("application")?.as_str()?;
+    uri.split('/').rfind(|segment| !segment.is_empty()).map(str::to_string)
 }
 
 fn has_credentials(creds: &AppAccount) -> bool {
@@ -36,8 +114,9 @@ fn account_url(base_url: &str, creds: &AppAccount) -> String {
 }
 
 impl Provider for Plivo<'_> {
-    /// The address plays no part: the application's URL serves every number.
-    fn configure_inbound(&self, http: &mut Http, _address: &str, webhook: Option<&str>) -> SyncResult {
+    /// A phone number is linked to the application; any other address only
+    /// gets the application's URL, as Plivo has no number to link.
+    fn configure_inbound(&self, http: &mut Http, address: &str, webhook: Option<&str>) -> SyncResult {
         let Some(webhook) = webhook else {
             return application_level_detach("Plivo");
         };
@@ -59,10 +138,26 @@ impl Provider for Plivo<'_> {
             .basic(&self.creds.auth_id, &self.creds.auth_token)
             .json(&json!({"answer_url": webhook, "answer_method": "POST"}));
         match reply {
-            Ok(r) if r.status == 200 || r.status == 202 => SyncResult::ok(),
-            Ok(r) => SyncResult::failed(format!("Plivo API {}: {}", r.status, r.body)),
-            Err(e) => SyncResult::failed(format!("Plivo update failed: {e}")),
+            Ok(r) if r.status == 200 || r.status == 202 => {}
+            Ok(r) => return SyncResult::failed(format!("Plivo API {}: {}", r.status, r.body)),
+            Err(e) => return SyncResult::failed(format!("Plivo update failed: {e}")),
         }
+        if !is_pstn(address) {
+            return SyncResult::ok();
+        }
+        // The application's URL reaches only the numbers linked to it (CARRIER-AUDIT.md P3).
+        let words = LinkWords {
+            carrier: "Plivo",
+            console: "the Plivo console",
+            account: &self.creds.auth_id,
+        };
+        link_number(
+            &words,
+            address,
+            application,
+            || self.linked_application(http, address),
+            |_| self.link_to(http, address, application),
+        )
     }
 
     fn check_ownership(&self, http: &mut Http, address: &str) -> Ownership {
@@ -74,20 +169,14 @@ impl Provider for Plivo<'_> {
                 "Plivo auth ID and auth token are required to validate phone-number ownership".into(),
             );
         }
-        let url = format!(
-            "{}/Number/{}/",
-            account_url(self.base_url, self.creds),
-            encode(address.trim_start_matches('+'))
-        );
         // Plivo answers 200 for a number of the account; the body is not needed.
-        match http.get(&url).basic(&self.creds.auth_id, &self.creds.auth_token).send() {
-            Ok(r) if r.status == 200 => Ownership::Owned,
-            Ok(r) if r.status == 404 => Ownership::NotOwned(format!(
+        match self.number(http, address) {
+            Ok(Some(_)) => Ownership::Owned,
+            Ok(None) => Ownership::NotOwned(format!(
                 "Phone number {address} is not owned by this Plivo account ({}). Add it in the Plivo console first.",
                 self.creds.auth_id
             )),
-            Ok(r) => Ownership::LookupFailed(format!("Plivo API {}: {}", r.status, r.body)),
-            Err(e) => Ownership::LookupFailed(format!("Plivo phone-number lookup failed: {e}")),
+            Err(e) => Ownership::LookupFailed(e),
         }
     }
 }
@@ -99,7 +188,9 @@ pub fn provision(http: &Http, base_url: &str, creds: &mut AppAccount, webhook: &
         return Ok(());
     }
     let url = format!("{}/Application/", account_url(base_url, creds));
-    let body = json!({"app_name": minted_name(), "answer_url": webhook, "answer_method": "POST", "hangup_url": ""});
+    // No `hangup_url`: Plivo then posts hangups to the answer URL (decision 5),
+    // where the inbound router acknowledges them; an empty one may be refused.
+    let body = json!({"app_name": minted_name(), "answer_url": webhook, "answer_method": "POST"});
     let reply = http.post(&url).basic(&creds.auth_id, &creds.auth_token).json(&body);
     let words = CreationWords {
         rejected: "Failed to auto-create Plivo Application",
@@ -151,6 +242,16 @@ mod tests {
             .message
             .unwrap()
             .starts_with("Plivo application_id is not configured."));
+    }
+
+    #[test]
+    fn a_numbers_application_is_the_last_segment_of_its_uri() {
+        let number = json!({"application": "/v1/Account/MA1234/Application/29986316244302815/"});
+        assert_eq!(application_of(&number).as_deref(), Some("29986316244302815"));
+        assert_eq!(application_of(&json!({"application": "2998"})).as_deref(), Some("2998"));
+        assert_eq!(application_of(&json!({"application": null})), None);
+        assert_eq!(application_of(&json!({"application": ""})), None);
+        assert_eq!(application_of(&json!({"number": "1415"})), None);
     }
 
     #[test]

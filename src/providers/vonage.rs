@@ -1,11 +1,14 @@
 //! Vonage: one application answers every number, so binding rewrites the
-//! application's voice webhooks (GET, change, PUT back); ownership is a number
-//! search on the REST host (PROVIDERS.md §4 vonage, §5).
+//! application's voice webhooks (GET, change, PUT back), then links the number
+//! to that application; ownership is a number search on the REST host
+//! (PROVIDERS.md §4 vonage, §5; CARRIER-AUDIT.md V3, V4 and decisions 3, 7).
 
 use serde_json::{json, Map, Value};
 
-use super::http::encode;
-use super::{application_level_detach, is_pstn, Http, Ownership, Provider, SyncResult};
+use super::http::{encode, Call};
+use super::{
+    application_level_detach, is_pstn, link_number, Http, LinkWords, NumberRoute, Ownership, Provider, SyncResult,
+};
 use crate::domain::credentials;
 
 pub struct Vonage<'a> {
@@ -44,6 +47,81 @@ impl<'a> Vonage<'a> {
         )
     }
 
+    fn basic<'h>(&self, call: Call<'h>) -> Call<'h> {
+        call.basic(&self.creds.api_key, &self.creds.api_secret)
+    }
+
+    /// Points the application's voice webhooks at us; Err is the failed push.
+    fn point_application_at(&self, http: &Http, webhook: &str) -> Result<(), SyncResult> {
+        let url = self.application_url();
+        let application = match self.basic(http.get(&url)).send() {
+            Ok(r) if r.status == 200 => r
+                .json()
+                .and_then(|app| bound_application(app, webhook, &self.event_url)),
+            Ok(r) => return Err(SyncResult::failed(format!("Vonage API {}: {}", r.status, r.body))),
+            Err(e) => Err(e),
+        };
+        let application = application.map_err(|e| SyncResult::failed(format!("Vonage lookup failed: {e}")))?;
+        match self.basic(http.put(&url)).json(&application) {
+            Ok(r) if r.status == 200 || r.status == 201 => Ok(()),
+            Ok(r) => Err(SyncResult::failed(format!("Vonage API {}: {}", r.status, r.body))),
+            Err(e) => Err(SyncResult::failed(format!("Vonage update failed: {e}"))),
+        }
+    }
+
+    /// The account's entry for the number with these digits, None when the
+    /// number search does not list it; Err says why there is no answer.
+    fn listed(&self, http: &Http, digits: &str) -> Result<Option<Value>, String> {
+        let url = format!(
+            "{}/account/numbers?pattern={}&search_pattern=0&size=100",
+            self.rest_base_url,
+            encode(digits)
+        );
+        let listing = match self.basic(http.get(&url)).send() {
+            Ok(r) if r.status == 200 => r.json(),
+            Ok(r) => return Err(format!("Vonage API {}: {}", r.status, r.body)),
+            Err(e) => Err(e),
+        };
+        let listing = listing.map_err(|e| format!("Vonage phone-number lookup failed: {e}"))?;
+        // The search matches by prefix, and a body without matches has no `numbers`.
+        let found = listing
+            .get("numbers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|n| listed_number(n).is_some_and(|m| m.trim_start_matches('+') == digits));
+        Ok(found.cloned())
+    }
+
+    /// `POST /number/update`, a form (numbers.yml `updateANumber`). A `sip` or
+    /// `tel` forward must be replaced explicitly: the only documented way is
+    /// `voiceCallbackType=app` with the application's id, which is deprecated,
+    /// so it is sent only when there is a forward to replace.
+    fn update_number(&self, http: &Http, digits: &str, number: &Listed) -> Result<(), String> {
+        let app = self.creds.application_id.as_str();
+        let mut fields = vec![
+            ("country", number.country.as_str()),
+            ("msisdn", digits),
+            ("app_id", app),
+        ];
+        if let Route::Forward { .. } = number.route {
+            fields.extend([("voiceCallbackType", "app"), ("voiceCallbackValue", app)]);
+        }
+        let url = format!("{}/number/update", self.rest_base_url);
+        let reply = self.basic(http.post(&url)).form(&fields)?;
+        // Vonage may refuse with HTTP 200 and its own `error-code` in the body,
+        // which is what the official SDK checks.
+        let accepted = reply.status == 200
+            && reply
+                .json()
+                .is_ok_and(|body| matches!(body.get("error-code"), Some(c) if c == "200" || c == 200));
+        if accepted {
+            Ok(())
+        } else {
+            Err(format!("Vonage API {}: {}", reply.status, reply.body))
+        }
+    }
+
     /// Why the application cannot be bound before asking Vonage, if it cannot.
     fn unusable(&self) -> Option<&'static str> {
         let c = self.creds;
@@ -61,32 +139,33 @@ impl<'a> Vonage<'a> {
 }
 
 impl Provider for Vonage<'_> {
-    /// The address plays no part: the application's URL serves every number.
-    fn configure_inbound(&self, http: &mut Http, _address: &str, webhook: Option<&str>) -> SyncResult {
+    /// A phone number is linked to the application; any other address only
+    /// gets the application's URL, as Vonage has no number to link.
+    fn configure_inbound(&self, http: &mut Http, address: &str, webhook: Option<&str>) -> SyncResult {
         let Some(webhook) = webhook else {
             return application_level_detach("Vonage");
         };
         if let Some(reason) = self.unusable() {
             return SyncResult::failed(reason);
         }
-        let (key, secret) = (&self.creds.api_key, &self.creds.api_secret);
-        let url = self.application_url();
-        let application = match http.get(&url).basic(key, secret).send() {
-            Ok(r) if r.status == 200 => r
-                .json()
-                .and_then(|app| bound_application(app, webhook, &self.event_url)),
-            Ok(r) => return SyncResult::failed(format!("Vonage API {}: {}", r.status, r.body)),
-            Err(e) => Err(e),
-        };
-        let application = match application {
-            Ok(app) => app,
-            Err(e) => return SyncResult::failed(format!("Vonage lookup failed: {e}")),
-        };
-        match http.put(&url).basic(key, secret).json(&application) {
-            Ok(r) if r.status == 200 || r.status == 201 => SyncResult::ok(),
-            Ok(r) => SyncResult::failed(format!("Vonage API {}: {}", r.status, r.body)),
-            Err(e) => SyncResult::failed(format!("Vonage update failed: {e}")),
+        if let Err(failed) = self.point_application_at(http, webhook) {
+            return failed;
         }
+        if !is_pstn(address) {
+            return SyncResult::ok();
+        }
+        // The application's URL reaches only linked numbers, and a `sip` or
+        // `tel` forward overrides the link (CARRIER-AUDIT.md V4).
+        let words = LinkWords {
+            carrier: "Vonage",
+            console: "the Vonage dashboard",
+            account: &self.creds.api_key,
+        };
+        let digits = address.trim_start_matches('+');
+        let read = || Ok(self.listed(http, digits)?.map(|number| Listed::of(&number)));
+        link_number(&words, address, &self.creds.application_id, read, |number| {
+            self.update_number(http, digits, number)
+        })
     }
 
     fn check_ownership(&self, http: &mut Http, address: &str) -> Ownership {
@@ -98,40 +177,96 @@ impl Provider for Vonage<'_> {
                 "Vonage API key and secret are required to validate phone-number ownership".into(),
             );
         }
-        let digits = address.trim_start_matches('+');
-        let url = format!(
-            "{}/account/numbers?pattern={}&search_pattern=0&size=100",
-            self.rest_base_url,
-            encode(digits)
-        );
-        let listing = match http.get(&url).basic(&self.creds.api_key, &self.creds.api_secret).send() {
-            Ok(r) if r.status == 200 => r.json(),
-            Ok(r) => return Ownership::LookupFailed(format!("Vonage API {}: {}", r.status, r.body)),
-            Err(e) => Err(e),
-        };
-        let listing = match listing {
-            Ok(listing) => listing,
-            Err(e) => return Ownership::LookupFailed(format!("Vonage phone-number lookup failed: {e}")),
-        };
-        let owned = listing
-            .get("numbers")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .any(|n| listed_number(n).is_some_and(|m| m.trim_start_matches('+') == digits));
-        if owned {
-            return Ownership::Owned;
+        match self.listed(http, address.trim_start_matches('+')) {
+            Ok(Some(_)) => Ownership::Owned,
+            Ok(None) => Ownership::NotOwned(format!(
+                "Phone number {address} is not owned by this Vonage account ({}). Add it in the Vonage dashboard first.",
+                self.creds.api_key
+            )),
+            Err(e) => Ownership::LookupFailed(e),
         }
-        Ownership::NotOwned(format!(
-            "Phone number {address} is not owned by this Vonage account ({}). Add it in the Vonage dashboard first.",
-            self.creds.api_key
-        ))
     }
 }
 
-/// The PUT body: the fetched application's name, privacy (only when it has
-/// the key) and capabilities, with the voice webhooks pointing at us and
-/// signed; every other capability is kept as Vonage returned it.
+/// A number as the number search lists it: its country, which an update must
+/// repeat, and where Vonage sends its calls.
+struct Listed {
+    country: String,
+    route: Route,
+}
+
+impl Listed {
+    fn of(number: &Value) -> Listed {
+        let country = number.get("country").and_then(Value::as_str).unwrap_or_default();
+        Listed {
+            country: country.into(),
+            route: Route::of(number),
+        }
+    }
+}
+
+impl NumberRoute for Listed {
+    fn is_application(&self, id: &str) -> bool {
+        matches!(&self.route, Route::Application(linked) if linked == id)
+    }
+
+    fn is_nowhere(&self) -> bool {
+        self.route == Route::Nowhere
+    }
+}
+
+impl std::fmt::Display for Listed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.route {
+            Route::Forward { kind, to } if kind == "sip" => write!(f, "SIP URI {to}"),
+            Route::Forward { to, .. } => write!(f, "phone number {to}"),
+            Route::Application(id) => write!(f, "application {id}"),
+            Route::Nowhere => write!(f, "no application"),
+        }
+    }
+}
+
+/// Where Vonage sends a number's calls.
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    /// `voiceCallbackType` `sip` or `tel`: "prioritized over the Voice
+    /// capability in your Application" (https://developer.vonage.com/en/api/numbers).
+    Forward {
+        kind: String,
+        to: String,
+    },
+    Application(String),
+    Nowhere,
+}
+
+impl Route {
+    /// `app_id`, or on older accounts `voiceCallbackType` `app` with the id in
+    /// `voiceCallbackValue`, names the application.
+    fn of(number: &Value) -> Route {
+        let text = |key: &str| number.get(key).and_then(Value::as_str).filter(|s| !s.is_empty());
+        let kind = text("voiceCallbackType");
+        if let Some(kind @ ("sip" | "tel")) = kind {
+            let to = text("voiceCallbackValue").unwrap_or_default();
+            return Route::Forward {
+                kind: kind.into(),
+                to: to.into(),
+            };
+        }
+        let legacy = if kind == Some("app") {
+            text("voiceCallbackValue")
+        } else {
+            None
+        };
+        match text("app_id").or(legacy) {
+            Some(id) => Route::Application(id.into()),
+            None => Route::Nowhere,
+        }
+    }
+}
+
+/// The PUT body: the fetched application whole (`keys` included, as the docs
+/// do not say that a PUT keeps what it leaves out), its voice answer and event
+/// URLs pointing at us with POST, their timeouts kept, and callbacks signed.
 fn bound_application(application: Value, webhook: &str, event_url: &str) -> Result<Value, String> {
     let Value::Object(mut application) = application else {
         return Err("the application is not a JSON object".into());
@@ -139,19 +274,17 @@ fn bound_application(application: Value, webhook: &str, event_url: &str) -> Resu
     let mut capabilities = take_object(&mut application, "capabilities");
     let mut voice = take_object(&mut capabilities, "voice");
     let mut webhooks = take_object(&mut voice, "webhooks");
-    webhooks.insert("answer_url".into(), json!({"address": webhook, "http_method": "POST"}));
-    webhooks.insert("event_url".into(), json!({"address": event_url, "http_method": "POST"}));
+    for (name, address) in [("answer_url", webhook), ("event_url", event_url)] {
+        let mut hook = take_object(&mut webhooks, name);
+        hook.insert("address".into(), json!(address));
+        hook.insert("http_method".into(), json!("POST"));
+        webhooks.insert(name.into(), Value::Object(hook));
+    }
     voice.insert("webhooks".into(), Value::Object(webhooks));
     voice.insert("signed_callbacks".into(), Value::Bool(true));
     capabilities.insert("voice".into(), Value::Object(voice));
-    let mut body = json!({
-        "name": application.remove("name").unwrap_or(Value::Null),
-        "capabilities": capabilities,
-    });
-    if let Some(privacy) = application.remove("privacy") {
-        body["privacy"] = privacy;
-    }
-    Ok(body)
+    application.insert("capabilities".into(), Value::Object(capabilities));
+    Ok(Value::Object(application))
 }
 
 /// `map[key]` as an object; null, missing or another type counts as empty.
@@ -223,46 +356,82 @@ mod tests {
     const EVENTS: &str = "http://backend.test/api/v1/telephony/vonage/events";
 
     #[test]
-    fn binding_keeps_every_other_capability_and_setting() {
+    fn binding_copies_the_whole_application_and_changes_only_the_voice_webhooks() {
         let fetched = json!({
             "id": "app-1", "name": "Support", "keys": {"public_key": "PEM"},
             "privacy": {"improve_ai": false},
             "capabilities": {
                 "messages": {"webhooks": {"inbound_url": {"address": "https://m"}}},
                 "voice": {"webhooks": {"fallback_answer_url": {"address": "https://f"},
-                                       "answer_url": {"address": "https://old", "http_method": "GET"}},
+                                       "answer_url": {"address": "https://old", "http_method": "GET",
+                                                      "connection_timeout": 500, "socket_timeout": 3000}},
                           "conversations_ttl": 48, "signed_callbacks": false}
-            }
+            },
+            "_links": {"self": {"href": "/v2/applications/app-1"}}
         });
         let body = bound_application(fetched, HOOK, EVENTS).unwrap();
         assert_eq!(
             body,
             json!({
-                "name": "Support",
+                "id": "app-1", "name": "Support", "keys": {"public_key": "PEM"},
                 "privacy": {"improve_ai": false},
                 "capabilities": {
                     "messages": {"webhooks": {"inbound_url": {"address": "https://m"}}},
                     "voice": {"webhooks": {"fallback_answer_url": {"address": "https://f"},
-                                           "answer_url": {"address": HOOK, "http_method": "POST"},
+                                           "answer_url": {"address": HOOK, "http_method": "POST",
+                                                          "connection_timeout": 500, "socket_timeout": 3000},
                                            "event_url": {"address": EVENTS, "http_method": "POST"}},
                               "conversations_ttl": 48, "signed_callbacks": true}
-                }
+                },
+                "_links": {"self": {"href": "/v2/applications/app-1"}}
             })
         );
     }
 
     #[test]
-    fn null_or_missing_objects_are_filled_in_and_privacy_only_sent_when_present() {
+    fn null_or_missing_objects_are_filled_in_and_absent_fields_stay_absent() {
         let body = bound_application(json!({"name": "A", "capabilities": {"voice": null}}), HOOK, EVENTS).unwrap();
         assert_eq!(body.get("privacy"), None);
+        assert_eq!(body.get("keys"), None);
         assert_eq!(body["capabilities"]["voice"]["signed_callbacks"], true);
         assert_eq!(body["capabilities"]["voice"]["webhooks"]["answer_url"]["address"], HOOK);
         let bare = bound_application(json!({}), HOOK, EVENTS).unwrap();
-        assert_eq!(bare["name"], Value::Null);
+        assert_eq!(bare.get("name"), None);
         assert_eq!(
             bare["capabilities"]["voice"]["webhooks"]["event_url"]["address"],
             EVENTS
         );
+    }
+
+    #[test]
+    fn a_number_routes_by_its_sip_or_tel_forward_first_then_its_application() {
+        let route = |number: Value| Route::of(&number);
+        assert_eq!(
+            route(json!({"app_id": "a", "voiceCallbackType": "sip", "voiceCallbackValue": "sip:x@pbx"})),
+            Route::Forward {
+                kind: "sip".into(),
+                to: "sip:x@pbx".into()
+            }
+        );
+        assert_eq!(route(json!({"app_id": "a"})), Route::Application("a".into()));
+        assert_eq!(
+            route(json!({"voiceCallbackType": "app", "voiceCallbackValue": "a"})),
+            Route::Application("a".into()),
+            "the older accounts' shape"
+        );
+        assert_eq!(route(json!({"app_id": "", "voiceCallbackType": null})), Route::Nowhere);
+    }
+
+    #[test]
+    fn a_listed_number_says_where_it_routes() {
+        let listed = |number: Value| Listed::of(&number);
+        let tel = listed(json!({"country": "GB", "voiceCallbackType": "tel", "voiceCallbackValue": "4477"}));
+        assert_eq!(tel.country, "GB");
+        assert_eq!(tel.to_string(), "phone number 4477");
+        assert!(listed(json!({"app_id": "a"})).is_application("a"));
+        assert!(!listed(json!({"app_id": "b"})).is_application("a"));
+        assert!(listed(json!({})).is_nowhere());
+        assert_eq!(listed(json!({})).to_string(), "no application");
     }
 
     #[test]
