@@ -39,6 +39,18 @@ fn invalid(loc: &str, error: impl std::fmt::Display, input: &str) -> ApiError {
     }])
 }
 
+/// The caller's number `id` of configuration `config_id`, or the 404.
+async fn number_key(state: &AppState, caller: Caller, config_id: i64, id: i64) -> Result<NumberKey, ApiError> {
+    let org_id = caller.org_id;
+    state
+        .read(move |c| {
+            check_config(c, org_id, config_id)?;
+            find(c, config_id, id)
+        })
+        .await?;
+    Ok(NumberKey { org_id, config_id, id })
+}
+
 /// Pushes the number's stored state and answers with it.
 async fn push_current(state: &AppState, key: NumberKey, request_id: &RequestId) -> Result<HttpResponse, ApiError> {
     let (number, _) = state.sync.push(key, &request_id.0).await?;
@@ -215,15 +227,7 @@ pub async fn delete(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let force = query_flag(&req, "force")?;
-    let org_id = caller.org_id;
-    state
-        .db
-        .read(move |c| {
-            check_config(c, org_id, config_id)?;
-            find(c, config_id, id)
-        })
-        .await?;
-    let key = NumberKey { org_id, config_id, id };
+    let key = number_key(&state, caller, config_id, id).await?;
     match state.sync.delete(key, force, &request_id.0).await? {
         Deletion::Deleted(provider_sync) => {
             Ok(HttpResponse::Ok().json(json!({ "message": "Phone number deleted", "provider_sync": provider_sync })))
@@ -258,13 +262,6 @@ pub async fn sync(
     request_id: RequestId,
     PathIds([config_id, id]): PathIds<2>,
 ) -> Result<HttpResponse, ApiError> {
-    let org_id = caller.org_id;
-    state
-        .db
-        .read(move |c| {
-            check_config(c, org_id, config_id)?;
-            find(c, config_id, id)
-        })
-        .await?;
-    push_current(&state, NumberKey { org_id, config_id, id }, &request_id).await
+    let key = number_key(&state, caller, config_id, id).await?;
+    push_current(&state, key, &request_id).await
 }

@@ -235,6 +235,28 @@ impl MockCarrier {
             .await;
     }
 
+    /// Answers `verb path` with `carrier` for the first `skip` requests, then
+    /// with `fault`: a carrier that fails part-way through an operation.
+    pub async fn fail_after(
+        &self,
+        verb: &str,
+        path: &str,
+        skip: u64,
+        carrier: impl Respond + 'static,
+        fault: impl Respond + 'static,
+    ) {
+        // Earlier mocks win until they are used up.
+        if skip > 0 {
+            Mock::given(method(verb))
+                .and(path_regex(path))
+                .respond_with(carrier)
+                .up_to_n_times(skip)
+                .mount(&self.server)
+                .await;
+        }
+        self.serve(verb, path, fault).await;
+    }
+
     pub async fn requests(&self) -> Vec<Request> {
         self.server.received_requests().await.unwrap_or_default()
     }

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{json, Value};
 use telebind::domain::provider::mask;
-use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, Request, Respond, ResponseTemplate};
+use wiremock::{Request, Respond, ResponseTemplate};
 
 use crate::helpers::{
     assert_no_secret, calls, json_body, spawn_app, spawn_app_with_carrier, unreachable_carrier_messages, CarrierSetup,
@@ -455,16 +454,7 @@ async fn a_failed_link(verb: &str, skip: u64, fault: ResponseTemplate) -> (Strin
     let (s, fake) = setup_linked(Some(OTHER_APP)).await;
     let path = s.unbound_number(NUMBER).await;
     s.carrier.server.reset().await;
-    // Earlier mocks win: the fake answers the first `skip` requests, then the fault.
-    if skip > 0 {
-        Mock::given(method(verb))
-            .and(path_regex(OWNED))
-            .respond_with(fake.clone())
-            .up_to_n_times(skip)
-            .mount(&s.carrier.server)
-            .await;
-    }
-    s.carrier.serve(verb, OWNED, fault).await;
+    s.carrier.fail_after(verb, OWNED, skip, fake.clone(), fault).await;
     fake.mount(&s.carrier).await;
     let message = s.failed_bind(&path).await;
     (message, s.requests_after(0).await, fake.inbound_url(NUMBER))

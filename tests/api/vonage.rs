@@ -8,8 +8,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 use telebind::domain::provider::mask;
-use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, Request, Respond, ResponseTemplate};
+use wiremock::{Request, Respond, ResponseTemplate};
 
 use crate::helpers::{
     assert_no_secret, calls, json_body, unreachable_carrier_messages, CarrierSetup, MockBody, MockCarrier,
@@ -679,16 +678,7 @@ async fn a_failed_link(
     let (s, fake) = setup_linked(linked_to(OTHER_APP)).await;
     let path_of_number = s.unbound_number(NUMBER).await;
     s.carrier.server.reset().await;
-    // Earlier mocks win: the fake answers the first `skip` requests, then the fault.
-    if skip > 0 {
-        Mock::given(method(verb))
-            .and(path_regex(path))
-            .respond_with(fake.clone())
-            .up_to_n_times(skip)
-            .mount(&s.carrier.server)
-            .await;
-    }
-    s.carrier.serve(verb, path, fault).await;
+    s.carrier.fail_after(verb, path, skip, fake.clone(), fault).await;
     fake.mount(&s.carrier).await;
     let message = s.failed_bind(&path_of_number).await;
     (message, s.requests_after(0).await, fake.inbound_url(NUMBER))
