@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::http::{encode, Call};
-use super::{application_level_detach, minted_name, Http, Ownership, Provider, ProvisionError, SyncResult};
+use super::{application_level_detach, minted_name, Http, Number, Ownership, Provider, ProvisionError, SyncResult};
 use crate::domain::address::{Address, AddressError};
 use crate::domain::credentials;
 
@@ -348,7 +348,7 @@ fn regex_escape(text: &str) -> String {
 }
 
 impl Provider for Cloudonix<'_> {
-    fn configure_inbound(&self, http: &mut Http, _address: &str, webhook: Option<&str>) -> SyncResult {
+    fn configure_inbound(&self, http: &mut Http, _: Number, webhook: Option<&str>) -> SyncResult {
         let Some(webhook) = webhook else {
             return application_level_detach("Cloudonix");
         };
@@ -377,7 +377,8 @@ impl Provider for Cloudonix<'_> {
 
     /// Cloudonix provisions the number rather than checking it: any failure
     /// means no answer could be had (502), never "not owned".
-    fn check_ownership(&self, http: &mut Http, address: &str) -> Ownership {
+    fn check_ownership(&self, http: &mut Http, number: Number) -> Ownership {
+        let address = number.address;
         match self.provision_dnid(http, address) {
             Ok(()) => Ownership::Owned,
             Err(message) => Ownership::LookupFailed(message),
@@ -391,7 +392,7 @@ mod tests {
 
     use super::*;
     use crate::domain::credentials::Credentials;
-    use crate::providers::testing::{carriers, refused_url};
+    use crate::providers::testing::{carriers, number, refused_url};
 
     const NUMBER: &str = "+15551230002";
 
@@ -514,7 +515,7 @@ mod tests {
     fn without_an_application_nothing_is_sent_and_the_reason_is_given() {
         // A deadline already passed: any request would fail differently.
         let carriers = carriers("http://127.0.0.1:9", 0);
-        let sync = carriers.configure_inbound(&creds(None), NUMBER, true);
+        let sync = carriers.configure_inbound(&creds(None), number(NUMBER), true);
         assert_eq!(
             sync,
             SyncResult::failed(
@@ -522,7 +523,7 @@ mod tests {
             )
         );
         assert_eq!(
-            carriers.check_ownership(&creds(None), NUMBER),
+            carriers.check_ownership(&creds(None), number(NUMBER)),
             Ownership::LookupFailed(
                 "Cloudonix application_name is required to associate the new DNID with a Voice Application".into()
             )
@@ -537,11 +538,11 @@ mod tests {
         }
         let carriers = carriers("http://127.0.0.1:9", 0);
         assert_eq!(
-            carriers.configure_inbound(&blank, NUMBER, true),
+            carriers.configure_inbound(&blank, number(NUMBER), true),
             SyncResult::failed("Cloudonix provider not properly configured")
         );
         assert_eq!(
-            carriers.check_ownership(&blank, NUMBER),
+            carriers.check_ownership(&blank, number(NUMBER)),
             Ownership::LookupFailed("Cloudonix bearer token and domain are required to create a DNID".into())
         );
     }
@@ -549,10 +550,10 @@ mod tests {
     #[test]
     fn an_unreachable_cloudonix_fails_every_operation_with_its_message() {
         let carriers = carriers(&refused_url(), 5000);
-        let sync = carriers.configure_inbound(&creds(Some("app")), NUMBER, true);
+        let sync = carriers.configure_inbound(&creds(Some("app")), number(NUMBER), true);
         assert!(!sync.ok);
         assert!(sync.message.unwrap().starts_with("Cloudonix update failed: "));
-        let Ownership::LookupFailed(message) = carriers.check_ownership(&creds(Some("app")), NUMBER) else {
+        let Ownership::LookupFailed(message) = carriers.check_ownership(&creds(Some("app")), number(NUMBER)) else {
             panic!("an unreachable carrier is a lookup failure");
         };
         assert!(message.starts_with("Cloudonix DNID provisioning failed: "), "{message}");

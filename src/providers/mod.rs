@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::config::{Config, ProvidersConfig};
+use crate::domain::address::AddressType;
 use crate::domain::credentials::{self, Credentials};
 use crate::domain::provider::mask;
 
@@ -44,12 +45,26 @@ pub struct ProvisionError {
     pub detail: String,
 }
 
+/// A number as a carrier is told of it: its normalized address and the
+/// type stored with it (never derived again from the text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Number<'a> {
+    pub address: &'a str,
+    pub kind: AddressType,
+}
+
+impl Number<'_> {
+    /// Only PSTN numbers are carrier resources; SIP forms are the PBX's.
+    fn is_pstn(self) -> bool {
+        self.kind == AddressType::Pstn
+    }
+}
+
 /// One trait, one implementation per carrier file.
 pub trait Provider {
-    /// Attach (`webhook = Some(url)`) or detach (`None`) the inbound webhook of
-    /// `address` (already normalized E.164 / sip form).
-    fn configure_inbound(&self, http: &mut Http, address: &str, webhook: Option<&str>) -> SyncResult;
-    fn check_ownership(&self, http: &mut Http, address: &str) -> Ownership;
+    /// Attach (`webhook = Some(url)`) or detach (`None`) the inbound webhook of `number`.
+    fn configure_inbound(&self, http: &mut Http, number: Number, webhook: Option<&str>) -> SyncResult;
+    fn check_ownership(&self, http: &mut Http, number: Number) -> Ownership;
 }
 
 /// Built once from `Config` at start-up and shared by all requests.
@@ -84,11 +99,11 @@ impl Carriers {
 
     /// Blocking. Attaches the webhook when `attach`, else detaches it; one
     /// deadline (`sync.timeout_ms`) covers every request of the operation.
-    pub fn configure_inbound(&self, creds: &Credentials, address: &str, attach: bool) -> SyncResult {
+    pub fn configure_inbound(&self, creds: &Credentials, number: Number, attach: bool) -> SyncResult {
         let webhook = attach.then(|| self.webhook_url());
         let result = self
             .provider_for(creds)
-            .configure_inbound(&mut self.http(), address, webhook.as_deref());
+            .configure_inbound(&mut self.http(), number, webhook.as_deref());
         SyncResult {
             ok: result.ok,
             message: result.message.map(|m| scrub(creds, &m)),
@@ -96,8 +111,8 @@ impl Carriers {
     }
 
     /// Blocking, under the same one-deadline rule.
-    pub fn check_ownership(&self, creds: &Credentials, address: &str) -> Ownership {
-        match self.provider_for(creds).check_ownership(&mut self.http(), address) {
+    pub fn check_ownership(&self, creds: &Credentials, number: Number) -> Ownership {
+        match self.provider_for(creds).check_ownership(&mut self.http(), number) {
             Ownership::Owned => Ownership::Owned,
             Ownership::NotOwned(m) => Ownership::NotOwned(scrub(creds, &m)),
             Ownership::LookupFailed(m) => Ownership::LookupFailed(scrub(creds, &m)),
@@ -148,11 +163,6 @@ impl Carriers {
 /// Base URLs are joined with paths that start with `/`.
 fn base(url: &str) -> &str {
     url.trim_end_matches('/')
-}
-
-/// Normalized PSTN numbers are E.164; every other address form is SIP.
-fn is_pstn(address: &str) -> bool {
-    address.starts_with('+')
 }
 
 /// Detaching one number at a carrier that routes every number of an
@@ -310,7 +320,7 @@ pub(crate) mod testing;
 mod tests {
     use serde_json::json;
 
-    use super::testing::{blocking, carriers, twilio_creds, AUTH_TOKEN};
+    use super::testing::{blocking, carriers, number, twilio_creds, AUTH_TOKEN};
     use super::*;
     use crate::domain::provider::ProviderKind;
 
@@ -378,12 +388,15 @@ mod tests {
         assert_eq!(ari.kind(), ProviderKind::Ari);
         // A deadline already passed: any request would fail.
         let carriers = carriers("http://127.0.0.1:9", 0);
-        assert_eq!(carriers.configure_inbound(&ari, "sip:100@pbx", true), SyncResult::ok());
         assert_eq!(
-            carriers.configure_inbound(&ari, "+15551230002", false),
+            carriers.configure_inbound(&ari, number("sip:100@pbx"), true),
             SyncResult::ok()
         );
-        assert_eq!(carriers.check_ownership(&ari, "+15551230002"), Ownership::Owned);
+        assert_eq!(
+            carriers.configure_inbound(&ari, number("+15551230002"), false),
+            SyncResult::ok()
+        );
+        assert_eq!(carriers.check_ownership(&ari, number("+15551230002")), Ownership::Owned);
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -396,7 +409,7 @@ mod tests {
             .mount(&server)
             .await;
         let carriers = carriers(&server.uri(), 1000);
-        let result = blocking(move || carriers.configure_inbound(&twilio_creds(), "+15551230002", true)).await;
+        let result = blocking(move || carriers.configure_inbound(&twilio_creds(), number("+15551230002"), true)).await;
         let message = result.message.unwrap();
         assert!(!message.contains(AUTH_TOKEN), "{message}");
         assert!(

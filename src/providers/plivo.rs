@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::http::{encode, Reply};
 use super::{
-    application_level_detach, created_id, is_pstn, link_number, minted_name, CreationWords, Http, LinkWords,
+    application_level_detach, created_id, link_number, minted_name, CreationWords, Http, LinkWords, Number,
     NumberRoute, Ownership, Provider, ProvisionError, SyncResult,
 };
 use crate::domain::credentials::AppAccount;
@@ -116,7 +116,8 @@ fn account_url(base_url: &str, creds: &AppAccount) -> String {
 impl Provider for Plivo<'_> {
     /// A phone number is linked to the application; any other address only
     /// gets the application's URL, as Plivo has no number to link.
-    fn configure_inbound(&self, http: &mut Http, address: &str, webhook: Option<&str>) -> SyncResult {
+    fn configure_inbound(&self, http: &mut Http, number: Number, webhook: Option<&str>) -> SyncResult {
+        let address = number.address;
         let Some(webhook) = webhook else {
             return application_level_detach("Plivo");
         };
@@ -142,7 +143,7 @@ impl Provider for Plivo<'_> {
             Ok(r) => return SyncResult::failed(format!("Plivo API {}: {}", r.status, r.body)),
             Err(e) => return SyncResult::failed(format!("Plivo update failed: {e}")),
         }
-        if !is_pstn(address) {
+        if !number.is_pstn() {
             return SyncResult::ok();
         }
         // The application's URL reaches only the numbers linked to it (CARRIER-AUDIT.md P3).
@@ -160,8 +161,9 @@ impl Provider for Plivo<'_> {
         )
     }
 
-    fn check_ownership(&self, http: &mut Http, address: &str) -> Ownership {
-        if !is_pstn(address) {
+    fn check_ownership(&self, http: &mut Http, number: Number) -> Ownership {
+        let address = number.address;
+        if !number.is_pstn() {
             return Ownership::Owned;
         }
         if !has_credentials(self.creds) {
@@ -205,7 +207,7 @@ pub fn provision(http: &Http, base_url: &str, creds: &mut AppAccount, webhook: &
 mod tests {
     use super::*;
     use crate::domain::credentials::Credentials;
-    use crate::providers::testing::carriers;
+    use crate::providers::testing::{carriers, number};
 
     fn creds(auth_token: &str, application_id: Option<&str>) -> Credentials {
         Credentials::Plivo(AppAccount {
@@ -220,11 +222,11 @@ mod tests {
         // A deadline already passed: any request would fail otherwise.
         let carriers = carriers("http://127.0.0.1:9", 0);
         assert_eq!(
-            carriers.configure_inbound(&creds("", Some("app")), "+15551230002", true),
+            carriers.configure_inbound(&creds("", Some("app")), number("+15551230002"), true),
             SyncResult::failed("Plivo provider not properly configured")
         );
         assert_eq!(
-            carriers.check_ownership(&creds("", None), "+15551230002"),
+            carriers.check_ownership(&creds("", None), number("+15551230002")),
             Ownership::LookupFailed(
                 "Plivo auth ID and auth token are required to validate phone-number ownership".into()
             )
@@ -237,7 +239,7 @@ mod tests {
     #[test]
     fn an_empty_application_id_counts_as_none() {
         let carriers = carriers("http://127.0.0.1:9", 0);
-        let result = carriers.configure_inbound(&creds("token-1234", Some("")), "+15551230002", true);
+        let result = carriers.configure_inbound(&creds("token-1234", Some("")), number("+15551230002"), true);
         assert!(result
             .message
             .unwrap()
@@ -259,9 +261,9 @@ mod tests {
         let carriers = carriers("http://127.0.0.1:9", 0);
         let creds = creds("token-1234", Some("app"));
         assert_eq!(
-            carriers.check_ownership(&creds, "sip:100@pbx.example.com"),
+            carriers.check_ownership(&creds, number("sip:100@pbx.example.com")),
             Ownership::Owned
         );
-        assert_eq!(carriers.check_ownership(&creds, "1001"), Ownership::Owned);
+        assert_eq!(carriers.check_ownership(&creds, number("1001")), Ownership::Owned);
     }
 }

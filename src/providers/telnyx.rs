@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::http::{encode, Call, Reply};
 use super::{
-    application_level_detach, created_id, is_pstn, minted_name, CreationWords, Http, Ownership, Provider,
+    application_level_detach, created_id, minted_name, CreationWords, Http, Number, Ownership, Provider,
     ProvisionError, SyncResult,
 };
 use crate::domain::credentials;
@@ -77,7 +77,7 @@ impl<'a> Telnyx<'a> {
 
     /// `e164` among the account's numbers (the filter matches partially, so
     /// the number is compared whole); `Err` is the lookup-failed message.
-    fn find_number(&self, http: &Http, e164: &str) -> Result<Option<Number>, String> {
+    fn find_number(&self, http: &Http, e164: &str) -> Result<Option<Listed>, String> {
         let url = format!(
             "{}/v2/phone_numbers?{}={}&{}=100",
             self.base_url,
@@ -95,7 +95,7 @@ impl<'a> Telnyx<'a> {
         let number = numbers
             .find(|n| n.get("phone_number").and_then(Value::as_str) == Some(e164))
             .and_then(|n| {
-                Some(Number {
+                Some(Listed {
                     id: n.get("id").and_then(Value::as_str)?.to_owned(),
                     connection_id: n.get("connection_id").and_then(Value::as_str).map(str::to_owned),
                 })
@@ -152,7 +152,7 @@ impl<'a> Telnyx<'a> {
 }
 
 /// A number of the account, as the phone-number list shows it.
-struct Number {
+struct Listed {
     id: String,
     connection_id: Option<String>,
 }
@@ -187,7 +187,8 @@ fn api_error(reply: &Reply) -> String {
 }
 
 impl Provider for Telnyx<'_> {
-    fn configure_inbound(&self, http: &mut Http, address: &str, webhook: Option<&str>) -> SyncResult {
+    fn configure_inbound(&self, http: &mut Http, number: Number, webhook: Option<&str>) -> SyncResult {
+        let address = number.address;
         let Some(webhook) = webhook else {
             return application_level_detach("Telnyx");
         };
@@ -201,14 +202,15 @@ impl Provider for Telnyx<'_> {
             return SyncResult::failed(message);
         }
         // A SIP address has no phone-number resource to link.
-        if !is_pstn(address) {
+        if !number.is_pstn() {
             return SyncResult::ok();
         }
         self.link(http, address, connection_id)
     }
 
-    fn check_ownership(&self, http: &mut Http, address: &str) -> Ownership {
-        if !is_pstn(address) {
+    fn check_ownership(&self, http: &mut Http, number: Number) -> Ownership {
+        let address = number.address;
+        if !number.is_pstn() {
             return Ownership::Owned;
         }
         if self.creds.api_key.is_empty() {
@@ -257,7 +259,7 @@ pub fn provision(
 #[cfg(test)]
 mod tests {
     use crate::domain::credentials::{self, Credentials};
-    use crate::providers::testing::carriers;
+    use crate::providers::testing::{carriers, number};
     use crate::providers::{Ownership, SyncResult};
 
     fn creds(api_key: &str, connection_id: Option<&str>) -> Credentials {
@@ -274,10 +276,13 @@ mod tests {
         let carriers = carriers("http://127.0.0.1:9", 0);
         let not_configured = SyncResult::failed("Telnyx provider not properly configured");
         for creds in [creds("KEY-1234", None), creds("", Some("conn-1"))] {
-            assert_eq!(carriers.configure_inbound(&creds, "+15551230002", true), not_configured);
+            assert_eq!(
+                carriers.configure_inbound(&creds, number("+15551230002"), true),
+                not_configured
+            );
         }
         assert_eq!(
-            carriers.check_ownership(&creds("", Some("conn-1")), "+15551230002"),
+            carriers.check_ownership(&creds("", Some("conn-1")), number("+15551230002")),
             Ownership::LookupFailed("Telnyx API key is required to validate phone-number ownership".into())
         );
     }
@@ -285,7 +290,7 @@ mod tests {
     #[test]
     fn detaching_needs_no_request_even_without_credentials() {
         let carriers = carriers("http://127.0.0.1:9", 0);
-        let result = carriers.configure_inbound(&creds("", None), "+15551230002", false);
+        let result = carriers.configure_inbound(&creds("", None), number("+15551230002"), false);
         assert!(result.ok);
         assert!(result.message.unwrap().starts_with("Telnyx routes every number"));
     }

@@ -3,8 +3,9 @@
 
 use std::net::TcpListener;
 
-use super::Carriers;
+use super::{Carriers, Number};
 use crate::config::Config;
+use crate::domain::address::Address;
 use crate::domain::credentials::{self, Credentials};
 
 pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcd";
@@ -40,4 +41,10 @@ pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static)
 pub fn refused_url() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     format!("http://{}", listener.local_addr().unwrap())
+}
+
+/// `address` as the carriers get it: normalized, with its type.
+pub fn number(address: &str) -> Number<'_> {
+    let kind = Address::parse(address, None).expect("a valid address").kind();
+    Number { address, kind }
 }

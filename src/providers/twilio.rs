@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::http::encode;
-use super::{is_pstn, Http, Ownership, Provider, SyncResult};
+use super::{Http, Number, Ownership, Provider, SyncResult};
 use crate::domain::credentials;
 
 pub struct Twilio<'a> {
@@ -97,12 +97,13 @@ fn overridden_by(number: &Value) -> Option<String> {
 }
 
 impl Provider for Twilio<'_> {
-    fn configure_inbound(&self, http: &mut Http, address: &str, webhook: Option<&str>) -> SyncResult {
+    fn configure_inbound(&self, http: &mut Http, number: Number, webhook: Option<&str>) -> SyncResult {
+        let address = number.address;
         if !self.has_credentials() {
             return SyncResult::failed("Twilio provider not properly configured");
         }
         // Only PSTN numbers have a Twilio resource; SIP forms are left alone.
-        if !is_pstn(address) {
+        if !number.is_pstn() {
             return SyncResult::ok();
         }
         let incoming = match self.lookup(http, address) {
@@ -139,8 +140,9 @@ impl Provider for Twilio<'_> {
         }
     }
 
-    fn check_ownership(&self, http: &mut Http, address: &str) -> Ownership {
-        if !is_pstn(address) {
+    fn check_ownership(&self, http: &mut Http, number: Number) -> Ownership {
+        let address = number.address;
+        if !number.is_pstn() {
             return Ownership::Owned;
         }
         if !self.has_credentials() {
@@ -167,7 +169,7 @@ mod tests {
 
     use crate::domain::credentials::Credentials;
     use crate::domain::provider::mask;
-    use crate::providers::testing::{blocking, carriers, refused_url, twilio_creds, ACCOUNT_SID};
+    use crate::providers::testing::{blocking, carriers, number, refused_url, twilio_creds, ACCOUNT_SID};
     use crate::providers::{Ownership, SyncResult};
 
     const NUMBER: &str = "+15551230002";
@@ -215,12 +217,12 @@ mod tests {
 
     async fn sync(server: &MockServer, attach: bool) -> SyncResult {
         let carriers = carriers(&server.uri(), 5000);
-        blocking(move || carriers.configure_inbound(&twilio_creds(), NUMBER, attach)).await
+        blocking(move || carriers.configure_inbound(&twilio_creds(), number(NUMBER), attach)).await
     }
 
     async fn ownership(base_url: String) -> Ownership {
         let carriers = carriers(&base_url, 5000);
-        blocking(move || carriers.check_ownership(&twilio_creds(), NUMBER)).await
+        blocking(move || carriers.check_ownership(&twilio_creds(), number(NUMBER))).await
     }
 
     fn failed(message: &str) -> SyncResult {
@@ -311,7 +313,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn an_unreachable_carrier_fails_the_sync() {
         let carriers = carriers(&refused_url(), 5000);
-        let result = blocking(move || carriers.configure_inbound(&twilio_creds(), NUMBER, true)).await;
+        let result = blocking(move || carriers.configure_inbound(&twilio_creds(), number(NUMBER), true)).await;
         assert!(!result.ok);
         let message = result.message.unwrap();
         assert!(message.starts_with("Twilio lookup failed: "), "{message}");
@@ -325,7 +327,7 @@ mod tests {
         mock_update(&server, "VoiceUrl=", ResponseTemplate::new(200).set_delay(delay), 1).await;
         let carriers = carriers(&server.uri(), 1000);
         let started = Instant::now();
-        let result = blocking(move || carriers.configure_inbound(&twilio_creds(), NUMBER, false)).await;
+        let result = blocking(move || carriers.configure_inbound(&twilio_creds(), number(NUMBER), false)).await;
         let elapsed = started.elapsed();
         assert_eq!(result, failed("Twilio update failed: timed out after 1000 ms"));
         assert!(
@@ -340,10 +342,10 @@ mod tests {
         let carriers = carriers("http://127.0.0.1:9", 0);
         let creds = twilio_creds();
         assert_eq!(
-            carriers.configure_inbound(&creds, "sip:100@pbx.example.com", true),
+            carriers.configure_inbound(&creds, number("sip:100@pbx.example.com"), true),
             SyncResult::ok()
         );
-        assert_eq!(carriers.check_ownership(&creds, "1001"), Ownership::Owned);
+        assert_eq!(carriers.check_ownership(&creds, number("1001")), Ownership::Owned);
     }
 
     #[test]
@@ -355,11 +357,11 @@ mod tests {
         });
         let carriers = carriers("http://127.0.0.1:9", 0);
         assert_eq!(
-            carriers.configure_inbound(&creds, NUMBER, true),
+            carriers.configure_inbound(&creds, number(NUMBER), true),
             failed("Twilio provider not properly configured")
         );
         assert_eq!(
-            carriers.check_ownership(&creds, NUMBER),
+            carriers.check_ownership(&creds, number(NUMBER)),
             Ownership::LookupFailed(
                 "Twilio account SID and auth token are required to validate phone-number ownership".into()
             )

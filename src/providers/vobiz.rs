@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::http::{encode, Call, Reply};
-use super::{created_id, is_pstn, minted_name, CreationWords, Http, Ownership, Provider, ProvisionError, SyncResult};
+use super::{created_id, minted_name, CreationWords, Http, Number, Ownership, Provider, ProvisionError, SyncResult};
 use crate::domain::credentials::AppAccount;
 
 /// Numbers asked for per page of the ownership search.
@@ -166,7 +166,8 @@ fn integer(body: &Value, field: &str) -> Result<Option<i64>, String> {
 }
 
 impl Provider for Vobiz<'_> {
-    fn configure_inbound(&self, http: &mut Http, address: &str, webhook: Option<&str>) -> SyncResult {
+    fn configure_inbound(&self, http: &mut Http, number: Number, webhook: Option<&str>) -> SyncResult {
+        let address = number.address;
         if !self.has_credentials() {
             return SyncResult::failed("Vobiz provider not properly configured");
         }
@@ -176,7 +177,7 @@ impl Provider for Vobiz<'_> {
                  can be synced to the right Application.",
             );
         };
-        if !is_pstn(address) {
+        if !number.is_pstn() {
             return SyncResult::failed("Vobiz Application attachment requires a PSTN phone number");
         }
         match self.bind(http, application_id, address, webhook) {
@@ -185,8 +186,9 @@ impl Provider for Vobiz<'_> {
         }
     }
 
-    fn check_ownership(&self, http: &mut Http, address: &str) -> Ownership {
-        if !is_pstn(address) {
+    fn check_ownership(&self, http: &mut Http, number: Number) -> Ownership {
+        let address = number.address;
+        if !number.is_pstn() {
             return Ownership::Owned;
         }
         if !self.has_credentials() {
@@ -232,7 +234,7 @@ mod tests {
 
     use super::integer;
     use crate::domain::credentials::{AppAccount, Credentials};
-    use crate::providers::testing::carriers;
+    use crate::providers::testing::{carriers, number};
     use crate::providers::{Ownership, SyncResult};
 
     fn creds(auth_token: &str, application_id: Option<&str>) -> Credentials {
@@ -247,25 +249,28 @@ mod tests {
     fn what_is_missing_is_said_before_any_request() {
         // A deadline already passed: any request would fail otherwise.
         let carriers = carriers("http://127.0.0.1:9", 0);
-        let number = "+15551230002";
+        let e164 = "+15551230002";
         assert_eq!(
-            carriers.configure_inbound(&creds("", Some("app")), number, false),
+            carriers.configure_inbound(&creds("", Some("app")), number(e164), false),
             SyncResult::failed("Vobiz provider not properly configured")
         );
         assert_eq!(
-            carriers.configure_inbound(&creds("tok-1234", None), number, true),
+            carriers.configure_inbound(&creds("tok-1234", None), number(e164), true),
             SyncResult::failed(
                 "Vobiz application_id is not configured. Set it in the telephony configuration so inbound webhooks \
                  can be synced to the right Application."
             )
         );
         assert_eq!(
-            carriers.check_ownership(&creds("", Some("app")), number),
+            carriers.check_ownership(&creds("", Some("app")), number(e164)),
             Ownership::LookupFailed(
                 "Vobiz auth ID and auth token are required to validate phone-number ownership".into()
             )
         );
-        assert_eq!(carriers.check_ownership(&creds("", None), "1001"), Ownership::Owned);
+        assert_eq!(
+            carriers.check_ownership(&creds("", None), number("1001")),
+            Ownership::Owned
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::http::{encode, Call};
 use super::{
-    application_level_detach, is_pstn, link_number, Http, LinkWords, NumberRoute, Ownership, Provider, SyncResult,
+    application_level_detach, link_number, Http, LinkWords, Number, NumberRoute, Ownership, Provider, SyncResult,
 };
 use crate::domain::credentials;
 
@@ -141,7 +141,8 @@ impl<'a> Vonage<'a> {
 impl Provider for Vonage<'_> {
     /// A phone number is linked to the application; any other address only
     /// gets the application's URL, as Vonage has no number to link.
-    fn configure_inbound(&self, http: &mut Http, address: &str, webhook: Option<&str>) -> SyncResult {
+    fn configure_inbound(&self, http: &mut Http, number: Number, webhook: Option<&str>) -> SyncResult {
+        let address = number.address;
         let Some(webhook) = webhook else {
             return application_level_detach("Vonage");
         };
@@ -151,7 +152,7 @@ impl Provider for Vonage<'_> {
         if let Err(failed) = self.point_application_at(http, webhook) {
             return failed;
         }
-        if !is_pstn(address) {
+        if !number.is_pstn() {
             return SyncResult::ok();
         }
         // The application's URL reaches only linked numbers, and a `sip` or
@@ -168,8 +169,9 @@ impl Provider for Vonage<'_> {
         })
     }
 
-    fn check_ownership(&self, http: &mut Http, address: &str) -> Ownership {
-        if !is_pstn(address) {
+    fn check_ownership(&self, http: &mut Http, number: Number) -> Ownership {
+        let address = number.address;
+        if !number.is_pstn() {
             return Ownership::Owned;
         }
         if !self.has_api_credentials() {
@@ -309,7 +311,7 @@ fn listed_number(entry: &Value) -> Option<String> {
 mod tests {
     use super::*;
     use crate::domain::credentials::Credentials;
-    use crate::providers::testing::carriers;
+    use crate::providers::testing::{carriers, number};
 
     fn creds(api_secret: &str, signature_secret: Option<&str>) -> Credentials {
         Credentials::Vonage(credentials::Vonage {
@@ -326,17 +328,17 @@ mod tests {
         // A deadline already passed: any request would fail otherwise.
         let carriers = carriers("http://127.0.0.1:9", 0);
         assert_eq!(
-            carriers.configure_inbound(&creds("", Some("sig")), "+15551230002", true),
+            carriers.configure_inbound(&creds("", Some("sig")), number("+15551230002"), true),
             SyncResult::failed("Vonage api_key and api_secret are required to update the application's answer_url")
         );
         assert_eq!(
-            carriers.configure_inbound(&creds("secret-1234", Some("")), "+15551230002", true),
+            carriers.configure_inbound(&creds("secret-1234", Some("")), number("+15551230002"), true),
             SyncResult::failed(
                 "Vonage signature_secret is required because inbound calls use signed webhook verification"
             )
         );
         assert_eq!(
-            carriers.check_ownership(&creds("", None), "+15551230002"),
+            carriers.check_ownership(&creds("", None), number("+15551230002")),
             Ownership::LookupFailed("Vonage API key and secret are required to validate phone-number ownership".into())
         );
     }
@@ -346,10 +348,10 @@ mod tests {
         let carriers = carriers("http://127.0.0.1:9", 0);
         let creds = creds("secret-1234", None);
         assert_eq!(
-            carriers.check_ownership(&creds, "sip:100@pbx.example.com"),
+            carriers.check_ownership(&creds, number("sip:100@pbx.example.com")),
             Ownership::Owned
         );
-        assert_eq!(carriers.check_ownership(&creds, "1001"), Ownership::Owned);
+        assert_eq!(carriers.check_ownership(&creds, number("1001")), Ownership::Owned);
     }
 
     const HOOK: &str = "http://backend.test/api/v1/telephony/inbound/run";

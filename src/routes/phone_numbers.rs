@@ -17,7 +17,7 @@ use crate::domain::address::{Address, AddressError};
 use crate::domain::input::FieldError;
 use crate::domain::phone_number::{needs_push, NewPhoneNumber, PhoneNumberPatch};
 use crate::error::ApiError;
-use crate::providers::Ownership;
+use crate::providers::{Number, Ownership};
 use crate::records::{
     check_config, check_unique_number, check_workflow, find_config, find_number as find, ADDRESS_TAKEN,
 };
@@ -116,12 +116,20 @@ pub async fn create(
         .await?;
 
     if state.config.sync.verify_ownership {
-        let (carriers, credentials, normalized) = (
+        let (carriers, credentials, normalized, kind) = (
             state.carriers.clone(),
             config.credentials.clone(),
             address.normalized().to_string(),
+            address.kind(),
         );
-        match web::block(move || carriers.check_ownership(&credentials, &normalized)).await? {
+        let number = move || {
+            let number = Number {
+                address: &normalized,
+                kind,
+            };
+            carriers.check_ownership(&credentials, number)
+        };
+        match web::block(number).await? {
             Ownership::Owned => {}
             Ownership::NotOwned(message) => return Err(ApiError::bad_request(message)),
             Ownership::LookupFailed(message) => return Err(ApiError::bad_gateway(message)),

@@ -17,8 +17,9 @@ use tokio::sync::oneshot;
 
 use crate::db::phone_numbers::PhoneNumber;
 use crate::db::{self, Database, DbError};
+use crate::domain::address::AddressType;
 use crate::domain::phone_number::{may_be_attached, should_attach, LastSync, SyncResult};
-use crate::providers::Carriers;
+use crate::providers::{Carriers, Number};
 
 /// The number a push is for, as the request that asked found it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,9 +255,13 @@ impl Inner {
         mut number: PhoneNumber,
         attach: bool,
     ) -> Result<(PhoneNumber, SyncResult), SyncError> {
-        let result = self
-            .carriers
-            .configure_inbound(&config.credentials, &number.address_normalized, attach);
+        let kind = AddressType::from_db(&number.address_type)
+            .ok_or_else(|| SyncError::Db(format!("unknown address type {:?}", number.address_type)))?;
+        let target = Number {
+            address: &number.address_normalized,
+            kind,
+        };
+        let result = self.carriers.configure_inbound(&config.credentials, target, attach);
         let (carrier, id) = (config.credentials.kind().as_str(), number.id);
         let action = if attach { "attach" } else { "detach" };
         match &result.message {
