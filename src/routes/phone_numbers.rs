@@ -14,6 +14,7 @@ use super::request_id::RequestId;
 use crate::db::phone_numbers::{Changes, NewRow, PhoneNumber};
 use crate::db::{self, Unique};
 use crate::domain::address::{Address, AddressError};
+use crate::domain::ids::{ConfigId, NumberId};
 use crate::domain::input::FieldError;
 use crate::domain::phone_number::{needs_push, NewPhoneNumber, PhoneNumberPatch};
 use crate::error::ApiError;
@@ -53,7 +54,7 @@ struct NumberList {
 pub async fn list(
     caller: Caller,
     state: web::Data<AppState>,
-    PathIds([config_id]): PathIds<1>,
+    PathIds(config_id): PathIds<ConfigId>,
 ) -> Result<HttpResponse, ApiError> {
     // Serialized on the thread that read the rows, straight from them: what
     // waits for an async worker is the JSON (about 0.5 KB a number), not the
@@ -73,7 +74,7 @@ pub async fn list(
 pub async fn get(
     caller: Caller,
     state: web::Data<AppState>,
-    PathIds([config_id, id]): PathIds<2>,
+    PathIds((config_id, id)): PathIds<(ConfigId, NumberId)>,
 ) -> Result<HttpResponse, ApiError> {
     let number = state
         .read(move |c| {
@@ -88,7 +89,7 @@ pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
     request_id: RequestId,
-    Body(new, [config_id]): Body<NewPhoneNumber, 1>,
+    Body(new, config_id): Body<NewPhoneNumber, ConfigId>,
 ) -> Result<HttpResponse, ApiError> {
     let org_id = caller.org_id;
     let checked = new.clone();
@@ -163,7 +164,7 @@ pub async fn update(
     caller: Caller,
     state: web::Data<AppState>,
     request_id: RequestId,
-    Body(patch, [config_id, id]): Body<PhoneNumberPatch, 2>,
+    Body(patch, (config_id, id)): Body<PhoneNumberPatch, (ConfigId, NumberId)>,
 ) -> Result<HttpResponse, ApiError> {
     let org_id = caller.org_id;
     let needs_sync = state
@@ -211,7 +212,7 @@ pub async fn delete(
     caller: Caller,
     state: web::Data<AppState>,
     request_id: RequestId,
-    PathIds([config_id, id]): PathIds<2>,
+    PathIds((config_id, id)): PathIds<(ConfigId, NumberId)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let force = query_flag(&req, "force")?;
@@ -239,7 +240,7 @@ pub async fn delete(
 pub async fn set_default_caller(
     caller: Caller,
     state: web::Data<AppState>,
-    PathIds([config_id, id]): PathIds<2>,
+    PathIds((config_id, id)): PathIds<(ConfigId, NumberId)>,
 ) -> Result<HttpResponse, ApiError> {
     let number = state
         .write(move |c| {
@@ -256,7 +257,7 @@ pub async fn sync(
     caller: Caller,
     state: web::Data<AppState>,
     request_id: RequestId,
-    PathIds([config_id, id]): PathIds<2>,
+    PathIds((config_id, id)): PathIds<(ConfigId, NumberId)>,
 ) -> Result<HttpResponse, ApiError> {
     let org_id = caller.org_id;
     state
