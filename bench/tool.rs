@@ -24,6 +24,7 @@ use serde_json::{json, Map, Value};
 use telebind::config::DatabaseConfig;
 use telebind::db::{self, phone_numbers::NewRow};
 use telebind::domain::credentials::Credentials;
+use telebind::domain::ids::WorkflowId;
 use telebind::domain::phone_number::LastSync;
 
 /// Account of the configuration whose numbers the bind scenario pushes.
@@ -106,7 +107,7 @@ fn seed(db_path: &Path, out: &Path) {
         orgs.push(org.id);
         keys.push(key);
     }
-    let mut workflows: Vec<Vec<i64>> = vec![Vec::new(); 3];
+    let mut workflows: Vec<Vec<WorkflowId>> = vec![Vec::new(); 3];
     for (i, count) in [20, 15, 15].into_iter().enumerate() {
         for w in 0..count {
             let wf = db::workflows::insert(&tx, orgs[i], &format!("{} flow {w}", org_names[i])).expect("workflow");
@@ -150,7 +151,7 @@ fn seed(db_path: &Path, out: &Path) {
     assert_eq!(plan.len(), 20);
 
     let mut any_org0 = String::new();
-    let mut list_config = 0;
+    let mut list_config = None;
     let mut bind_targets = String::new();
     let mut hang_targets = String::new();
     let mut serial = 0usize;
@@ -158,7 +159,7 @@ fn seed(db_path: &Path, out: &Path) {
         let org_id = orgs[cfg.org];
         let config_id = db::configs::insert(&tx, org_id, &cfg.name, &cfg.credentials).expect("config");
         if cfg.role == "list" {
-            list_config = config_id;
+            list_config = Some(config_id);
         }
         let kind = cfg.credentials.kind();
         for i in 0..cfg.numbers {
@@ -222,7 +223,10 @@ fn seed(db_path: &Path, out: &Path) {
     write("bind.txt", &bind_targets);
     write("hang.txt", &hang_targets);
     write("workflows.txt", &workflow_list);
-    write("list_config", &list_config.to_string());
+    write(
+        "list_config",
+        &list_config.expect("the plan lists one configuration").to_string(),
+    );
     eprintln!(
         "seeded 3 orgs, 50 workflows, 20 configurations, {serial} numbers in {} ms",
         started.elapsed().as_millis()

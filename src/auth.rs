@@ -11,6 +11,7 @@ use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
 use crate::db::{self, api_keys::ActiveKey};
+use crate::domain::ids::{ApiKeyId, OrgId};
 
 const KEY_PREFIX: &str = "tb_";
 /// Characters of the key kept, unhashed, to tell keys apart in listings.
@@ -28,7 +29,7 @@ pub fn hash_key(key: &str) -> Vec<u8> {
 
 /// Creates a key for `org_id`; returns its row and the key, which is shown
 /// once and never stored.
-pub fn issue_key(conn: &Connection, org_id: i64, name: &str) -> rusqlite::Result<(db::api_keys::ApiKey, String)> {
+pub fn issue_key(conn: &Connection, org_id: OrgId, name: &str) -> rusqlite::Result<(db::api_keys::ApiKey, String)> {
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
     let key = format!("{KEY_PREFIX}{}", hex::encode(secret));
@@ -44,7 +45,7 @@ pub struct KeyCache {
     /// Bumped by every archive: a lookup that began before one is not cached.
     epoch: AtomicU64,
     /// When each key's `last_used_at` was last written.
-    touched: Mutex<HashMap<i64, Instant>>,
+    touched: Mutex<HashMap<ApiKeyId, Instant>>,
 }
 
 impl KeyCache {
@@ -77,14 +78,14 @@ impl KeyCache {
     }
 
     /// A key archived over HTTP fails its very next request.
-    pub fn forget(&self, id: i64) {
+    pub fn forget(&self, id: ApiKeyId) {
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         self.epoch.fetch_add(1, Ordering::SeqCst);
         keys.retain(|_, (key, _)| key.id != id);
     }
 
     /// Whether key `id`'s use should be recorded now: at most once a minute.
-    pub fn due_for_touch(&self, id: i64) -> bool {
+    pub fn due_for_touch(&self, id: ApiKeyId) -> bool {
         let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         if touched

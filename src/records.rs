@@ -6,6 +6,7 @@ use rusqlite::Connection;
 
 use crate::db::phone_numbers::{PhoneNumber, RoutingHolder};
 use crate::db::{self, configs::Config};
+use crate::domain::ids::{ConfigId, NumberId, OrgId, WorkflowId};
 use crate::error::ApiError;
 use crate::sync::SyncError;
 
@@ -15,12 +16,12 @@ pub const WORKFLOW_NOT_FOUND: &str = "Workflow not found";
 pub const ADDRESS_TAKEN: &str = "A phone number with this address already exists in the org.";
 
 /// Configuration `id` of the caller's organization.
-pub fn find_config(conn: &Connection, org_id: i64, id: i64) -> Result<Config, ApiError> {
+pub fn find_config(conn: &Connection, org_id: OrgId, id: ConfigId) -> Result<Config, ApiError> {
     db::configs::get(conn, org_id, id)?.ok_or_else(|| ApiError::not_found(CONFIG_NOT_FOUND))
 }
 
 /// The configuration must be the caller's; cheaper than `find_config`.
-pub fn check_config(conn: &Connection, org_id: i64, config_id: i64) -> Result<(), ApiError> {
+pub fn check_config(conn: &Connection, org_id: OrgId, config_id: ConfigId) -> Result<(), ApiError> {
     if db::configs::exists(conn, org_id, config_id)? {
         Ok(())
     } else {
@@ -29,12 +30,12 @@ pub fn check_config(conn: &Connection, org_id: i64, config_id: i64) -> Result<()
 }
 
 /// Number `id` of configuration `config_id`.
-pub fn find_number(conn: &Connection, config_id: i64, id: i64) -> Result<PhoneNumber, ApiError> {
+pub fn find_number(conn: &Connection, config_id: ConfigId, id: NumberId) -> Result<PhoneNumber, ApiError> {
     db::phone_numbers::get(conn, config_id, id)?.ok_or_else(|| ApiError::not_found(NUMBER_NOT_FOUND))
 }
 
 /// A workflow given in a body must be one of the caller's.
-pub fn check_workflow(conn: &Connection, org_id: i64, workflow_id: Option<i64>) -> Result<(), ApiError> {
+pub fn check_workflow(conn: &Connection, org_id: OrgId, workflow_id: Option<WorkflowId>) -> Result<(), ApiError> {
     match workflow_id {
         Some(id) if db::workflows::get(conn, org_id, id)?.is_none() => Err(ApiError::not_found(WORKFLOW_NOT_FOUND)),
         _ => Ok(()),
@@ -42,7 +43,7 @@ pub fn check_workflow(conn: &Connection, org_id: i64, workflow_id: Option<i64>) 
 }
 
 /// The 409 of an inbound routing key held elsewhere (API.md §5.3).
-pub fn routing_conflict(holder: &RoutingHolder, org_id: i64) -> ApiError {
+pub fn routing_conflict(holder: &RoutingHolder, org_id: OrgId) -> ApiError {
     let place = if holder.org_id == org_id {
         format!("telephony configuration '{}'", holder.config_name)
     } else {
@@ -56,12 +57,17 @@ pub fn routing_conflict(holder: &RoutingHolder, org_id: i64) -> ApiError {
 
 /// Both uniqueness rules of a number, as a check before the carrier is asked
 /// about it; the unique indexes enforce them again at insert.
-pub fn check_unique_number(conn: &Connection, org_id: i64, config: &Config, normalized: &str) -> Result<(), ApiError> {
+pub fn check_unique_number(
+    conn: &Connection,
+    org_id: OrgId,
+    config: &Config,
+    normalized: &str,
+) -> Result<(), ApiError> {
     if db::phone_numbers::exists_in_org(conn, org_id, normalized)? {
         return Err(ApiError::conflict(ADDRESS_TAKEN));
     }
     let (kind, account) = (config.credentials.kind(), config.credentials.routing_account());
-    match db::phone_numbers::routing_holder(conn, kind.as_str(), account, normalized, 0)? {
+    match db::phone_numbers::routing_holder(conn, kind.as_str(), account, normalized, None)? {
         Some(holder) => Err(routing_conflict(&holder, org_id)),
         None => Ok(()),
     }

@@ -1,10 +1,12 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
+use crate::domain::ids::{ApiKeyId, OrgId};
+
 /// An API key as listed: never the key itself.
 #[derive(Debug, Clone, Serialize)]
 pub struct ApiKey {
-    pub id: i64,
+    pub id: ApiKeyId,
     pub name: String,
     pub key_prefix: String,
     pub is_active: bool,
@@ -16,8 +18,8 @@ pub struct ApiKey {
 /// What authentication needs to know about an active key.
 #[derive(Debug, Clone)]
 pub struct ActiveKey {
-    pub id: i64,
-    pub org_id: i64,
+    pub id: ApiKeyId,
+    pub org_id: OrgId,
     pub key_hash: Vec<u8>,
 }
 
@@ -35,15 +37,15 @@ fn from_row(r: &Row) -> rusqlite::Result<ApiKey> {
     })
 }
 
-pub fn insert(conn: &Connection, org_id: i64, name: &str, prefix: &str, hash: &[u8]) -> rusqlite::Result<ApiKey> {
+pub fn insert(conn: &Connection, org_id: OrgId, name: &str, prefix: &str, hash: &[u8]) -> rusqlite::Result<ApiKey> {
     conn.execute(
         "INSERT INTO api_keys (org_id, name, key_prefix, key_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![org_id, name, prefix, hash, super::now()],
     )?;
-    get(conn, org_id, conn.last_insert_rowid()).map(|k| k.expect("the row just inserted"))
+    get(conn, org_id, ApiKeyId(conn.last_insert_rowid())).map(|k| k.expect("the row just inserted"))
 }
 
-pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<ApiKey>> {
+pub fn get(conn: &Connection, org_id: OrgId, id: ApiKeyId) -> rusqlite::Result<Option<ApiKey>> {
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM api_keys WHERE org_id = ?1 AND id = ?2"),
         params![org_id, id],
@@ -53,7 +55,11 @@ pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<A
 }
 
 /// Keys of one organization (or of all when `org_id` is `None`), by id.
-pub fn list(conn: &Connection, org_id: Option<i64>, include_archived: bool) -> rusqlite::Result<Vec<(i64, ApiKey)>> {
+pub fn list(
+    conn: &Connection,
+    org_id: Option<OrgId>,
+    include_archived: bool,
+) -> rusqlite::Result<Vec<(OrgId, ApiKey)>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS}, org_id FROM api_keys
          WHERE (?1 IS NULL OR org_id = ?1) AND (?2 OR archived_at IS NULL) ORDER BY id"
@@ -75,7 +81,7 @@ pub fn find_active(conn: &Connection, hash: &[u8]) -> rusqlite::Result<Option<Ac
 }
 
 /// Archives (`archived = true`) or reactivates a key of `org_id`; false when it is not there.
-pub fn set_archived(conn: &Connection, org_id: i64, id: i64, archived: bool) -> rusqlite::Result<bool> {
+pub fn set_archived(conn: &Connection, org_id: OrgId, id: ApiKeyId, archived: bool) -> rusqlite::Result<bool> {
     let at = archived.then(super::now);
     let changed = conn.execute(
         "UPDATE api_keys SET archived_at = ?3 WHERE org_id = ?1 AND id = ?2",
@@ -85,7 +91,7 @@ pub fn set_archived(conn: &Connection, org_id: i64, id: i64, archived: bool) -> 
 }
 
 /// Ids of the keys whose id is `needle`, or whose display prefix starts with it.
-pub fn find_by_prefix_or_id(conn: &Connection, needle: &str) -> rusqlite::Result<Vec<(i64, i64)>> {
+pub fn find_by_prefix_or_id(conn: &Connection, needle: &str) -> rusqlite::Result<Vec<(ApiKeyId, OrgId)>> {
     let mut stmt = conn.prepare(
         "SELECT id, org_id FROM api_keys
          WHERE CAST(id AS TEXT) = ?1 OR (length(?1) >= 4 AND substr(key_prefix, 1, length(?1)) = ?1)",
@@ -94,7 +100,7 @@ pub fn find_by_prefix_or_id(conn: &Connection, needle: &str) -> rusqlite::Result
     rows.collect()
 }
 
-pub fn touch(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+pub fn touch(conn: &Connection, id: ApiKeyId) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
         params![id, super::now()],

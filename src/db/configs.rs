@@ -1,11 +1,12 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::domain::credentials::Credentials;
+use crate::domain::ids::{ConfigId, OrgId};
 
 /// A stored telephony configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub id: i64,
+    pub id: ConfigId,
     pub name: String,
     pub credentials: Credentials,
     pub is_default_outbound: bool,
@@ -31,13 +32,13 @@ fn from_row(r: &Row) -> rusqlite::Result<Config> {
     })
 }
 
-pub fn list(conn: &Connection, org_id: i64) -> rusqlite::Result<Vec<Config>> {
+pub fn list(conn: &Connection, org_id: OrgId) -> rusqlite::Result<Vec<Config>> {
     let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE c.org_id = ?1 ORDER BY c.created_at, c.id"))?;
     let rows = stmt.query_map([org_id], from_row)?;
     rows.collect()
 }
 
-pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<Config>> {
+pub fn get(conn: &Connection, org_id: OrgId, id: ConfigId) -> rusqlite::Result<Option<Config>> {
     conn.prepare_cached(&format!("{SELECT} WHERE c.org_id = ?1 AND c.id = ?2"))?
         .query_row(params![org_id, id], from_row)
         .optional()
@@ -46,22 +47,23 @@ pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<C
 /// Whether configuration `id` is one of `org_id`'s: the check every
 /// phone-number route makes first, without `get`'s count of active numbers
 /// (a scan of the configuration's numbers).
-pub fn exists(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<bool> {
+pub fn exists(conn: &Connection, org_id: OrgId, id: ConfigId) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM telephony_configurations WHERE org_id = ?1 AND id = ?2)")?
         .query_row(params![org_id, id], |r| r.get(0))
 }
 
-/// Whether another configuration of `org_id` than `except_id` has `name`:
-/// checked before a carrier is asked to make anything for a save.
-pub fn name_taken(conn: &Connection, org_id: i64, name: &str, except_id: i64) -> rusqlite::Result<bool> {
+/// Whether a configuration of `org_id` other than `except` (the one being
+/// saved, if it exists) has `name`: checked before a carrier is asked to make
+/// anything for a save.
+pub fn name_taken(conn: &Connection, org_id: OrgId, name: &str, except: Option<ConfigId>) -> rusqlite::Result<bool> {
     conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM telephony_configurations WHERE org_id = ?1 AND name = ?2 AND id != ?3)",
+        "SELECT EXISTS (SELECT 1 FROM telephony_configurations WHERE org_id = ?1 AND name = ?2 AND id IS NOT ?3)",
     )?
-    .query_row(params![org_id, name, except_id], |r| r.get(0))
+    .query_row(params![org_id, name, except], |r| r.get(0))
 }
 
 /// Inserts; a taken name is a unique violation of `Unique::ConfigName`.
-pub fn insert(conn: &Connection, org_id: i64, name: &str, credentials: &Credentials) -> rusqlite::Result<i64> {
+pub fn insert(conn: &Connection, org_id: OrgId, name: &str, credentials: &Credentials) -> rusqlite::Result<ConfigId> {
     let now = super::now();
     conn.execute(
         "INSERT INTO telephony_configurations
@@ -76,10 +78,16 @@ pub fn insert(conn: &Connection, org_id: i64, name: &str, credentials: &Credenti
             now
         ],
     )?;
-    Ok(conn.last_insert_rowid())
+    Ok(ConfigId(conn.last_insert_rowid()))
 }
 
-pub fn update(conn: &Connection, org_id: i64, id: i64, name: &str, credentials: &Credentials) -> rusqlite::Result<()> {
+pub fn update(
+    conn: &Connection,
+    org_id: OrgId,
+    id: ConfigId,
+    name: &str,
+    credentials: &Credentials,
+) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE telephony_configurations
          SET name = ?3, routing_account = ?4, credentials = ?5, updated_at = ?6
@@ -98,7 +106,7 @@ pub fn update(conn: &Connection, org_id: i64, id: i64, name: &str, credentials: 
 
 /// Makes `id` the organization's only default; the caller's transaction makes
 /// the switch atomic, so no moment has two defaults or a failed request.
-pub fn set_default_outbound(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<()> {
+pub fn set_default_outbound(conn: &Connection, org_id: OrgId, id: ConfigId) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE telephony_configurations SET is_default_outbound = 0
          WHERE org_id = ?1 AND is_default_outbound AND id <> ?2",
@@ -112,7 +120,7 @@ pub fn set_default_outbound(conn: &Connection, org_id: i64, id: i64) -> rusqlite
     Ok(())
 }
 
-pub fn delete(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<bool> {
+pub fn delete(conn: &Connection, org_id: OrgId, id: ConfigId) -> rusqlite::Result<bool> {
     Ok(conn.execute(
         "DELETE FROM telephony_configurations WHERE org_id = ?1 AND id = ?2",
         params![org_id, id],

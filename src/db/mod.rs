@@ -10,10 +10,12 @@ pub mod workflows;
 pub mod writer;
 
 use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use self::database::Database;
 use crate::config::DatabaseConfig;
+use crate::domain::ids::{ApiKeyId, ConfigId, Id, NumberId, OrgId, WorkflowId};
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
@@ -35,6 +37,26 @@ pub enum DbError {
     #[error("database work panicked: {0}")]
     Panicked(String),
 }
+
+/// Ids bind and read as the integers they wrap, so queries take and return
+/// them as they are.
+macro_rules! sql_ids {
+    ($($name:ty),*) => {$(
+        impl ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.get()))
+            }
+        }
+
+        impl FromSql for $name {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                i64::column_result(value).map(<$name>::new)
+            }
+        }
+    )*};
+}
+
+sql_ids!(OrgId, ConfigId, NumberId, WorkflowId, ApiKeyId);
 
 /// Opens (creating if needed) and upgrades the database, then pools connections to it.
 pub fn open(config: &DatabaseConfig) -> Result<Pool, DbError> {
@@ -183,6 +205,17 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "user_version", latest_version() + 1).unwrap();
         assert!(matches!(migrate(&mut conn), Err(DbError::TooNew { .. })));
+    }
+
+    #[test]
+    fn ids_bind_and_read_as_their_integers() {
+        let conn = Connection::open_in_memory().unwrap();
+        let (id, raw): (NumberId, i64) = conn
+            .query_row("SELECT ?1, ?1 + 0", [NumberId(42)], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!((id, raw), (NumberId(42), 42));
+        let none: Option<WorkflowId> = conn.query_row("SELECT NULL", [], |r| r.get(0)).unwrap();
+        assert_eq!(none, None);
     }
 
     #[test]

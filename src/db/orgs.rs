@@ -1,8 +1,10 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::domain::ids::OrgId;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Org {
-    pub id: i64,
+    pub id: OrgId,
     pub name: String,
 }
 
@@ -23,7 +25,7 @@ pub fn insert(conn: &Connection, name: &str) -> rusqlite::Result<Org> {
         params![name, super::now()],
     )?;
     Ok(Org {
-        id: conn.last_insert_rowid(),
+        id: OrgId(conn.last_insert_rowid()),
         name: name.to_string(),
     })
 }

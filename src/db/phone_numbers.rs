@@ -2,14 +2,15 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::domain::ids::{ConfigId, NumberId, OrgId, WorkflowId};
 use crate::domain::phone_number::{LastSync, SyncResult};
 
 /// A phone number as the API shows it (API.md §5.1).
 #[derive(Debug, Clone, Serialize)]
 pub struct PhoneNumber {
-    pub id: i64,
+    pub id: NumberId,
     #[serde(rename = "telephony_configuration_id")]
-    pub config_id: i64,
+    pub config_id: ConfigId,
     pub address: String,
     pub address_normalized: String,
     pub address_type: String,
@@ -20,7 +21,7 @@ pub struct PhoneNumber {
     pub updated_at: String,
     pub country_code: Option<String>,
     pub label: Option<String>,
-    pub inbound_workflow_id: Option<i64>,
+    pub inbound_workflow_id: Option<WorkflowId>,
     pub inbound_workflow_name: Option<String>,
     /// Set by the request that pushed; never stored.
     pub provider_sync: Option<SyncResult>,
@@ -29,8 +30,8 @@ pub struct PhoneNumber {
 
 /// The values of a new row.
 pub struct NewRow<'a> {
-    pub org_id: i64,
-    pub config_id: i64,
+    pub org_id: OrgId,
+    pub config_id: ConfigId,
     pub provider: &'a str,
     pub routing_account: &'a str,
     pub address: &'a str,
@@ -38,7 +39,7 @@ pub struct NewRow<'a> {
     pub address_type: &'a str,
     pub country_code: Option<&'a str>,
     pub label: Option<&'a str>,
-    pub inbound_workflow_id: Option<i64>,
+    pub inbound_workflow_id: Option<WorkflowId>,
     pub is_active: bool,
     pub extra_metadata: &'a Map<String, Value>,
 }
@@ -46,7 +47,7 @@ pub struct NewRow<'a> {
 /// The editable values of a row.
 pub struct Changes<'a> {
     pub label: Option<&'a str>,
-    pub inbound_workflow_id: Option<i64>,
+    pub inbound_workflow_id: Option<WorkflowId>,
     pub is_active: bool,
     pub country_code: Option<&'a str>,
     pub extra_metadata: &'a Value,
@@ -87,19 +88,19 @@ fn from_row(r: &Row) -> rusqlite::Result<PhoneNumber> {
     })
 }
 
-pub fn list(conn: &Connection, config_id: i64) -> rusqlite::Result<Vec<PhoneNumber>> {
+pub fn list(conn: &Connection, config_id: ConfigId) -> rusqlite::Result<Vec<PhoneNumber>> {
     let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE p.config_id = ?1 ORDER BY p.created_at, p.id"))?;
     let rows = stmt.query_map([config_id], from_row)?;
     rows.collect()
 }
 
-pub fn get(conn: &Connection, config_id: i64, id: i64) -> rusqlite::Result<Option<PhoneNumber>> {
+pub fn get(conn: &Connection, config_id: ConfigId, id: NumberId) -> rusqlite::Result<Option<PhoneNumber>> {
     conn.prepare_cached(&format!("{SELECT} WHERE p.config_id = ?1 AND p.id = ?2"))?
         .query_row(params![config_id, id], from_row)
         .optional()
 }
 
-pub fn insert(conn: &Connection, row: &NewRow) -> rusqlite::Result<i64> {
+pub fn insert(conn: &Connection, row: &NewRow) -> rusqlite::Result<NumberId> {
     let now = super::now();
     conn.execute(
         "INSERT INTO phone_numbers (org_id, config_id, provider, routing_account, address, address_normalized,
@@ -121,10 +122,10 @@ pub fn insert(conn: &Connection, row: &NewRow) -> rusqlite::Result<i64> {
             now
         ],
     )?;
-    Ok(conn.last_insert_rowid())
+    Ok(NumberId(conn.last_insert_rowid()))
 }
 
-pub fn update(conn: &Connection, id: i64, changes: &Changes) -> rusqlite::Result<()> {
+pub fn update(conn: &Connection, id: NumberId, changes: &Changes) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE phone_numbers SET label = ?2, inbound_workflow_id = ?3, is_active = ?4, country_code = ?5,
              extra_metadata = ?6, updated_at = ?7
@@ -142,12 +143,12 @@ pub fn update(conn: &Connection, id: i64, changes: &Changes) -> rusqlite::Result
     Ok(())
 }
 
-pub fn delete(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+pub fn delete(conn: &Connection, id: NumberId) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM phone_numbers WHERE id = ?1", [id])? == 1)
 }
 
 /// Makes `id` its configuration's only default caller, in the caller's transaction.
-pub fn set_default_caller(conn: &Connection, config_id: i64, id: i64) -> rusqlite::Result<()> {
+pub fn set_default_caller(conn: &Connection, config_id: ConfigId, id: NumberId) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE phone_numbers SET is_default_caller_id = 0 WHERE config_id = ?1 AND is_default_caller_id AND id <> ?2",
         params![config_id, id],
@@ -161,7 +162,7 @@ pub fn set_default_caller(conn: &Connection, config_id: i64, id: i64) -> rusqlit
 }
 
 /// Stores the result of a push; a number deleted meanwhile is left alone.
-pub fn record_sync(conn: &Connection, id: i64, sync: &LastSync) -> rusqlite::Result<()> {
+pub fn record_sync(conn: &Connection, id: NumberId, sync: &LastSync) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE phone_numbers SET last_sync_ok = ?2, last_sync_message = ?3, last_sync_attached = ?4, last_sync_at = ?5
          WHERE id = ?1",
@@ -170,7 +171,7 @@ pub fn record_sync(conn: &Connection, id: i64, sync: &LastSync) -> rusqlite::Res
     Ok(())
 }
 
-pub fn exists_in_org(conn: &Connection, org_id: i64, address_normalized: &str) -> rusqlite::Result<bool> {
+pub fn exists_in_org(conn: &Connection, org_id: OrgId, address_normalized: &str) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM phone_numbers WHERE org_id = ?1 AND address_normalized = ?2)",
         params![org_id, address_normalized],
@@ -182,21 +183,22 @@ pub fn exists_in_org(conn: &Connection, org_id: i64, address_normalized: &str) -
 pub struct RoutingHolder {
     pub address: String,
     pub config_name: String,
-    pub org_id: i64,
+    pub org_id: OrgId,
 }
 
-/// The number holding `(provider, account, address)` outside configuration `except_config`.
+/// The number holding `(provider, account, address)` outside configuration
+/// `except_config` (anywhere when `None`).
 pub fn routing_holder(
     conn: &Connection,
     provider: &str,
     account: &str,
     address_normalized: &str,
-    except_config: i64,
+    except_config: Option<ConfigId>,
 ) -> rusqlite::Result<Option<RoutingHolder>> {
     conn.query_row(
         "SELECT p.address, c.name, p.org_id FROM phone_numbers p JOIN telephony_configurations c ON c.id = p.config_id
          WHERE p.provider = ?1 AND p.routing_account = ?2 AND p.address_normalized = ?3 AND p.routing_account <> ''
-           AND p.config_id <> ?4",
+           AND p.config_id IS NOT ?4",
         params![provider, account, address_normalized, except_config],
         |r| {
             Ok(RoutingHolder {
@@ -210,7 +212,7 @@ pub fn routing_holder(
 }
 
 /// Follows a configuration's new routing account; may violate the routing key.
-pub fn set_routing_account(conn: &Connection, config_id: i64, account: &str) -> rusqlite::Result<()> {
+pub fn set_routing_account(conn: &Connection, config_id: ConfigId, account: &str) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE phone_numbers SET routing_account = ?2 WHERE config_id = ?1",
         params![config_id, account],
@@ -219,13 +221,13 @@ pub fn set_routing_account(conn: &Connection, config_id: i64, account: &str) -> 
 }
 
 /// The normalized addresses of a configuration's numbers.
-pub fn addresses(conn: &Connection, config_id: i64) -> rusqlite::Result<Vec<String>> {
+pub fn addresses(conn: &Connection, config_id: ConfigId) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare("SELECT address_normalized FROM phone_numbers WHERE config_id = ?1 ORDER BY id")?;
     let rows = stmt.query_map([config_id], |r| r.get(0))?;
     rows.collect()
 }
 
-pub fn count_for_config(conn: &Connection, config_id: i64) -> rusqlite::Result<i64> {
+pub fn count_for_config(conn: &Connection, config_id: ConfigId) -> rusqlite::Result<i64> {
     conn.query_row(
         "SELECT COUNT(*) FROM phone_numbers WHERE config_id = ?1",
         [config_id],

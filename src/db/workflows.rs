@@ -1,9 +1,11 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
+use crate::domain::ids::{OrgId, WorkflowId};
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Workflow {
-    pub id: i64,
+    pub id: WorkflowId,
     pub name: String,
     pub phone_number_count: i64,
     pub created_at: String,
@@ -24,29 +26,29 @@ fn from_row(r: &Row) -> rusqlite::Result<Workflow> {
     })
 }
 
-pub fn list(conn: &Connection, org_id: i64) -> rusqlite::Result<Vec<Workflow>> {
+pub fn list(conn: &Connection, org_id: OrgId) -> rusqlite::Result<Vec<Workflow>> {
     let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE w.org_id = ?1 ORDER BY w.id"))?;
     let rows = stmt.query_map([org_id], from_row)?;
     rows.collect()
 }
 
-pub fn get(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<Option<Workflow>> {
+pub fn get(conn: &Connection, org_id: OrgId, id: WorkflowId) -> rusqlite::Result<Option<Workflow>> {
     conn.prepare_cached(&format!("{SELECT} WHERE w.org_id = ?1 AND w.id = ?2"))?
         .query_row(params![org_id, id], from_row)
         .optional()
 }
 
-pub fn insert(conn: &Connection, org_id: i64, name: &str) -> rusqlite::Result<Workflow> {
+pub fn insert(conn: &Connection, org_id: OrgId, name: &str) -> rusqlite::Result<Workflow> {
     let now = super::now();
     conn.execute(
         "INSERT INTO workflows (org_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
         params![org_id, name, now],
     )?;
-    Ok(get(conn, org_id, conn.last_insert_rowid())?.expect("the row just inserted"))
+    Ok(get(conn, org_id, WorkflowId(conn.last_insert_rowid()))?.expect("the row just inserted"))
 }
 
 /// Renames; `None` when the workflow is not in `org_id`.
-pub fn rename(conn: &Connection, org_id: i64, id: i64, name: &str) -> rusqlite::Result<Option<Workflow>> {
+pub fn rename(conn: &Connection, org_id: OrgId, id: WorkflowId, name: &str) -> rusqlite::Result<Option<Workflow>> {
     let changed = conn.execute(
         "UPDATE workflows SET name = ?3, updated_at = ?4 WHERE org_id = ?1 AND id = ?2",
         params![org_id, id, name, super::now()],
@@ -57,7 +59,7 @@ pub fn rename(conn: &Connection, org_id: i64, id: i64, name: &str) -> rusqlite::
     get(conn, org_id, id)
 }
 
-pub fn delete(conn: &Connection, org_id: i64, id: i64) -> rusqlite::Result<bool> {
+pub fn delete(conn: &Connection, org_id: OrgId, id: WorkflowId) -> rusqlite::Result<bool> {
     Ok(conn.execute(
         "DELETE FROM workflows WHERE org_id = ?1 AND id = ?2",
         params![org_id, id],

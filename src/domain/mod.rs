@@ -2,6 +2,7 @@
 
 pub mod address;
 pub mod credentials;
+pub mod ids;
 pub mod input;
 pub mod phone_number;
 pub mod provider;

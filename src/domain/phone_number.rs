@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::address::CountryCode;
+use super::ids::WorkflowId;
 use super::input::{FromBody, Need, Reader, Text};
 
 /// The outcome of pushing a number's binding to its carrier (`provider_sync`).
@@ -58,7 +59,7 @@ pub struct NewPhoneNumber {
     pub address: String,
     pub country_code: Option<CountryCode>,
     pub label: Option<String>,
-    pub inbound_workflow_id: Option<i64>,
+    pub inbound_workflow_id: Option<WorkflowId>,
     pub is_active: bool,
     pub is_default_caller_id: bool,
     pub extra_metadata: Map<String, Value>,
@@ -68,7 +69,7 @@ pub struct NewPhoneNumber {
 #[derive(Debug, Clone, Default)]
 pub struct PhoneNumberPatch {
     pub label: Option<String>,
-    pub inbound_workflow_id: Option<i64>,
+    pub inbound_workflow_id: Option<WorkflowId>,
     pub clear_inbound_workflow: bool,
     pub is_active: Option<bool>,
     pub country_code: Option<CountryCode>,
@@ -100,7 +101,7 @@ impl FromBody for NewPhoneNumber {
         let address = r.text(&f, "address", Need::Required, ADDRESS);
         let country_code = read_country(r, &f);
         let label = r.text(&f, "label", Need::Optional, LABEL);
-        let inbound_workflow_id = r.int(&f, "inbound_workflow_id", Need::Optional);
+        let inbound_workflow_id = r.int(&f, "inbound_workflow_id", Need::Optional).map(WorkflowId);
         let is_active = r.bool(&f, "is_active", Need::Optional).unwrap_or(true);
         let is_default_caller_id = r.bool(&f, "is_default_caller_id", Need::Optional).unwrap_or(false);
         let extra_metadata = r.dict(&f, "extra_metadata", Need::Optional).unwrap_or_default();
@@ -121,7 +122,7 @@ impl FromBody for PhoneNumberPatch {
         let f = r.object(body, vec!["body".into()])?;
         Some(PhoneNumberPatch {
             label: r.text(&f, "label", Need::Optional, LABEL),
-            inbound_workflow_id: r.int(&f, "inbound_workflow_id", Need::Optional),
+            inbound_workflow_id: r.int(&f, "inbound_workflow_id", Need::Optional).map(WorkflowId),
             clear_inbound_workflow: r.bool(&f, "clear_inbound_workflow", Need::NotNull).unwrap_or(false),
             is_active: r.bool(&f, "is_active", Need::Optional),
             country_code: read_country(r, &f),
@@ -133,7 +134,7 @@ impl FromBody for PhoneNumberPatch {
 
 impl PhoneNumberPatch {
     /// The binding after this patch: a given id wins over `clear_inbound_workflow`.
-    pub fn workflow_after(&self, current: Option<i64>) -> Option<i64> {
+    pub fn workflow_after(&self, current: Option<WorkflowId>) -> Option<WorkflowId> {
         match (self.inbound_workflow_id, self.clear_inbound_workflow) {
             (Some(id), _) => Some(id),
             (None, true) => None,
@@ -148,18 +149,18 @@ impl PhoneNumberPatch {
 /// failed. The webhook URL does not depend on the workflow, so rebinding to
 /// another workflow, label and metadata edits never reach the carrier (the
 /// reference pushed on every edit, clobbering URLs other systems had set).
-pub fn needs_push(after: (Option<i64>, bool), last: Option<&LastSync>) -> bool {
+pub fn needs_push(after: (Option<WorkflowId>, bool), last: Option<&LastSync>) -> bool {
     let told_attached = last.is_some_and(|l| l.attached);
     should_attach(after.0, after.1) != told_attached || last.is_some_and(|l| !l.ok)
 }
 
 /// The carrier should route the number to us exactly when it is bound and active.
-pub fn should_attach(inbound_workflow_id: Option<i64>, is_active: bool) -> bool {
+pub fn should_attach(inbound_workflow_id: Option<WorkflowId>, is_active: bool) -> bool {
     inbound_workflow_id.is_some() && is_active
 }
 
 /// Whether the carrier may hold a binding that deleting the number must remove.
-pub fn may_be_attached(inbound_workflow_id: Option<i64>, last: Option<&LastSync>) -> bool {
+pub fn may_be_attached(inbound_workflow_id: Option<WorkflowId>, last: Option<&LastSync>) -> bool {
     inbound_workflow_id.is_some() || last.is_some_and(|l| l.attached || !l.ok)
 }
 
@@ -198,32 +199,38 @@ mod tests {
     #[test]
     fn the_workflow_id_wins_over_clearing() {
         let both = patch(json!({"inbound_workflow_id": 7, "clear_inbound_workflow": true})).unwrap();
-        assert_eq!(both.workflow_after(Some(3)), Some(7));
+        assert_eq!(both.workflow_after(Some(WorkflowId(3))), Some(WorkflowId(7)));
         let clear = patch(json!({"clear_inbound_workflow": true})).unwrap();
-        assert_eq!(clear.workflow_after(Some(3)), None);
-        assert_eq!(PhoneNumberPatch::default().workflow_after(Some(3)), Some(3));
+        assert_eq!(clear.workflow_after(Some(WorkflowId(3))), None);
+        assert_eq!(
+            PhoneNumberPatch::default().workflow_after(Some(WorkflowId(3))),
+            Some(WorkflowId(3))
+        );
     }
 
     #[test]
     fn the_carrier_is_told_only_when_where_calls_go_changes() {
         let attached = last(true, true);
         let detached = last(true, false);
-        assert!(!needs_push((Some(1), true), Some(&attached)), "still attached");
         assert!(
-            !needs_push((Some(2), true), Some(&attached)),
+            !needs_push((Some(WorkflowId(1)), true), Some(&attached)),
+            "still attached"
+        );
+        assert!(
+            !needs_push((Some(WorkflowId(2)), true), Some(&attached)),
             "another workflow, same URL"
         );
         assert!(needs_push((None, true), Some(&attached)), "cleared");
-        assert!(needs_push((Some(1), false), Some(&attached)), "deactivated");
-        assert!(needs_push((Some(1), true), Some(&detached)), "bound again");
-        assert!(needs_push((Some(1), true), None), "never told");
+        assert!(needs_push((Some(WorkflowId(1)), false), Some(&attached)), "deactivated");
+        assert!(needs_push((Some(WorkflowId(1)), true), Some(&detached)), "bound again");
+        assert!(needs_push((Some(WorkflowId(1)), true), None), "never told");
         assert!(!needs_push((None, true), None), "never bound");
-        assert!(!needs_push((Some(1), false), None), "bound but inactive");
+        assert!(!needs_push((Some(WorkflowId(1)), false), None), "bound but inactive");
     }
 
     #[test]
     fn a_failed_last_push_is_retried_by_any_edit() {
-        assert!(needs_push((Some(1), true), Some(&last(false, true))));
+        assert!(needs_push((Some(WorkflowId(1)), true), Some(&last(false, true))));
         assert!(needs_push((None, true), Some(&last(false, false))));
     }
 
@@ -253,14 +260,14 @@ mod tests {
 
     #[test]
     fn attach_iff_bound_and_active() {
-        assert!(should_attach(Some(1), true));
-        assert!(!should_attach(Some(1), false));
+        assert!(should_attach(Some(WorkflowId(1)), true));
+        assert!(!should_attach(Some(WorkflowId(1)), false));
         assert!(!should_attach(None, true));
     }
 
     #[test]
     fn a_number_may_be_attached_when_bound_or_after_an_attach_or_a_failure() {
-        assert!(may_be_attached(Some(1), None));
+        assert!(may_be_attached(Some(WorkflowId(1)), None));
         assert!(!may_be_attached(None, None));
         assert!(may_be_attached(None, Some(&last(true, true))));
         assert!(may_be_attached(None, Some(&last(false, false))));

@@ -7,6 +7,7 @@ use super::caller::Caller;
 use super::extract::{query_flag, Body, FromBody, PathIds};
 use crate::auth;
 use crate::db;
+use crate::domain::ids::ApiKeyId;
 use crate::domain::input::{Need, Reader, Text};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -53,7 +54,7 @@ pub async fn create(
 pub async fn archive(
     caller: Caller,
     state: web::Data<AppState>,
-    PathIds([id]): PathIds<1>,
+    PathIds(id): PathIds<ApiKeyId>,
 ) -> Result<HttpResponse, ApiError> {
     set_archived(caller, state, id, true, "API key archived successfully").await
 }
@@ -61,7 +62,7 @@ pub async fn archive(
 pub async fn reactivate(
     caller: Caller,
     state: web::Data<AppState>,
-    PathIds([id]): PathIds<1>,
+    PathIds(id): PathIds<ApiKeyId>,
 ) -> Result<HttpResponse, ApiError> {
     set_archived(caller, state, id, false, "API key reactivated successfully").await
 }
@@ -69,7 +70,7 @@ pub async fn reactivate(
 async fn set_archived(
     caller: Caller,
     state: web::Data<AppState>,
-    id: i64,
+    id: ApiKeyId,
     archived: bool,
     message: &str,
 ) -> Result<HttpResponse, ApiError> {

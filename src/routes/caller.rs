@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq;
 
 use crate::auth::hash_key;
 use crate::db;
+use crate::domain::ids::OrgId;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -20,7 +21,7 @@ pub const INVALID_KEY: &str = "Invalid or expired API key";
 /// The caller of an authenticated request.
 #[derive(Debug, Clone, Copy)]
 pub struct Caller {
-    pub org_id: i64,
+    pub org_id: OrgId,
 }
 
 /// `X-API-Key` wins over `Authorization: Bearer`.

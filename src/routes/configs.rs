@@ -9,6 +9,7 @@ use super::caller::Caller;
 use super::extract::{Body, FromBody, PathIds};
 use crate::db::{self, Unique};
 use crate::domain::credentials::{Credentials, ProviderChanged};
+use crate::domain::ids::{ConfigId, OrgId};
 use crate::domain::input::{Need, Patch, Reader, Text};
 use crate::domain::provider::{self, METADATA_JSON};
 use crate::error::ApiError;
@@ -87,7 +88,7 @@ fn unique_name(name: &str) -> impl Fn(rusqlite::Error) -> ApiError + '_ {
 fn summary(c: &db::configs::Config) -> Map<String, Value> {
     let kind = c.credentials.kind();
     Map::from_iter([
-        ("id".into(), c.id.into()),
+        ("id".into(), json!(c.id)),
         ("name".into(), c.name.clone().into()),
         ("provider".into(), kind.as_str().into()),
         ("connectivity".into(), kind.connectivity().into()),
@@ -142,7 +143,7 @@ pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResp
 pub async fn get(
     caller: Caller,
     state: web::Data<AppState>,
-    PathIds([id]): PathIds<1>,
+    PathIds(id): PathIds<ConfigId>,
 ) -> Result<HttpResponse, ApiError> {
     let config = state.read(move |c| find(c, caller.org_id, id)).await?;
     Ok(HttpResponse::Ok().json(detail(&config)))
@@ -150,7 +151,7 @@ pub async fn get(
 
 /// The 409 of a taken name, before anything is made at the carrier: a
 /// refused save must leave nothing behind there (the insert checks again).
-async fn check_name(state: &AppState, org_id: i64, name: &str, id: i64) -> Result<(), ApiError> {
+async fn check_name(state: &AppState, org_id: OrgId, name: &str, id: Option<ConfigId>) -> Result<(), ApiError> {
     let name = name.to_string();
     state
         .db
@@ -183,7 +184,7 @@ pub async fn create(
         mut config,
     } = body;
     config.mint();
-    check_name(&state, caller.org_id, &name, 0).await?;
+    check_name(&state, caller.org_id, &name, None).await?;
     let config = provision(&state, config).await?;
     let created = state
         .write(move |c| {
@@ -200,12 +201,12 @@ pub async fn create(
 pub async fn update(
     caller: Caller,
     state: web::Data<AppState>,
-    Body(body, [id]): Body<UpdateConfig, 1>,
+    Body(body, id): Body<UpdateConfig, ConfigId>,
 ) -> Result<HttpResponse, ApiError> {
     let org_id = caller.org_id;
     let stored = state.read(move |c| find(c, org_id, id)).await?;
     let name = body.name.unwrap_or(stored.name);
-    check_name(&state, org_id, &name, id).await?;
+    check_name(&state, org_id, &name, Some(id)).await?;
     let credentials = match body.config {
         Some(submitted) => {
             let merged = submitted.update_over(&stored.credentials).map_err(|ProviderChanged| {
@@ -230,12 +231,17 @@ pub async fn update(
 
 /// Moves the configuration's numbers to its new routing account, in the
 /// update's transaction; a key held elsewhere refuses the whole update.
-fn follow_routing_account(conn: &Connection, org_id: i64, id: i64, credentials: &Credentials) -> Result<(), ApiError> {
+fn follow_routing_account(
+    conn: &Connection,
+    org_id: OrgId,
+    id: ConfigId,
+    credentials: &Credentials,
+) -> Result<(), ApiError> {
     let (kind, account) = (credentials.kind().as_str(), credentials.routing_account());
     match db::phone_numbers::set_routing_account(conn, id, account) {
         Err(e) if db::violated(&e) == Some(Unique::RoutingKey) => {
             for address in db::phone_numbers::addresses(conn, id)? {
-                if let Some(holder) = db::phone_numbers::routing_holder(conn, kind, account, &address, id)? {
+                if let Some(holder) = db::phone_numbers::routing_holder(conn, kind, account, &address, Some(id))? {
                     return Err(routing_conflict(&holder, org_id));
                 }
             }
@@ -248,7 +254,7 @@ fn follow_routing_account(conn: &Connection, org_id: i64, id: i64, credentials: 
 pub async fn delete(
     caller: Caller,
     state: web::Data<AppState>,
-    PathIds([id]): PathIds<1>,
+    PathIds(id): PathIds<ConfigId>,
 ) -> Result<HttpResponse, ApiError> {
     state
         .write(move |c| {
@@ -270,7 +276,7 @@ pub async fn delete(
 pub async fn set_default_outbound(
     caller: Caller,
     state: web::Data<AppState>,
-    PathIds([id]): PathIds<1>,
+    PathIds(id): PathIds<ConfigId>,
 ) -> Result<HttpResponse, ApiError> {
     let config = state
         .write(move |c| {

@@ -10,18 +10,19 @@ use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
+use crate::domain::ids::Id;
 pub use crate::domain::input::FromBody;
 use crate::domain::input::Reader;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A JSON body parsed into `T`, with the path's `N` ids: one extractor, so
+/// A JSON body parsed into `T`, with the path's ids as `P`: one extractor, so
 /// that a request's path and body errors are reported together.
-pub struct Body<T, const N: usize = 0>(pub T, pub [i64; N]);
+pub struct Body<T, P = ()>(pub T, pub P);
 
-impl<T: FromBody + 'static, const N: usize> FromRequest for Body<T, N> {
+impl<T: FromBody + 'static, P: FromPath + 'static> FromRequest for Body<T, P> {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Body<T, N>, ApiError>>>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Body<T, P>, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = req
@@ -88,12 +89,13 @@ fn byte_offset(bytes: &[u8], line: usize, column: usize) -> usize {
     line_start + column.saturating_sub(1)
 }
 
-/// The positive integer ids of the path, in the order the route names them.
-pub struct PathIds<const N: usize>(pub [i64; N]);
+/// The positive integer ids of the path, in the order the route names them,
+/// as the id types the route asks for: `PathIds<(ConfigId, NumberId)>`.
+pub struct PathIds<P>(pub P);
 
-impl<const N: usize> FromRequest for PathIds<N> {
+impl<P: FromPath> FromRequest for PathIds<P> {
     type Error = ApiError;
-    type Future = std::future::Ready<Result<PathIds<N>, ApiError>>;
+    type Future = std::future::Ready<Result<PathIds<P>, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let mut reader = Reader::new();
@@ -102,13 +104,36 @@ impl<const N: usize> FromRequest for PathIds<N> {
     }
 }
 
-/// The path's ids in order; a bad one is recorded and read as 0.
-fn path_ids<const N: usize>(req: &HttpRequest, reader: &mut Reader) -> [i64; N] {
-    let mut ids = [0; N];
-    for (slot, (name, raw)) in ids.iter_mut().zip(req.match_info().iter()) {
-        *slot = reader.id(vec!["path".into(), name.into()], raw).unwrap_or_default();
+/// What a route's path ids are read as: nothing, one id, or two, in the
+/// order the path names them.
+pub trait FromPath: Sized {
+    fn from_path(ids: &mut impl Iterator<Item = i64>) -> Self;
+}
+
+impl FromPath for () {
+    fn from_path(_: &mut impl Iterator<Item = i64>) -> Self {}
+}
+
+impl<I: Id> FromPath for I {
+    fn from_path(ids: &mut impl Iterator<Item = i64>) -> Self {
+        I::new(ids.next().unwrap_or_default())
     }
-    ids
+}
+
+impl<A: Id, B: Id> FromPath for (A, B) {
+    fn from_path(ids: &mut impl Iterator<Item = i64>) -> Self {
+        (A::from_path(ids), B::from_path(ids))
+    }
+}
+
+/// The path's ids as `P`; a bad one is recorded and read as 0, and only the
+/// ids `P` takes are read.
+fn path_ids<P: FromPath>(req: &HttpRequest, reader: &mut Reader) -> P {
+    let mut ids = req
+        .match_info()
+        .iter()
+        .map(|(name, raw)| reader.id(vec!["path".into(), name.into()], raw).unwrap_or_default());
+    P::from_path(&mut ids)
 }
 
 /// A boolean query parameter (`?force=true`); absent is false.

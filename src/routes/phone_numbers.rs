@@ -14,6 +14,7 @@ use super::request_id::RequestId;
 use crate::db::phone_numbers::{Changes, NewRow, PhoneNumber};
 use crate::db::{self, Unique};
 use crate::domain::address::{Address, AddressError};
+use crate::domain::ids::{ConfigId, NumberId};
 use crate::domain::input::FieldError;
 use crate::domain::phone_number::{needs_push, NewPhoneNumber, PhoneNumberPatch};
 use crate::error::ApiError;
@@ -40,7 +41,12 @@ fn invalid(loc: &str, error: impl std::fmt::Display, input: &str) -> ApiError {
 }
 
 /// The caller's number `id` of configuration `config_id`, or the 404.
-async fn number_key(state: &AppState, caller: Caller, config_id: i64, id: i64) -> Result<NumberKey, ApiError> {
+async fn number_key(
+    state: &AppState,
+    caller: Caller,
+    config_id: ConfigId,
+    id: NumberId,
+) -> Result<NumberKey, ApiError> {
     let org_id = caller.org_id;
     state
         .read(move |c| {
@@ -65,7 +71,7 @@ struct NumberList {
 pub async fn list(
     caller: Caller,
     state: web::Data<AppState>,
-    PathIds([config_id]): PathIds<1>,
+    PathIds(config_id): PathIds<ConfigId>,
 ) -> Result<HttpResponse, ApiError> {
     // Serialized on the thread that read the rows, straight from them: what
     // waits for an async worker is the JSON (about 0.5 KB a number), not the
@@ -85,7 +91,7 @@ pub async fn list(
 pub async fn get(
     caller: Caller,
     state: web::Data<AppState>,
-    PathIds([config_id, id]): PathIds<2>,
+    PathIds((config_id, id)): PathIds<(ConfigId, NumberId)>,
 ) -> Result<HttpResponse, ApiError> {
     let number = state
         .read(move |c| {
@@ -100,7 +106,7 @@ pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
     request_id: RequestId,
-    Body(new, [config_id]): Body<NewPhoneNumber, 1>,
+    Body(new, config_id): Body<NewPhoneNumber, ConfigId>,
 ) -> Result<HttpResponse, ApiError> {
     let org_id = caller.org_id;
     let checked = new.clone();
@@ -183,7 +189,7 @@ pub async fn update(
     caller: Caller,
     state: web::Data<AppState>,
     request_id: RequestId,
-    Body(patch, [config_id, id]): Body<PhoneNumberPatch, 2>,
+    Body(patch, (config_id, id)): Body<PhoneNumberPatch, (ConfigId, NumberId)>,
 ) -> Result<HttpResponse, ApiError> {
     let org_id = caller.org_id;
     let needs_sync = state
@@ -231,7 +237,7 @@ pub async fn delete(
     caller: Caller,
     state: web::Data<AppState>,
     request_id: RequestId,
-    PathIds([config_id, id]): PathIds<2>,
+    PathIds((config_id, id)): PathIds<(ConfigId, NumberId)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let force = query_flag(&req, "force")?;
@@ -251,7 +257,7 @@ pub async fn delete(
 pub async fn set_default_caller(
     caller: Caller,
     state: web::Data<AppState>,
-    PathIds([config_id, id]): PathIds<2>,
+    PathIds((config_id, id)): PathIds<(ConfigId, NumberId)>,
 ) -> Result<HttpResponse, ApiError> {
     let number = state
         .write(move |c| {
@@ -268,7 +274,7 @@ pub async fn sync(
     caller: Caller,
     state: web::Data<AppState>,
     request_id: RequestId,
-    PathIds([config_id, id]): PathIds<2>,
+    PathIds((config_id, id)): PathIds<(ConfigId, NumberId)>,
 ) -> Result<HttpResponse, ApiError> {
     let key = number_key(&state, caller, config_id, id).await?;
     push_current(&state, key, &request_id).await

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use super::caller::Caller;
 use super::extract::{Body, FromBody, PathIds};
 use crate::db;
+use crate::domain::ids::WorkflowId;
 use crate::domain::input::{Need, Reader, Text};
 use crate::error::ApiError;
 use crate::records::WORKFLOW_NOT_FOUND;
@@ -42,7 +43,7 @@ pub async fn create(
 pub async fn get(
     caller: Caller,
     state: web::Data<AppState>,
-    PathIds([id]): PathIds<1>,
+    PathIds(id): PathIds<WorkflowId>,
 ) -> Result<HttpResponse, ApiError> {
     let workflow = state
         .read(move |c| Ok(db::workflows::get(c, caller.org_id, id)?))
@@ -53,7 +54,7 @@ pub async fn get(
 pub async fn update(
     caller: Caller,
     state: web::Data<AppState>,
-    Body(body, [id]): Body<WorkflowBody, 1>,
+    Body(body, id): Body<WorkflowBody, WorkflowId>,
 ) -> Result<HttpResponse, ApiError> {
     let workflow = state
         .write(move |c| Ok(db::workflows::rename(c, caller.org_id, id, &body.name)?))
@@ -64,7 +65,7 @@ pub async fn update(
 pub async fn delete(
     caller: Caller,
     state: web::Data<AppState>,
-    PathIds([id]): PathIds<1>,
+    PathIds(id): PathIds<WorkflowId>,
 ) -> Result<HttpResponse, ApiError> {
     state
         .write(move |c| {

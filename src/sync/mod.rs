@@ -18,15 +18,16 @@ use tokio::sync::oneshot;
 use crate::db::phone_numbers::PhoneNumber;
 use crate::db::{self, Database, DbError};
 use crate::domain::address::AddressType;
+use crate::domain::ids::{ConfigId, NumberId, OrgId};
 use crate::domain::phone_number::{may_be_attached, should_attach, LastSync, SyncResult};
 use crate::providers::{Carriers, Number};
 
 /// The number a push is for, as the request that asked found it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NumberKey {
-    pub org_id: i64,
-    pub config_id: i64,
-    pub id: i64,
+    pub org_id: OrgId,
+    pub config_id: ConfigId,
+    pub id: NumberId,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -96,9 +97,9 @@ struct Lane {
 struct Inner {
     db: Database,
     carriers: Carriers,
-    lanes: Mutex<HashMap<i64, Lane>>,
+    lanes: Mutex<HashMap<NumberId, Lane>>,
     /// Numbers whose next push is ready to run; the pool threads take them.
-    ready: mpsc::Sender<i64>,
+    ready: mpsc::Sender<NumberId>,
 }
 
 /// Shared by every request; clones are handles to one service.
@@ -111,7 +112,7 @@ impl SyncService {
     /// Starts `workers` threads for carrier calls: at most that many pushes
     /// run at once, whatever the number of clients.
     pub fn start(db: Database, carriers: Carriers, workers: usize) -> std::io::Result<SyncService> {
-        let (ready, queue) = mpsc::channel::<i64>();
+        let (ready, queue) = mpsc::channel::<NumberId>();
         let queue = Arc::new(Mutex::new(queue));
         let inner = Arc::new(Inner {
             db,
@@ -186,7 +187,7 @@ impl Inner {
     }
 
     /// Hands number `id`'s next push to the pool; the caller holds `lanes`.
-    fn dispatch(&self, lanes: &mut HashMap<i64, Lane>, id: i64) {
+    fn dispatch(&self, lanes: &mut HashMap<NumberId, Lane>, id: NumberId) {
         if self.ready.send(id).is_err() {
             // Dropping the waiters answers them `Stopped`.
             lanes.remove(&id);
@@ -195,7 +196,7 @@ impl Inner {
 
     /// Runs number `id`'s next push, answers its waiters, and hands on the
     /// push after it, if any.
-    fn run_next(&self, id: i64) {
+    fn run_next(&self, id: NumberId) {
         let next = {
             let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
             lanes.get_mut(&id).and_then(|lane| lane.pending.pop_front())

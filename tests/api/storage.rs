@@ -57,7 +57,9 @@ async fn a_version_1_file_is_upgraded_with_its_data() {
              VALUES (7, 'From v1', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z');",
         )
         .unwrap();
-        telebind::auth::issue_key(&conn, 7, "old key").unwrap().1
+        telebind::auth::issue_key(&conn, telebind::domain::ids::OrgId(7), "old key")
+            .unwrap()
+            .1
     };
     assert_eq!(user_version(&path), 1);
     let app = spawn_app_with(|c| c.database.path = path.clone()).await;
