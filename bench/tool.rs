@@ -23,6 +23,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use serde_json::{json, Map, Value};
 use telebind::config::DatabaseConfig;
 use telebind::db::{self, phone_numbers::NewRow};
+use telebind::domain::address::AddressType;
 use telebind::domain::credentials::Credentials;
 use telebind::domain::ids::WorkflowId;
 use telebind::domain::phone_number::LastSync;
@@ -186,7 +187,7 @@ fn seed(db_path: &Path, out: &Path) {
                 routing_account: cfg.credentials.routing_account(),
                 address: &pretty,
                 address_normalized: &e164,
-                address_type: "pstn",
+                address_type: AddressType::Pstn,
                 country_code: Some("US"),
                 label: label.as_deref(),
                 inbound_workflow_id: workflow,

@@ -10,11 +10,12 @@ pub mod workflows;
 pub mod writer;
 
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use self::database::Database;
 use crate::config::DatabaseConfig;
+use crate::domain::address::AddressType;
 use crate::domain::ids::{ApiKeyId, ConfigId, Id, NumberId, OrgId, WorkflowId};
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
@@ -57,6 +58,20 @@ macro_rules! sql_ids {
 }
 
 sql_ids!(OrgId, ConfigId, NumberId, WorkflowId, ApiKeyId);
+
+/// Address types are stored by name; an unknown name is a corrupt row.
+impl ToSql for AddressType {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for AddressType {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let name = value.as_str()?;
+        AddressType::from_db(name).ok_or_else(|| FromSqlError::Other(format!("unknown address type {name:?}").into()))
+    }
+}
 
 /// Opens (creating if needed) and upgrades the database, then pools connections to it.
 pub fn open(config: &DatabaseConfig) -> Result<Pool, DbError> {

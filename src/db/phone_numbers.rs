@@ -1,3 +1,4 @@
+use crate::domain::address::AddressType;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -13,7 +14,7 @@ pub struct PhoneNumber {
     pub config_id: ConfigId,
     pub address: String,
     pub address_normalized: String,
-    pub address_type: String,
+    pub address_type: AddressType,
     pub is_active: bool,
     pub is_default_caller_id: bool,
     pub extra_metadata: Value,
@@ -36,7 +37,7 @@ pub struct NewRow<'a> {
     pub routing_account: &'a str,
     pub address: &'a str,
     pub address_normalized: &'a str,
-    pub address_type: &'a str,
+    pub address_type: AddressType,
     pub country_code: Option<&'a str>,
     pub label: Option<&'a str>,
     pub inbound_workflow_id: Option<WorkflowId>,

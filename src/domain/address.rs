@@ -35,7 +35,8 @@ const NUMBER_TYPES: [Type; 10] = [
     Type::Voicemail,
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AddressType {
     Pstn,
     SipUri,

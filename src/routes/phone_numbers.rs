@@ -156,7 +156,7 @@ pub async fn create(
                 routing_account: config.credentials.routing_account(),
                 address: address.raw(),
                 address_normalized: address.normalized(),
-                address_type: address.kind().as_str(),
+                address_type: address.kind(),
                 country_code: new.country_code.as_ref().map(|c| c.as_str()),
                 label: new.label.as_deref(),
                 inbound_workflow_id: new.inbound_workflow_id,

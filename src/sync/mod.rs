@@ -17,7 +17,6 @@ use tokio::sync::oneshot;
 
 use crate::db::phone_numbers::PhoneNumber;
 use crate::db::{self, Database, DbError};
-use crate::domain::address::AddressType;
 use crate::domain::ids::{ConfigId, NumberId, OrgId};
 use crate::domain::phone_number::{may_be_attached, should_attach, LastSync, SyncResult};
 use crate::providers::{Carriers, Number};
@@ -256,11 +255,9 @@ impl Inner {
         mut number: PhoneNumber,
         attach: bool,
     ) -> Result<(PhoneNumber, SyncResult), SyncError> {
-        let kind = AddressType::from_db(&number.address_type)
-            .ok_or_else(|| SyncError::Db(format!("unknown address type {:?}", number.address_type)))?;
         let target = Number {
             address: &number.address_normalized,
-            kind,
+            kind: number.address_type,
         };
         let result = self.carriers.configure_inbound(&config.credentials, target, attach);
         let (carrier, id) = (config.credentials.kind().as_str(), number.id);
@@ -296,6 +293,7 @@ mod tests {
     use super::*;
     use crate::config::DatabaseConfig;
     use crate::db::phone_numbers::NewRow;
+    use crate::domain::address::AddressType;
     use crate::providers::testing::{carriers, twilio_creds, ACCOUNT_SID};
 
     const NUMBER: &str = "+15551230002";
@@ -320,7 +318,7 @@ mod tests {
                     routing_account: ACCOUNT_SID,
                     address: NUMBER,
                     address_normalized: NUMBER,
-                    address_type: "pstn",
+                    address_type: AddressType::Pstn,
                     country_code: None,
                     label: None,
                     inbound_workflow_id: Some(workflow),
