@@ -4,6 +4,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use crate::db::writer::WriteError;
 use crate::domain::input::FieldError;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,12 @@ impl From<Vec<FieldError>> for ApiError {
 
 impl From<rusqlite::Error> for ApiError {
     fn from(e: rusqlite::Error) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<WriteError> for ApiError {
+    fn from(e: WriteError) -> Self {
         ApiError::internal(e)
     }
 }

@@ -12,8 +12,8 @@ use rusqlite::Connection;
 
 use crate::config::Config;
 use crate::db::api_keys::ActiveKey;
-use crate::db::writer::{self, Writer};
-use crate::db::{self, Pool};
+use crate::db::writer::{WriteError, Writer};
+use crate::db::{self, DbError, Pool};
 use crate::error::ApiError;
 use crate::providers::Carriers;
 
@@ -60,9 +60,9 @@ impl Drop for NumberLock<'_> {
 }
 
 impl AppState {
-    pub fn new(pool: Pool, config: Arc<Config>) -> std::io::Result<AppState> {
+    pub fn new(pool: Pool, config: Arc<Config>) -> Result<AppState, DbError> {
         Ok(AppState {
-            writer: Writer::start(pool.clone())?,
+            writer: Writer::start(&config.database)?,
             pool,
             carriers: Carriers::new(&config),
             config,
@@ -96,26 +96,16 @@ impl AppState {
         web::block(move || f(&*pool.get()?)).await?
     }
 
-    /// Runs `f` in a `BEGIN IMMEDIATE` transaction (shared with the writes
-    /// queued beside it, each in its own savepoint); answers once committed.
+    /// Runs `f` on the writer thread, in a savepoint of a `BEGIN IMMEDIATE`
+    /// transaction shared with the writes queued beside it; answers once
+    /// that transaction has committed, or is known not to have.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        let job: writer::Job = Box::new(move |conn| {
-            let result = writer::in_savepoint(conn, f);
-            Box::new(move |commit: Result<(), String>| {
-                let _ = answer.send(commit.map_err(ApiError::internal).and(result));
-            })
-        });
-        if !self.writer.submit(job) {
-            return Err(ApiError::internal("the database writer has stopped"));
-        }
-        answered
-            .await
-            .map_err(|_| ApiError::internal("the database writer lost a write"))?
+        let answer = self.writer.submit(f)?;
+        answer.await.map_err(|_| WriteError::Stopped)?
     }
 
     /// The active key with this hash, if it was verified less than

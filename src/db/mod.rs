@@ -11,7 +11,7 @@ pub mod writer;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, Synchronous};
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
@@ -28,21 +28,33 @@ pub enum DbError {
     Pool(#[from] r2d2::Error),
     #[error("database schema version {found} is newer than this telebind supports ({supported}); upgrade telebind")]
     TooNew { found: u32, supported: u32 },
+    #[error("cannot start the database writer: {0}")]
+    Writer(std::io::Error),
 }
 
 /// Opens (creating if needed) and upgrades the database, then pools connections to it.
 pub fn open(config: &DatabaseConfig) -> Result<Pool, DbError> {
-    let synchronous = config.synchronous.pragma();
-    let manager = SqliteConnectionManager::file(&config.path).with_init(move |c| {
-        c.execute_batch(&format!(
-            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA synchronous = {synchronous};"
-        ))
-    });
+    let synchronous = config.synchronous;
+    let manager = SqliteConnectionManager::file(&config.path).with_init(move |c| configure(c, synchronous));
     let pool = r2d2::Pool::builder().max_size(config.pool_size).build(manager)?;
     let mut conn = pool.get()?;
     conn.execute_batch("PRAGMA journal_mode = WAL;")?;
     migrate(&mut conn)?;
     Ok(pool)
+}
+
+/// One connection outside the pool, configured as the pool's are.
+pub fn connect(config: &DatabaseConfig) -> Result<Connection, DbError> {
+    let conn = Connection::open(&config.path)?;
+    configure(&conn, config.synchronous)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection, synchronous: Synchronous) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA synchronous = {};",
+        synchronous.pragma()
+    ))
 }
 
 /// The schema's steps as `(version, sql)`, in order: each starts at a line
