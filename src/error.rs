@@ -7,6 +7,9 @@ use serde_json::json;
 use crate::db::writer::WriteError;
 use crate::domain::input::FieldError;
 
+/// Seconds a client is told to wait before retrying a 503.
+const RETRY_AFTER_SECS: u32 = 1;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// A client-facing failure: `{"detail": "<message>"}` with `status`.
@@ -15,6 +18,9 @@ pub enum ApiError {
     /// 401 with `WWW-Authenticate: Bearer`.
     #[error("unauthorized: {0}")]
     Unauthorized(&'static str),
+    /// 503 with `Retry-After`: nothing was done, and trying again later may work.
+    #[error("unavailable: {0}")]
+    Unavailable(&'static str),
     /// 422 with the list of every problem of the request.
     #[error("validation failed: {0:?}")]
     Validation(Vec<FieldError>),
@@ -66,7 +72,13 @@ impl From<rusqlite::Error> for ApiError {
 
 impl From<WriteError> for ApiError {
     fn from(e: WriteError) -> Self {
-        ApiError::internal(e)
+        match e {
+            WriteError::Busy => ApiError::Unavailable("Too many writes are waiting; try again shortly"),
+            WriteError::TransactionLost => {
+                ApiError::Unavailable("The write was undone by a database error and nothing was stored; try again")
+            }
+            e => ApiError::internal(e),
+        }
     }
 }
 
@@ -87,6 +99,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Status { status, .. } => *status,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -98,6 +111,10 @@ impl ResponseError for ApiError {
             ApiError::Status { detail, .. } => json!({ "detail": detail }),
             ApiError::Unauthorized(detail) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+                json!({ "detail": detail })
+            }
+            ApiError::Unavailable(detail) => {
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
                 json!({ "detail": detail })
             }
             ApiError::Validation(errors) => json!({ "detail": errors }),

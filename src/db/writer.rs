@@ -22,10 +22,15 @@ use crate::config::DatabaseConfig;
 
 /// Most writes committed together.
 const MAX_BATCH: usize = 64;
+/// Most writes waiting for the writer; more are refused (`Busy`) rather
+/// than held in memory without bound. At 64 a commit, 16 commits' worth.
+pub const QUEUE_CAPACITY: usize = 1024;
 
 /// Why a write was not done, other than its own error.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum WriteError {
+    #[error("the database writer's queue is full")]
+    Busy,
     #[error("the database writer has stopped")]
     Stopped,
     #[error("a write panicked; its changes are undone")]
@@ -43,7 +48,7 @@ pub enum WriteError {
 pub type Answer<T, E> = oneshot::Receiver<Result<T, E>>;
 
 pub struct Writer {
-    queue: mpsc::Sender<Box<dyn Write>>,
+    queue: mpsc::SyncSender<Box<dyn Write>>,
 }
 
 impl Writer {
@@ -51,7 +56,7 @@ impl Writer {
     /// stops when the `Writer` is dropped.
     pub fn start(config: &DatabaseConfig) -> Result<Writer, DbError> {
         let conn = super::connect(config)?;
-        let (queue, queued) = mpsc::channel::<Box<dyn Write>>();
+        let (queue, queued) = mpsc::sync_channel::<Box<dyn Write>>(QUEUE_CAPACITY);
         std::thread::Builder::new()
             .name("telebind-writer".into())
             .spawn(move || {
@@ -70,9 +75,9 @@ impl Writer {
         Ok(Writer { queue })
     }
 
-    /// Queues `f`, to run in a savepoint of the writer's transaction; its
-    /// result is answered once that transaction has committed, or is known
-    /// not to have.
+    /// Queues `f` (refused when `QUEUE_CAPACITY` writes wait), to run in a
+    /// savepoint of the writer's transaction; its result is answered once
+    /// that transaction has committed, or is known not to have.
     pub fn submit<T, E, F>(&self, f: F) -> Result<Answer<T, E>, WriteError>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
@@ -85,7 +90,10 @@ impl Writer {
             result: None,
             reply,
         };
-        self.queue.send(Box::new(write)).map_err(|_| WriteError::Stopped)?;
+        self.queue.try_send(Box::new(write)).map_err(|e| match e {
+            mpsc::TrySendError::Full(_) => WriteError::Busy,
+            mpsc::TrySendError::Disconnected(_) => WriteError::Stopped,
+        })?;
         Ok(answer)
     }
 }
