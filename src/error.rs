@@ -9,6 +9,11 @@ use crate::domain::input::FieldError;
 
 /// Seconds a client is told to wait before retrying a 503.
 const RETRY_AFTER_SECS: u32 = 1;
+/// A write refused for lack of space is a 503, not a 500: nothing was
+/// stored, the server recovers by itself once space returns, and clients
+/// and proxies know to retry a 503 (507 says the same, but few clients
+/// know it).
+const DISK_FULL: &str = "The database's disk is full and nothing was stored; try again later";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -66,6 +71,10 @@ impl From<Vec<FieldError>> for ApiError {
 
 impl From<rusqlite::Error> for ApiError {
     fn from(e: rusqlite::Error) -> Self {
+        if is_disk_full(&e) {
+            log::error!("database: {e}");
+            return ApiError::Unavailable(DISK_FULL);
+        }
         ApiError::internal(e)
     }
 }
@@ -77,6 +86,8 @@ impl From<WriteError> for ApiError {
             WriteError::TransactionLost => {
                 ApiError::Unavailable("The write was undone by a database error and nothing was stored; try again")
             }
+            // The writer has logged it.
+            WriteError::Begin(e) | WriteError::Commit(e) if is_disk_full(&e) => ApiError::Unavailable(DISK_FULL),
             e => ApiError::internal(e),
         }
     }
@@ -125,6 +136,10 @@ impl ResponseError for ApiError {
         };
         response.json(body)
     }
+}
+
+fn is_disk_full(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
 }
 
 fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
