@@ -30,8 +30,8 @@ pub const DEFAULT_ORG: &str = "default";
 pub enum StartupError {
     #[error(transparent)]
     Db(#[from] db::DbError),
-    #[error("cannot start the database writer: {0}")]
-    Writer(std::io::Error),
+    #[error("cannot start the carrier sync threads: {0}")]
+    Sync(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
 }
@@ -64,7 +64,7 @@ impl Application {
         let port = listener.local_addr().map_err(bind_error)?.port();
         let pool = db::open(&config.database)?;
         let bootstrap_key = bootstrap(&pool)?;
-        let state = web::Data::new(AppState::new(pool, Arc::new(config)).map_err(StartupError::Writer)?);
+        let state = web::Data::new(AppState::new(pool, Arc::new(config))?);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

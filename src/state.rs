@@ -12,6 +12,7 @@ use crate::db::{Database, Pool};
 use crate::error::ApiError;
 use crate::providers::Carriers;
 use crate::sync::SyncService;
+use crate::StartupError;
 
 pub struct AppState {
     pub config: Arc<Config>,
@@ -22,10 +23,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(pool: Pool, config: Arc<Config>) -> std::io::Result<AppState> {
-        let db = Database::new(pool)?;
+    pub fn new(pool: Pool, config: Arc<Config>) -> Result<AppState, StartupError> {
+        let db = Database::new(pool, &config.database)?;
         let carriers = Carriers::new(&config);
-        let sync = SyncService::start(db.clone(), carriers.clone(), config.sync.workers)?;
+        let sync = SyncService::start(db.clone(), carriers.clone(), config.sync.workers).map_err(StartupError::Sync)?;
         Ok(AppState {
             config,
             db,

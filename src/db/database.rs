@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
-use super::writer::{self, Writer};
+use super::writer::{Answer, WriteError, Writer};
 use super::{DbError, Pool};
+use crate::config::DatabaseConfig;
 
 #[derive(Clone)]
 pub struct Database {
@@ -16,10 +17,11 @@ pub struct Database {
 }
 
 impl Database {
-    /// Starts the writer thread; it stops when the last handle is dropped.
-    pub fn new(pool: Pool) -> std::io::Result<Database> {
+    /// Starts the writer, on its own connection to `config`'s file; it stops
+    /// when the last handle is dropped.
+    pub fn new(pool: Pool, config: &DatabaseConfig) -> Result<Database, DbError> {
         Ok(Database {
-            writer: Arc::new(Writer::start(pool.clone())?),
+            writer: Arc::new(Writer::start(config)?),
             pool,
         })
     }
@@ -47,36 +49,28 @@ impl Database {
     }
 
     /// Runs `f` in the writer's transaction (shared with the writes queued
-    /// beside it, each in its own savepoint); answers once committed.
+    /// beside it, each in its own savepoint); answers once that transaction
+    /// has committed, or is known not to have.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        self.submit(f, move |result| {
-            let _ = answer.send(result);
-        })?;
-        answered
-            .await
-            .map_err(|_| DbError::Write("the database writer lost a write".into()))?
+        let answer = self.submit(f)?;
+        settle(answer.await.map_err(|_| WriteError::Stopped))
     }
 
-    /// As `write`, waiting on the calling thread, which must be allowed to block.
+    /// As `write`, waiting on the calling thread, which must be allowed to
+    /// block and must not be an async worker.
     pub fn write_blocking<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let (answer, answered) = std::sync::mpsc::channel();
-        self.submit(f, move |result| {
-            let _ = answer.send(result);
-        })?;
-        answered
-            .recv()
-            .map_err(|_| DbError::Write("the database writer lost a write".into()))?
+        let answer = self.submit(f)?;
+        settle(answer.blocking_recv().map_err(|_| WriteError::Stopped))
     }
 
     /// Queues `f` and returns at once; a failure is only logged. For
@@ -85,52 +79,40 @@ impl Database {
     where
         F: FnOnce(&Connection) -> Result<(), DbError> + Send + 'static,
     {
-        let logged = move |result: Result<(), DbError>| {
-            if let Err(e) = result {
-                log::warn!("could not record {what}: {e}");
-            }
-        };
-        if let Err(e) = self.submit(f, logged) {
+        let logged = move |c: &Connection| f(c).inspect_err(|e| log::warn!("could not record {what}: {e}"));
+        // Nobody waits for the answer; the writer logs failed commits itself.
+        if let Err(e) = self.submit(logged) {
             log::warn!("could not record {what}: {e}");
         }
     }
 
-    /// Hands `f` to the writer; `deliver` gets its result once the batch's
-    /// commit is known.
-    fn submit<T, E, F, D>(&self, f: F, deliver: D) -> Result<(), DbError>
+    fn submit<T, E, F>(&self, f: F) -> Result<Answer<T, Outcome<E>>, DbError>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
-        E: From<DbError> + Send + 'static,
-        D: FnOnce(Result<T, E>) + Send + 'static,
+        E: Send + 'static,
     {
-        let job: writer::Job = Box::new(move |conn| {
-            let result = writer::in_savepoint(conn, |c| f(c).map_err(Failed));
-            Box::new(move |commit: Result<(), String>| {
-                let result = match (commit, result) {
-                    (Err(e), _) => Err(E::from(DbError::Write(e))),
-                    (Ok(()), Ok(value)) => Ok(value),
-                    (Ok(()), Err(Failed(e))) => Err(e),
-                };
-                deliver(result)
-            })
-        });
-        if self.writer.submit(job) {
-            Ok(())
-        } else {
-            Err(DbError::Write("the database writer has stopped".into()))
-        }
+        Ok(self.writer.submit(move |c| f(c).map_err(Outcome::Own))?)
     }
 }
 
-/// A job's own error, carried through the savepoint unchanged.
-struct Failed<E>(E);
+/// A write's own error, or why the writer could not do it.
+enum Outcome<E> {
+    Own(E),
+    Writer(WriteError),
+}
 
-impl<E> From<rusqlite::Error> for Failed<E>
-where
-    E: From<DbError>,
-{
-    fn from(e: rusqlite::Error) -> Self {
-        Failed(E::from(DbError::from(e)))
+impl<E> From<WriteError> for Outcome<E> {
+    fn from(e: WriteError) -> Self {
+        Outcome::Writer(e)
+    }
+}
+
+/// A write's answer in the caller's error type.
+fn settle<T, E: From<DbError>>(answer: Result<Result<T, Outcome<E>>, WriteError>) -> Result<T, E> {
+    match answer.map_err(DbError::from)? {
+        Ok(value) => Ok(value),
+        Err(Outcome::Own(e)) => Err(e),
+        Err(Outcome::Writer(e)) => Err(DbError::from(e).into()),
     }
 }

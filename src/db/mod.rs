@@ -14,7 +14,8 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use self::database::Database;
-use crate::config::DatabaseConfig;
+use self::writer::WriteError;
+use crate::config::{DatabaseConfig, Synchronous};
 use crate::domain::address::AddressType;
 use crate::domain::ids::{ApiKeyId, ConfigId, Id, NumberId, OrgId, WorkflowId};
 
@@ -34,9 +35,11 @@ pub enum DbError {
     #[error("database schema version {found} is newer than this telebind supports ({supported}); upgrade telebind")]
     TooNew { found: u32, supported: u32 },
     #[error("database write: {0}")]
-    Write(String),
+    Write(#[from] WriteError),
     #[error("database work panicked: {0}")]
     Panicked(String),
+    #[error("cannot start the database writer: {0}")]
+    Writer(std::io::Error),
 }
 
 /// Ids bind and read as the integers they wrap, so queries take and return
@@ -75,17 +78,27 @@ impl FromSql for AddressType {
 
 /// Opens (creating if needed) and upgrades the database, then pools connections to it.
 pub fn open(config: &DatabaseConfig) -> Result<Pool, DbError> {
-    let synchronous = config.synchronous.pragma();
-    let manager = SqliteConnectionManager::file(&config.path).with_init(move |c| {
-        c.execute_batch(&format!(
-            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA synchronous = {synchronous};"
-        ))
-    });
+    let synchronous = config.synchronous;
+    let manager = SqliteConnectionManager::file(&config.path).with_init(move |c| configure(c, synchronous));
     let pool = r2d2::Pool::builder().max_size(config.pool_size).build(manager)?;
     let mut conn = pool.get()?;
     conn.execute_batch("PRAGMA journal_mode = WAL;")?;
     migrate(&mut conn)?;
     Ok(pool)
+}
+
+/// One connection outside the pool, configured as the pool's are.
+pub fn connect(config: &DatabaseConfig) -> Result<Connection, DbError> {
+    let conn = Connection::open(&config.path)?;
+    configure(&conn, config.synchronous)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection, synchronous: Synchronous) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA synchronous = {};",
+        synchronous.pragma()
+    ))
 }
 
 /// The schema's steps as `(version, sql)`, in order: each starts at a line

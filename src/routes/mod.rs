@@ -13,7 +13,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse, Resource, ResponseError};
 use serde_json::json;
 
-use crate::error::{cause_chain, ApiError};
+use crate::error::{cause_chain, ApiError, RETRY_AFTER_SECS};
 
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
@@ -27,6 +27,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Status { status, .. } => *status,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -38,6 +39,10 @@ impl ResponseError for ApiError {
             ApiError::Status { detail, .. } => json!({ "detail": detail }),
             ApiError::Unauthorized(detail) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+                json!({ "detail": detail })
+            }
+            ApiError::Unavailable(detail) => {
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
                 json!({ "detail": detail })
             }
             ApiError::Validation(errors) => json!({ "detail": errors }),

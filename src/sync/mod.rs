@@ -300,14 +300,14 @@ mod tests {
 
     /// A service on a new database holding one bound Twilio number, its
     /// carrier at `carrier_url`.
-    fn service(dir: &tempfile::TempDir, carrier_url: &str) -> (SyncService, Database, NumberKey) {
+    async fn service(dir: &tempfile::TempDir, carrier_url: &str) -> (SyncService, Database, NumberKey) {
         let config = DatabaseConfig {
             path: dir.path().join("sync.db"),
             ..DatabaseConfig::default()
         };
-        let db = Database::new(db::open(&config).unwrap()).unwrap();
+        let db = Database::new(db::open(&config).unwrap(), &config).unwrap();
         let key = db
-            .write_blocking(|c| {
+            .write(|c| {
                 let org = db::orgs::insert(c, "o")?.id;
                 let config_id = db::configs::insert(c, org, "c", &twilio_creds())?;
                 let workflow = db::workflows::insert(c, org, "w")?.id;
@@ -332,6 +332,7 @@ mod tests {
                     id,
                 })
             })
+            .await
             .unwrap();
         let service = SyncService::start(db.clone(), carriers(carrier_url, 2000), 4).unwrap();
         (service, db, key)
@@ -359,7 +360,7 @@ mod tests {
     async fn a_push_whose_waiter_gave_up_runs_to_the_end_before_the_next_and_leaves_no_lane() {
         let server = twilio(Duration::from_millis(300)).await;
         let dir = tempfile::TempDir::new().unwrap();
-        let (service, db, key) = service(&dir, &server.uri());
+        let (service, db, key) = service(&dir, &server.uri()).await;
         let gave_up = tokio::time::timeout(Duration::from_millis(50), service.push(key, "first")).await;
         assert!(gave_up.is_err(), "the first waiter left before the carrier answered");
         let (number, result) = service.push(key, "second").await.unwrap();
@@ -398,7 +399,7 @@ mod tests {
     async fn deleting_a_bound_number_detaches_it_then_removes_the_row() {
         let server = twilio(Duration::ZERO).await;
         let dir = tempfile::TempDir::new().unwrap();
-        let (service, db, key) = service(&dir, &server.uri());
+        let (service, db, key) = service(&dir, &server.uri()).await;
         match service.delete(key, false, "t").await.unwrap() {
             Deletion::Deleted(Some(result)) => assert!(result.ok),
             other => panic!("{other:?}"),

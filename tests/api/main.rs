@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod cloudonix;
 mod configs;
+mod disk_full;
 mod errors;
 mod helpers;
 mod mock_carrier;

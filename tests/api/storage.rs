@@ -1,6 +1,12 @@
+use std::sync::mpsc::channel;
+use std::sync::Arc;
+
+use actix_web::ResponseError;
+use futures_util::FutureExt;
 use reqwest::Method;
 use serde_json::json;
 use telebind::config::Config;
+use telebind::state::AppState;
 
 use crate::helpers::{spawn_app, spawn_app_with, temp_db};
 
@@ -85,4 +91,43 @@ fn the_database_is_durable_and_in_wal_mode() {
     assert_eq!(pragma("synchronous"), rusqlite::types::Value::Integer(2), "FULL");
     assert_eq!(pragma("foreign_keys"), rusqlite::types::Value::Integer(1));
     assert_eq!(pragma("busy_timeout"), rusqlite::types::Value::Integer(5000));
+}
+
+#[tokio::test]
+async fn a_full_write_queue_refuses_with_503_and_retry_after_then_recovers() {
+    let (_dir, path) = temp_db();
+    let mut config = Config::default();
+    config.database.path = path;
+    let pool = telebind::db::open(&config.database).unwrap();
+    let state = AppState::new(pool, Arc::new(config)).unwrap();
+
+    // The writer thread waits inside this write until released.
+    let (started, writer_busy) = channel();
+    let (release, released) = channel::<()>();
+    let mut blocking = Box::pin(state.write(move |_| {
+        started.send(()).unwrap();
+        released.recv().unwrap();
+        Ok(())
+    }));
+    assert!((&mut blocking).now_or_never().is_none(), "submitted, not answered");
+    writer_busy.recv().unwrap();
+
+    // Each write is queued by its first poll; nothing is answered meanwhile.
+    let queued = (0..100_000).find_map(|queued| match state.write(|_| Ok(())).now_or_never() {
+        None => None,
+        Some(Err(refused)) => Some((queued, refused)),
+        Some(Ok(())) => panic!("a write answered while the writer is blocked"),
+    });
+    let (queued, refused) = queued.expect("the queue never refused a write");
+    assert_eq!(queued, telebind::db::writer::QUEUE_CAPACITY);
+    let response = refused.error_response();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers().get("Retry-After").unwrap(), "1");
+    let body = actix_web::body::to_bytes(response.into_body()).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(body["detail"].is_string(), "{body}");
+
+    release.send(()).unwrap();
+    blocking.await.expect("the blocking write commits");
+    state.write(|_| Ok(())).await.expect("writes are accepted again");
 }
