@@ -2,7 +2,8 @@
 --   get     GET one number, a random one of org 1's (DIR/numbers.txt)
 --   list    GET the numbers of the configuration with 1,000 numbers
 --   label   PUT a new label on a random number (no carrier call)
---   bind    PUT inbound_workflow_id on a random number of DIR/bind.txt
+--   bind    POST …/sync of a random number of DIR/bind.txt: one push each
+--           (a PUT of the same binding no longer reaches the carrier)
 --   hang    as bind, on the numbers of DIR/hang.txt (carrier never answers)
 --   plain   GET / (the ceiling server)
 -- done() prints one line: RESULT requests seconds errors non2xx p50_us p99_us
@@ -30,7 +31,7 @@ local function pairs_of(path)
   return out
 end
 
-local mode, targets, workflows, list_path
+local mode, targets, list_path
 local base = "/api/v1/organizations/telephony-configs/"
 
 function init(args)
@@ -51,7 +52,6 @@ function init(args)
   elseif mode == "list" then
     list_path = base .. lines(dir .. "/list_config")[1] .. "/phone-numbers"
   end
-  workflows = (mode == "bind" or mode == "hang") and lines(dir .. "/workflows.txt") or nil
 end
 
 local counter = 0
@@ -69,8 +69,7 @@ function request()
   elseif mode == "label" then
     return wrk.format("PUT", path, nil, '{"label":"bench ' .. (thread_id or 0) .. "-" .. counter .. '"}')
   else
-    local w = workflows[math.random(#workflows)]
-    return wrk.format("PUT", path, nil, '{"inbound_workflow_id":' .. w .. "}")
+    return wrk.format("POST", path .. "/sync")
   end
 end
 

@@ -217,13 +217,11 @@ fn seed(db_path: &Path, out: &Path) {
     tx.commit().expect("commit");
     drop(conn);
 
-    let workflow_list: String = workflows[0].iter().map(|w| format!("{w}\n")).collect();
     let write = |name: &str, text: &str| std::fs::write(out.join(name), text).expect("write target file");
     write("key", &keys[0]);
     write("numbers.txt", &any_org0);
     write("bind.txt", &bind_targets);
     write("hang.txt", &hang_targets);
-    write("workflows.txt", &workflow_list);
     write(
         "list_config",
         &list_config.expect("the plan lists one configuration").to_string(),
