@@ -11,8 +11,8 @@ use telebind::domain::provider::mask;
 use wiremock::{Request, Respond, ResponseTemplate};
 
 use crate::helpers::{
-    calls, json_body, numbers_path, spawn_app_with, spawn_app_with_carrier, Answer, MockCarrier, TestApp,
-    SYNC_TIMEOUT_MS,
+    assert_honest, calls, json_body, numbers_path, spawn_app_with, spawn_app_with_carrier, Answer, MockCarrier,
+    RoutesCalls, TestApp, SYNC_TIMEOUT_MS, WEBHOOK,
 };
 
 const CONFIGS: &str = "/api/v1/organizations/telephony-configs";
@@ -20,7 +20,6 @@ const TOKEN: &str = "cx-bearer-0123456789-secret";
 const BEARER: &str = "Bearer cx-bearer-0123456789-secret";
 const APP: &str = "telebind-app";
 const NUMBER: &str = "+14155550100";
-const WEBHOOK: &str = "http://telebind.test/api/v1/telephony/inbound/run";
 const DETACHED: &str =
     "Cloudonix routes every number of the application to one URL; detaching one number leaves it in place";
 const DOMAIN: &str = "^/customers/self/domains/acme\\.cloudonix\\.net$";
@@ -199,7 +198,9 @@ impl FakeCloudonix {
             carrier.serve(verb, "^/", self.clone()).await;
         }
     }
+}
 
+impl RoutesCalls for FakeCloudonix {
     /// Where Cloudonix would send an inbound call to `address` now: "when a
     /// call has a destination that matches a DNID in the domain, the bound
     /// application will be launched" (…/dataModels/Dnid), and it fetches the
@@ -312,13 +313,6 @@ impl CloudonixState {
 
 fn not_found() -> ResponseTemplate {
     ResponseTemplate::new(404).set_body_json(json!({"error": "not found"}))
-}
-
-/// The honest invariant: a bind reports ok exactly when Cloudonix now sends
-/// the number's calls to telebind.
-fn assert_routed_iff_ok(answer: &Value, cloudonix: &FakeCloudonix, address: &str) {
-    let routed = cloudonix.inbound_url(address).as_deref() == Some(WEBHOOK);
-    assert_eq!(answer["provider_sync"]["ok"], routed, "{answer}");
 }
 
 // ---------------------------------------------------------------- save time
@@ -1050,7 +1044,7 @@ async fn a_number_already_a_dnid_of_telebinds_application_is_bound_after_one_lis
             json!({"ok": true, "message": null}),
             "{shape:?}"
         );
-        assert_routed_iff_ok(&created, &cloudonix, NUMBER);
+        assert_honest(&created, &cloudonix, NUMBER);
         let methods: Vec<String> = calls(&s.carrier.requests().await).into_iter().map(|(m, _)| m).collect();
         assert_eq!(methods, ["GET", "PATCH"], "{shape:?}");
     }
@@ -1101,7 +1095,7 @@ async fn a_new_number_becomes_a_dnid_on_the_documented_path_and_reaches_telebind
     let (status, created) = create_bound(&s).await;
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["provider_sync"], json!({"ok": true, "message": null}));
-    assert_routed_iff_ok(&created, &cloudonix, NUMBER);
+    assert_honest(&created, &cloudonix, NUMBER);
     assert_eq!(
         calls(&s.carrier.requests().await),
         [
@@ -1120,7 +1114,7 @@ async fn a_new_number_becomes_a_dnid_on_the_documented_path_and_reaches_telebind
     let before = s.carrier.requests().await.len();
     let (status, again) = create_bound(&s).await;
     assert_eq!(status, 200, "{again}");
-    assert_routed_iff_ok(&again, &cloudonix, NUMBER);
+    assert_honest(&again, &cloudonix, NUMBER);
     let methods: Vec<String> = calls(&s.carrier.requests().await[before..])
         .into_iter()
         .map(|(m, _)| m)

@@ -480,6 +480,17 @@ impl CarrierSetup {
         (updated, started.elapsed())
     }
 
+    /// Binds a new number at `address` on a fake `carrier`, checks that the
+    /// answer is honest about where the carrier now routes it, and returns
+    /// the answer and the requests the bind made.
+    pub async fn honest_bind(&self, carrier: &impl RoutesCalls, address: &str) -> (Value, Vec<Request>) {
+        let path = self.unbound_number(address).await;
+        let before = self.request_count().await;
+        let bound = self.bind(&path).await;
+        assert_honest(&bound, carrier, address);
+        (bound, self.requests_after(before).await)
+    }
+
     /// Binds a new number at `address` successfully and returns the requests
     /// the bind made.
     pub async fn requests_of_a_bind(&self, address: &str) -> Vec<Request> {
@@ -597,4 +608,27 @@ pub async fn unreachable_carrier_messages(config: Value, address: &str) -> (Stri
         .await;
     let detail = refused["detail"].as_str().unwrap().to_string();
     (detail, bind_while_unreachable(config, address).await)
+}
+
+/// The webhook every bind points carriers at, under the tests' public URL.
+pub const WEBHOOK: &str = "http://telebind.test/api/v1/telephony/inbound/run";
+
+/// A stateful fake of a carrier (each carrier's test file has one): where it
+/// would send a call to a number right now, worked out as that carrier
+/// documents its routing.
+pub trait RoutesCalls {
+    fn inbound_url(&self, e164: &str) -> Option<String>;
+}
+
+/// The invariant of every bind: the push (`provider_sync`, or an answer that
+/// carries it) says ok exactly when the carrier now sends `e164`'s calls to
+/// telebind.
+pub fn assert_honest(sync: &Value, carrier: &impl RoutesCalls, e164: &str) {
+    let sync = sync.get("provider_sync").unwrap_or(sync);
+    let routed = carrier.inbound_url(e164);
+    assert_eq!(
+        sync["ok"] == true,
+        routed.as_deref() == Some(WEBHOOK),
+        "{sync} while the carrier routes {e164} to {routed:?}"
+    );
 }

@@ -11,8 +11,8 @@ use telebind::domain::provider::mask;
 use wiremock::{Request, Respond, ResponseTemplate};
 
 use crate::helpers::{
-    assert_no_secret, calls, json_body, spawn_app, spawn_app_with_carrier, unreachable_carrier_messages, CarrierSetup,
-    MockBody, MockCarrier, SYNC_TIMEOUT_MS,
+    assert_honest, assert_no_secret, calls, json_body, spawn_app, spawn_app_with_carrier, unreachable_carrier_messages,
+    CarrierSetup, MockBody, MockCarrier, RoutesCalls, SYNC_TIMEOUT_MS, WEBHOOK,
 };
 
 const AUTH_ID: &str = "MAPLIVO0123456789";
@@ -24,7 +24,6 @@ const OTHER_APP: &str = "other-app-7";
 const OTHER_ANSWER: &str = "https://other.example/answer";
 const NUMBER: &str = "+14155550100";
 const DIGITS: &str = "14155550100";
-const WEBHOOK: &str = "http://telebind.test/api/v1/telephony/inbound/run";
 const CONFIGS: &str = "/api/v1/organizations/telephony-configs";
 const CREATE_APP: &str = "^/v1/Account/MAPLIVO0123456789/Application/$";
 const APPLICATION: &str = "^/v1/Account/MAPLIVO0123456789/Application/plivo-app-1/$";
@@ -91,19 +90,6 @@ impl FakePlivo {
         carrier.serve("POST", NUMBERS, self.clone()).await;
     }
 
-    /// Where Plivo would send an inbound call to `e164` right now: to the
-    /// `answer_url` of the application linked to the number ("On receiving an
-    /// incoming call on a number … attached to an Application, Plivo sends a
-    /// request to the answer_url",
-    /// https://www.plivo.com/docs/account/api/application/the-application-object).
-    fn inbound_url(&self, e164: &str) -> Option<String> {
-        let account = self.account.lock().unwrap();
-        let app = account.numbers.get(e164.trim_start_matches('+'))?.as_ref()?;
-        account.applications.get(app)?["answer_url"]
-            .as_str()
-            .map(str::to_string)
-    }
-
     fn application(&self, id: &str) -> Value {
         self.account.lock().unwrap().applications[id].clone()
     }
@@ -116,6 +102,21 @@ impl FakePlivo {
     /// The number is unrented (or moved to another account).
     fn release(&self, digits: &str) {
         self.account.lock().unwrap().numbers.remove(digits);
+    }
+}
+
+impl RoutesCalls for FakePlivo {
+    /// Where Plivo would send an inbound call to `e164` right now: to the
+    /// `answer_url` of the application linked to the number ("On receiving an
+    /// incoming call on a number … attached to an Application, Plivo sends a
+    /// request to the answer_url",
+    /// https://www.plivo.com/docs/account/api/application/the-application-object).
+    fn inbound_url(&self, e164: &str) -> Option<String> {
+        let account = self.account.lock().unwrap();
+        let app = account.numbers.get(e164.trim_start_matches('+'))?.as_ref()?;
+        account.applications.get(app)?["answer_url"]
+            .as_str()
+            .map(str::to_string)
     }
 }
 
@@ -254,27 +255,6 @@ async fn setup() -> (CarrierSetup, FakePlivo) {
     setup_linked(Some(APP_ID)).await
 }
 
-/// The invariant of every bind: `ok` exactly when Plivo now sends the
-/// number's calls to telebind.
-fn assert_honest(bound: &Value, fake: &FakePlivo) {
-    let routed = fake.inbound_url(NUMBER);
-    assert_eq!(
-        bound["provider_sync"]["ok"] == true,
-        routed.as_deref() == Some(WEBHOOK),
-        "{} while Plivo routes {NUMBER} to {routed:?}",
-        bound["provider_sync"]
-    );
-}
-
-/// Binds a new `NUMBER`; returns the answer and the requests the bind made.
-async fn bind(s: &CarrierSetup, fake: &FakePlivo) -> (Value, Vec<Request>) {
-    let path = s.unbound_number(NUMBER).await;
-    let before = s.request_count().await;
-    let bound = s.bind(&path).await;
-    assert_honest(&bound, fake);
-    (bound, s.requests_after(before).await)
-}
-
 /// The auth id is part of Plivo's paths and the Basic credentials; the body
 /// never needs either secret.
 fn assert_sent_as_plivo_needs(request: &Request) {
@@ -321,7 +301,7 @@ async fn binding_sets_the_applications_answer_url_and_checks_the_numbers_applica
 async fn binding_a_number_of_another_application_links_it_and_says_what_it_was_linked_to() {
     let (s, fake) = setup_linked(Some(OTHER_APP)).await;
     assert_eq!(fake.inbound_url(NUMBER).as_deref(), Some(OTHER_ANSWER));
-    let (bound, requests) = bind(&s, &fake).await;
+    let (bound, requests) = s.honest_bind(&fake, NUMBER).await;
     assert_eq!(
         bound["provider_sync"],
         json!({"ok": true, "message": "Plivo number +14155550100 was routed to application other-app-7; it is now linked to application plivo-app-1."})
@@ -340,7 +320,7 @@ async fn binding_an_unlinked_number_links_it() {
     // Were the update to name no application, Plivo would assign this one.
     fake.choose_default_number_app(OTHER_APP);
     assert_eq!(fake.inbound_url(NUMBER), None);
-    let (bound, requests) = bind(&s, &fake).await;
+    let (bound, requests) = s.honest_bind(&fake, NUMBER).await;
     assert_eq!(bound["provider_sync"], json!({"ok": true, "message": null}));
     assert_eq!(calls(&requests), linking(4));
 }
@@ -351,7 +331,7 @@ async fn binding_a_number_no_longer_in_the_account_fails_and_says_what_to_do() {
     let path = s.unbound_number(NUMBER).await;
     fake.release(DIGITS);
     let bound = s.bind(&path).await;
-    assert_honest(&bound, &fake);
+    assert_honest(&bound, &fake, NUMBER);
     assert_eq!(
         bound["provider_sync"]["message"],
         format!(
@@ -674,7 +654,7 @@ async fn numbers_of_a_config_saved_without_an_application_reach_telebind_once_bo
     let created = app
         .create_number(&cfg, json!({"address": NUMBER, "inbound_workflow_id": workflow["id"]}))
         .await;
-    assert_honest(&created, &fake);
+    assert_honest(&created, &fake, NUMBER);
     assert_eq!(created["provider_sync"]["ok"], true, "{created}");
 }
 

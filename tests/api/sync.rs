@@ -36,6 +36,16 @@ async fn twilio_number(lookup_delay: Duration) -> (CarrierSetup, String) {
     (s, path)
 }
 
+/// The verb of each request the carrier received, in order.
+async fn carrier_methods(s: &CarrierSetup) -> Vec<String> {
+    s.carrier
+        .requests()
+        .await
+        .iter()
+        .map(|r| r.method.to_string())
+        .collect()
+}
+
 /// Binds the number at `path` and gives up after 100 ms, before the carrier answers.
 async fn bind_and_give_up(s: &CarrierSetup, path: &str) {
     let gave_up = s
@@ -99,13 +109,7 @@ async fn a_push_outlives_a_server_stopped_mid_push_and_is_recorded() {
     })
     .await;
     assert_eq!(recorded, (s.workflow["id"].as_i64(), Some(true), Some(true)));
-    let methods: Vec<String> = s
-        .carrier
-        .requests()
-        .await
-        .iter()
-        .map(|r| r.method.to_string())
-        .collect();
+    let methods = carrier_methods(&s).await;
     assert_eq!(methods, ["GET", "POST"], "the push went all the way");
 }
 
@@ -116,13 +120,7 @@ async fn a_push_never_overlaps_one_whose_client_has_gone() {
     let synced = s.app.call(Method::POST, &format!("{path}/sync"), None, 200).await;
     assert_eq!(synced["provider_sync"]["ok"], true);
     // One push at a time: the second lookup only after the first push's update.
-    let methods: Vec<String> = s
-        .carrier
-        .requests()
-        .await
-        .iter()
-        .map(|r| r.method.to_string())
-        .collect();
+    let methods = carrier_methods(&s).await;
     assert_eq!(methods, ["GET", "POST", "GET", "POST"]);
 }
 

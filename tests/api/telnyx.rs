@@ -14,9 +14,9 @@ use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 use crate::helpers::{
-    assert_headers, assert_not_sent, bind_while_unreachable, calls, json_body, numbers_path, query, refused_creations,
-    refused_while_unreachable, spawn_app_with_carrier, Answer, CarrierSetup, MockCarrier, RefusedCreation,
-    SYNC_TIMEOUT_MS,
+    assert_headers, assert_honest, assert_not_sent, bind_while_unreachable, calls, json_body, numbers_path, query,
+    refused_creations, refused_while_unreachable, spawn_app_with_carrier, Answer, CarrierSetup, MockCarrier,
+    RefusedCreation, RoutesCalls, SYNC_TIMEOUT_MS, WEBHOOK,
 };
 
 const KEY: &str = "KEYtelnyx-0123456789-secret";
@@ -26,7 +26,6 @@ const OTHER: &str = "conn-other";
 const NUMBER: &str = "+14155550100";
 /// The id of `NUMBER`'s phone-number resource.
 const NUMBER_ID: &str = "1293384261075731002";
-const WEBHOOK: &str = "http://telebind.test/api/v1/telephony/inbound/run";
 const NUMBERS: &str = "^/v2/phone_numbers$";
 const NUMBER_RESOURCE: &str = "^/v2/phone_numbers/1293384261075731002$";
 const APPLICATION: &str = "^/v2/call_control_applications/conn-7001$";
@@ -118,19 +117,6 @@ impl FakeTelnyx {
             .find(|n| n.phone_number == e164)?
             .connection_id
             .clone()
-    }
-
-    /// Where Telnyx would send the webhook of an inbound call to `e164` now:
-    /// "When you place an incoming call to a number associated with your Call
-    /// Control Application, you will receive a callback"
-    /// (https://developers.telnyx.com/docs/v2/voice/programmable_voice/resources/recieving_webhooks/recieving_webhooks/),
-    /// at that application's `webhook_event_url`. Only format "2" counts:
-    /// `webhook_api_version` "Determines which webhook format will be used,
-    /// Telnyx API v1 or v2" (https://developers.telnyx.com/api/call-control/create-call-control-application),
-    /// and telebind's inbound route reads v2 only.
-    fn inbound_url(&self, e164: &str) -> Option<String> {
-        let application = self.application(&self.connection_of(e164)?)?;
-        (application.webhook_api_version == "2").then_some(application.webhook_event_url)
     }
 
     async fn mount(&self, carrier: &MockCarrier) {
@@ -251,6 +237,21 @@ impl FakeTelnyx {
     }
 }
 
+impl RoutesCalls for FakeTelnyx {
+    /// Where Telnyx would send the webhook of an inbound call to `e164` now:
+    /// "When you place an incoming call to a number associated with your Call
+    /// Control Application, you will receive a callback"
+    /// (https://developers.telnyx.com/docs/v2/voice/programmable_voice/resources/recieving_webhooks/recieving_webhooks/),
+    /// at that application's `webhook_event_url`. Only format "2" counts:
+    /// `webhook_api_version` "Determines which webhook format will be used,
+    /// Telnyx API v1 or v2" (https://developers.telnyx.com/api/call-control/create-call-control-application),
+    /// and telebind's inbound route reads v2 only.
+    fn inbound_url(&self, e164: &str) -> Option<String> {
+        let application = self.application(&self.connection_of(e164)?)?;
+        (application.webhook_api_version == "2").then_some(application.webhook_event_url)
+    }
+}
+
 impl Respond for FakeTelnyx {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         // "Bearer authentication header of the form Bearer <token>, where <token>
@@ -305,18 +306,6 @@ async fn setup_with(telnyx: FakeTelnyx) -> (CarrierSetup, FakeTelnyx) {
     (s, telnyx)
 }
 
-/// The honest invariant: a push reports ok exactly when Telnyx now sends the
-/// number's calls to telebind's webhook.
-fn assert_truthful(sync: &Value, telnyx: &FakeTelnyx, e164: &str) {
-    let routed = telnyx.inbound_url(e164).as_deref() == Some(WEBHOOK);
-    assert_eq!(
-        sync["ok"],
-        routed,
-        "{sync} while Telnyx routes to {:?}",
-        telnyx.inbound_url(e164)
-    );
-}
-
 fn assert_telnyx_headers(request: &Request) {
     let headers = [
         ("authorization", BEARER),
@@ -333,7 +322,7 @@ async fn binding_patches_the_application_webhook_under_the_same_name_then_checks
         .number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]}))
         .await;
     assert_eq!(bound["provider_sync"], json!({"ok": true, "message": null}));
-    assert_truthful(&bound["provider_sync"], &telnyx, NUMBER);
+    assert_honest(&bound["provider_sync"], &telnyx, NUMBER);
     let requests = s.carrier.requests().await;
     let application = "/v2/call_control_applications/conn-7001";
     assert_eq!(
@@ -717,7 +706,7 @@ async fn a_created_application_speaks_webhook_v2_and_a_bound_number_is_linked_to
         number["provider_sync"],
         json!({"ok": true, "message": format!("Telnyx number {NUMBER} was on no connection; it now uses connection {connection}.")})
     );
-    assert_truthful(&number["provider_sync"], &telnyx, NUMBER);
+    assert_honest(&number["provider_sync"], &telnyx, NUMBER);
 }
 
 #[tokio::test]
@@ -728,7 +717,7 @@ async fn binding_switches_a_hand_made_application_to_webhook_v2() {
     let bound = s.bind(&path).await;
     assert_eq!(telnyx.application(CONNECTION).unwrap().webhook_api_version, "2");
     assert_eq!(bound["provider_sync"], json!({"ok": true, "message": null}));
-    assert_truthful(&bound["provider_sync"], &telnyx, NUMBER);
+    assert_honest(&bound["provider_sync"], &telnyx, NUMBER);
 }
 
 /// Binds `NUMBER` while it is linked to `linked`; returns the push and the
@@ -738,7 +727,7 @@ async fn bind_linked_to(linked: Option<&str>) -> (Value, Vec<Request>, FakeTelny
     let path = s.unbound_number(NUMBER).await;
     let before = s.request_count().await;
     let bound = s.bind(&path).await;
-    assert_truthful(&bound["provider_sync"], &telnyx, NUMBER);
+    assert_honest(&bound["provider_sync"], &telnyx, NUMBER);
     (bound["provider_sync"].clone(), s.requests_after(before).await, telnyx)
 }
 

@@ -8,13 +8,12 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use wiremock::{Request, Respond, ResponseTemplate};
 
-use crate::helpers::{numbers_path, CarrierSetup, MockCarrier, SYNC_TIMEOUT_MS};
+use crate::helpers::{assert_honest, numbers_path, CarrierSetup, MockCarrier, RoutesCalls, SYNC_TIMEOUT_MS, WEBHOOK};
 
 const SID: &str = "AC0123456789abcdef0123456789abcd";
 const TOKEN: &str = "twilio-token-0123456789";
 const BASIC: &str = "Basic QUMwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2Q6dHdpbGlvLXRva2VuLTAxMjM0NTY3ODk=";
 const NUMBER: &str = "+14155550100";
-const WEBHOOK: &str = "http://telebind.test/api/v1/telephony/inbound/run";
 const LOOKUP: &str = "^/2010-04-01/Accounts/AC0123456789abcdef0123456789abcd/IncomingPhoneNumbers.json$";
 const UPDATE: &str = "^/2010-04-01/Accounts/AC0123456789abcdef0123456789abcd/IncomingPhoneNumbers/PN123.json$";
 /// Every request of the fake's account.
@@ -87,17 +86,6 @@ impl FakeTwilio {
             .cloned()
     }
 
-    /// Where Twilio would send an inbound call to `e164` now: "If a
-    /// `trunk_sid` is present, we ignore all of the voice urls and voice
-    /// applications"; "The `voice_url` will not be used if a
-    /// `voice_application_sid` or a `trunk_sid` is set" (https://www.twilio.com/docs/phone-numbers/api/incomingphonenumber-resource).
-    /// A GET would not reach telebind's POST-only inbound route.
-    fn inbound_url(&self, e164: &str) -> Option<String> {
-        let number = self.number(e164)?;
-        let overridden = number.trunk_sid.is_some() || number.voice_application_sid.is_some();
-        (!overridden && !number.voice_url.is_empty() && number.voice_method == "POST").then_some(number.voice_url)
-    }
-
     async fn mount(&self, carrier: &MockCarrier) {
         carrier.serve("GET", ACCOUNT, self.clone()).await;
         carrier.serve("POST", ACCOUNT, self.clone()).await;
@@ -153,6 +141,19 @@ impl FakeTwilio {
     }
 }
 
+impl RoutesCalls for FakeTwilio {
+    /// Where Twilio would send an inbound call to `e164` now: "If a
+    /// `trunk_sid` is present, we ignore all of the voice urls and voice
+    /// applications"; "The `voice_url` will not be used if a
+    /// `voice_application_sid` or a `trunk_sid` is set" (https://www.twilio.com/docs/phone-numbers/api/incomingphonenumber-resource).
+    /// A GET would not reach telebind's POST-only inbound route.
+    fn inbound_url(&self, e164: &str) -> Option<String> {
+        let number = self.number(e164)?;
+        let overridden = number.trunk_sid.is_some() || number.voice_application_sid.is_some();
+        (!overridden && !number.voice_url.is_empty() && number.voice_method == "POST").then_some(number.voice_url)
+    }
+}
+
 impl Respond for FakeTwilio {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         // HTTP Basic auth with the Account SID and Auth Token: https://www.twilio.com/docs/usage/requests-to-twilio
@@ -203,18 +204,6 @@ async fn setup_with(twilio: FakeTwilio) -> (CarrierSetup, FakeTwilio) {
     (s, twilio)
 }
 
-/// The honest invariant: a push reports ok exactly when Twilio now sends the
-/// number's calls to telebind's webhook.
-fn assert_truthful(sync: &Value, twilio: &FakeTwilio, e164: &str) {
-    let routed = twilio.inbound_url(e164).as_deref() == Some(WEBHOOK);
-    assert_eq!(
-        sync["ok"],
-        routed,
-        "{sync} while Twilio routes to {:?}",
-        twilio.inbound_url(e164)
-    );
-}
-
 fn form(request: &Request) -> Vec<(String, String)> {
     url::form_urlencoded::parse(&request.body).into_owned().collect()
 }
@@ -246,7 +235,7 @@ async fn binding_a_number_looks_it_up_then_posts_the_webhook() {
         )
         .await;
     assert_eq!(updated["provider_sync"], json!({"ok": true, "message": null}));
-    assert_truthful(&updated["provider_sync"], &twilio, NUMBER);
+    assert_honest(&updated["provider_sync"], &twilio, NUMBER);
     assert_eq!(updated["last_provider_sync"]["ok"], true);
     assert_eq!(updated["last_provider_sync"]["attached"], true);
     assert!(updated["last_provider_sync"]["at"].as_str().unwrap().ends_with('Z'));
@@ -444,7 +433,7 @@ async fn a_failed_push_is_retried_by_the_next_edit() {
         .call(Method::PUT, &path, Some(json!({"label": "again"})), 200)
         .await;
     assert_eq!(retried["provider_sync"], json!({"ok": true, "message": null}));
-    assert_truthful(&retried["provider_sync"], &twilio, NUMBER);
+    assert_honest(&retried["provider_sync"], &twilio, NUMBER);
     assert_eq!(s.request_count().await, 2, "lookup and POST");
 }
 
@@ -559,7 +548,7 @@ async fn creating_a_bound_number_checks_ownership_then_attaches() {
         .number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]}))
         .await;
     assert_eq!(created["provider_sync"], json!({"ok": true, "message": null}));
-    assert_truthful(&created["provider_sync"], &twilio, NUMBER);
+    assert_honest(&created["provider_sync"], &twilio, NUMBER);
     let requests = s.carrier.requests().await;
     let kinds: Vec<&str> = requests.iter().map(|r| r.method.as_str()).collect();
     assert_eq!(kinds, ["GET", "GET", "POST"], "ownership, lookup, attach");
@@ -624,7 +613,7 @@ async fn sync_pushes_the_current_binding_again() {
     let before = s.request_count().await;
     let synced = s.app.call(Method::POST, &format!("{path}/sync"), None, 200).await;
     assert_eq!(synced["provider_sync"], json!({"ok": true, "message": null}));
-    assert_truthful(&synced["provider_sync"], &twilio, NUMBER);
+    assert_honest(&synced["provider_sync"], &twilio, NUMBER);
     let requests = s.requests_after(before).await;
     assert_eq!(
         form(&requests[1]),
@@ -700,7 +689,7 @@ async fn an_overridden_number_is_not_claimed(trunk: Option<&str>, app: Option<&s
     };
     let synced = s.app.call(Method::POST, &format!("{path}/sync"), None, 200).await;
     assert_eq!(synced["provider_sync"], json!({"ok": true, "message": null}));
-    assert_truthful(&synced["provider_sync"], &twilio, NUMBER);
+    assert_honest(&synced["provider_sync"], &twilio, NUMBER);
 }
 
 #[tokio::test]

@@ -13,16 +13,15 @@ use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 use crate::helpers::{
-    assert_headers, assert_not_sent, bind_while_unreachable, calls, json_body, numbers_path, query, refused_creations,
-    refused_while_unreachable, spawn_app_with_carrier, Answer, CarrierSetup, MockBody, MockCarrier, RefusedCreation,
-    SYNC_TIMEOUT_MS,
+    assert_headers, assert_honest, assert_not_sent, bind_while_unreachable, calls, json_body, numbers_path, query,
+    refused_creations, refused_while_unreachable, spawn_app_with_carrier, Answer, CarrierSetup, MockBody, MockCarrier,
+    RefusedCreation, RoutesCalls, SYNC_TIMEOUT_MS, WEBHOOK,
 };
 
 const AUTH_ID: &str = "MA_SYQRLN1K";
 const TOKEN: &str = "vobiz-token-0123456789";
 const APP_ID: &str = "app-3001";
 const NUMBER: &str = "+14155550100";
-const WEBHOOK: &str = "http://telebind.test/api/v1/telephony/inbound/run";
 const NUMBERS: &str = "/api/v1/Account/MA_SYQRLN1K/numbers";
 const BINDING: &str = "^/api/v1/Account/MA_SYQRLN1K/numbers/%2B14155550100/application$";
 const APPLICATION: &str = "^/api/v1/Account/MA_SYQRLN1K/Application/app-3001/$";
@@ -108,6 +107,14 @@ impl FakeVobiz {
         }
     }
 
+    /// Where Vobiz posts the hangup of a call handled by `app_id`.
+    fn hangup_url(&self, app_id: &str) -> Option<String> {
+        let state = self.state.lock().unwrap();
+        state.applications.get(app_id).map(|a| a.hangup_url.clone())
+    }
+}
+
+impl RoutesCalls for FakeVobiz {
     /// Where Vobiz would send an inbound call to `e164` now: the answer URL
     /// of the application the number is attached to
     /// (https://docs.vobiz.ai/applications/attach-number: "all incoming calls
@@ -116,12 +123,6 @@ impl FakeVobiz {
         let state = self.state.lock().unwrap();
         let app_id = state.numbers.get(e164)?.as_ref()?;
         state.applications.get(app_id).map(|a| a.answer_url.clone())
-    }
-
-    /// Where Vobiz posts the hangup of a call handled by `app_id`.
-    fn hangup_url(&self, app_id: &str) -> Option<String> {
-        let state = self.state.lock().unwrap();
-        state.applications.get(app_id).map(|a| a.hangup_url.clone())
     }
 }
 
@@ -279,13 +280,6 @@ fn not_found() -> ResponseTemplate {
     reply(404, json!({"error": "not found"}))
 }
 
-/// The honest invariant: a bind reports ok exactly when Vobiz now sends the
-/// number's calls to telebind.
-fn assert_routed_iff_ok(answer: &Value, vobiz: &FakeVobiz, e164: &str) {
-    let routed = vobiz.inbound_url(e164).as_deref() == Some(WEBHOOK);
-    assert_eq!(answer["provider_sync"]["ok"], routed, "{answer}");
-}
-
 fn config(application_id: Option<&str>) -> Value {
     json!({"provider": "vobiz", "auth_id": AUTH_ID, "auth_token": TOKEN, "application_id": application_id})
 }
@@ -344,7 +338,7 @@ async fn binding_attaches_the_number_then_sets_the_application_answer_url() {
         .number(json!({"address": NUMBER, "inbound_workflow_id": s.workflow["id"]}))
         .await;
     assert_eq!(created["provider_sync"], json!({"ok": true, "message": null}));
-    assert_routed_iff_ok(&created, &vobiz, NUMBER);
+    assert_honest(&created, &vobiz, NUMBER);
     let requests = s.carrier.requests().await;
     let number = "/api/v1/Account/MA_SYQRLN1K/numbers/%2B14155550100/application";
     assert_eq!(
@@ -693,7 +687,7 @@ async fn a_bind_moves_a_number_from_another_application_to_telebinds() {
     let path = s.unbound_number(NUMBER).await;
     let bound = s.bind(&path).await;
     assert_eq!(bound["provider_sync"], json!({"ok": true, "message": null}));
-    assert_routed_iff_ok(&bound, &vobiz, NUMBER);
+    assert_honest(&bound, &vobiz, NUMBER);
 }
 
 #[tokio::test]
@@ -709,7 +703,7 @@ async fn a_bind_to_an_application_vobiz_does_not_have_fails_and_says_what_to_do(
          to this Vobiz account and that Application ID {gone} exists."
     );
     assert_eq!(bound["provider_sync"], json!({"ok": false, "message": expected}));
-    assert_routed_iff_ok(&bound, &vobiz, NUMBER);
+    assert_honest(&bound, &vobiz, NUMBER);
 }
 
 #[tokio::test]
@@ -752,7 +746,7 @@ async fn any_2xx_from_vobiz_counts_as_success() {
             json!({"ok": true, "message": null}),
             "create {create}, update {update}"
         );
-        assert_routed_iff_ok(&created, &vobiz, NUMBER);
+        assert_honest(&created, &vobiz, NUMBER);
     }
 }
 
@@ -768,6 +762,6 @@ async fn the_created_application_leaves_hangups_to_its_answer_url() {
     let workflow = app.create_workflow("Support").await;
     let body = json!({"address": NUMBER, "inbound_workflow_id": workflow["id"]});
     let created = app.create_number(&cfg["id"], body).await;
-    assert_routed_iff_ok(&created, &vobiz, NUMBER);
+    assert_honest(&created, &vobiz, NUMBER);
     assert_eq!(created["provider_sync"]["ok"], true);
 }

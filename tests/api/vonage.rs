@@ -11,8 +11,8 @@ use telebind::domain::provider::mask;
 use wiremock::{Request, Respond, ResponseTemplate};
 
 use crate::helpers::{
-    assert_no_secret, calls, json_body, unreachable_carrier_messages, CarrierSetup, MockBody, MockCarrier,
-    SYNC_TIMEOUT_MS,
+    assert_honest, assert_no_secret, calls, json_body, unreachable_carrier_messages, CarrierSetup, MockBody,
+    MockCarrier, RoutesCalls, SYNC_TIMEOUT_MS, WEBHOOK,
 };
 
 const APP_ID: &str = "vonage-app-1";
@@ -23,7 +23,6 @@ const SIGNATURE_SECRET: &str = "sig-secret-abc";
 const SECRETS: [&str; 4] = [API_KEY, API_SECRET, PRIVATE_KEY, SIGNATURE_SECRET];
 const BASIC: &str = "Basic dm9uYWdla2V5MTIzOnZvbmFnZS1zZWNyZXQteHl6";
 const NUMBER: &str = "+14155550100";
-const WEBHOOK: &str = "http://telebind.test/api/v1/telephony/inbound/run";
 const EVENTS: &str = "http://telebind.test/api/v1/telephony/vonage/events";
 const APPLICATION: &str = "^/v2/applications/vonage-app-1$";
 const APPLICATIONS: &str = "^/v2/applications/[^/]+$";
@@ -115,6 +114,23 @@ impl FakeVonage {
         carrier.serve("POST", UPDATE, self.clone()).await;
     }
 
+    /// The application as Vonage now holds it.
+    fn application(&self) -> Value {
+        self.account.lock().unwrap().applications[APP_ID].clone()
+    }
+
+    /// The number as Vonage now lists it.
+    fn number(&self, digits: &str) -> Value {
+        self.account.lock().unwrap().number(digits).unwrap().clone()
+    }
+
+    /// The number leaves the account (cancelled, or moved to another account).
+    fn release(&self, digits: &str) {
+        self.account.lock().unwrap().numbers.retain(|n| n["msisdn"] != digits);
+    }
+}
+
+impl RoutesCalls for FakeVonage {
     /// Where Vonage would send an inbound call to `e164` right now: a number's
     /// `voiceCallbackType` of `sip` or `tel` wins ("If set, `sip` or `tel` are
     /// prioritized over the Voice capability in your Application",
@@ -141,21 +157,6 @@ impl FakeVonage {
                 address.and_then(Value::as_str).map(str::to_string)
             }
         }
-    }
-
-    /// The application as Vonage now holds it.
-    fn application(&self) -> Value {
-        self.account.lock().unwrap().applications[APP_ID].clone()
-    }
-
-    /// The number as Vonage now lists it.
-    fn number(&self, digits: &str) -> Value {
-        self.account.lock().unwrap().number(digits).unwrap().clone()
-    }
-
-    /// The number leaves the account (cancelled, or moved to another account).
-    fn release(&self, digits: &str) {
-        self.account.lock().unwrap().numbers.retain(|n| n["msisdn"] != digits);
     }
 }
 
@@ -311,27 +312,6 @@ async fn setup_linked(link: Value) -> (CarrierSetup, FakeVonage) {
     setup_with(Some(SIGNATURE_SECRET), link).await
 }
 
-/// The invariant of every bind: `ok` exactly when Vonage now sends the
-/// number's calls to telebind.
-fn assert_honest(bound: &Value, fake: &FakeVonage) {
-    let routed = fake.inbound_url(NUMBER);
-    assert_eq!(
-        bound["provider_sync"]["ok"] == true,
-        routed.as_deref() == Some(WEBHOOK),
-        "{} while Vonage routes {NUMBER} to {routed:?}",
-        bound["provider_sync"]
-    );
-}
-
-/// Binds a new `NUMBER`; returns the answer and the requests the bind made.
-async fn bind(s: &CarrierSetup, fake: &FakeVonage) -> (Value, Vec<Request>) {
-    let path = s.unbound_number(NUMBER).await;
-    let before = s.request_count().await;
-    let bound = s.bind(&path).await;
-    assert_honest(&bound, fake);
-    (bound, s.requests_after(before).await)
-}
-
 fn form(request: &Request) -> Vec<(String, String)> {
     url::form_urlencoded::parse(&request.body).into_owned().collect()
 }
@@ -386,7 +366,7 @@ async fn binding_puts_the_application_back_with_our_webhooks_and_everything_else
 #[tokio::test]
 async fn binding_keeps_the_applications_public_key_and_webhook_timeouts() {
     let (s, fake) = setup().await;
-    bind(&s, &fake).await;
+    s.honest_bind(&fake, NUMBER).await;
     let app = fake.application();
     assert_eq!(app["keys"], application()["keys"]);
     let hooks = &app["capabilities"]["voice"]["webhooks"];
@@ -404,7 +384,7 @@ async fn binding_keeps_the_applications_public_key_and_webhook_timeouts() {
 async fn binding_a_number_of_another_application_links_it_and_says_what_it_was_linked_to() {
     let (s, fake) = setup_linked(linked_to(OTHER_APP)).await;
     assert_eq!(fake.inbound_url(NUMBER).as_deref(), Some(OTHER_ANSWER));
-    let (bound, requests) = bind(&s, &fake).await;
+    let (bound, requests) = s.honest_bind(&fake, NUMBER).await;
     assert_eq!(
         bound["provider_sync"],
         json!({"ok": true, "message": "Vonage number +14155550100 was routed to application other-app-9; it is now linked to application vonage-app-1."})
@@ -431,7 +411,7 @@ async fn binding_a_number_of_another_application_links_it_and_says_what_it_was_l
 async fn binding_an_unlinked_number_links_it() {
     let (s, fake) = setup_linked(json!({})).await;
     assert_eq!(fake.inbound_url(NUMBER), None);
-    let (bound, requests) = bind(&s, &fake).await;
+    let (bound, requests) = s.honest_bind(&fake, NUMBER).await;
     assert_eq!(bound["provider_sync"], json!({"ok": true, "message": null}));
     assert_eq!(calls(&requests), linking(5));
 }
@@ -450,7 +430,7 @@ async fn binding_a_number_forwarded_to_sip_or_tel_replaces_the_forward_with_the_
     ] {
         let (s, fake) = setup_linked(forward).await;
         assert_ne!(fake.inbound_url(NUMBER).as_deref(), Some(WEBHOOK));
-        let (bound, requests) = bind(&s, &fake).await;
+        let (bound, requests) = s.honest_bind(&fake, NUMBER).await;
         assert_eq!(
             bound["provider_sync"],
             json!({"ok": true, "message": format!(
@@ -475,7 +455,7 @@ async fn binding_a_number_forwarded_to_sip_or_tel_replaces_the_forward_with_the_
 async fn a_number_linked_the_older_way_counts_as_linked() {
     let legacy = json!({"voiceCallbackType": "app", "voiceCallbackValue": APP_ID});
     let (s, fake) = setup_linked(legacy).await;
-    let (bound, requests) = bind(&s, &fake).await;
+    let (bound, requests) = s.honest_bind(&fake, NUMBER).await;
     assert_eq!(bound["provider_sync"], json!({"ok": true, "message": null}));
     assert_eq!(requests.len(), 3, "no update: {:?}", calls(&requests));
 }
@@ -486,7 +466,7 @@ async fn binding_a_number_no_longer_in_the_account_fails_and_says_what_to_do() {
     let path = s.unbound_number(NUMBER).await;
     fake.release("14155550100");
     let bound = s.bind(&path).await;
-    assert_honest(&bound, &fake);
+    assert_honest(&bound, &fake, NUMBER);
     assert_eq!(
         bound["provider_sync"]["message"],
         format!(
