@@ -45,6 +45,15 @@ impl AppState {
         self.db.read(f).await
     }
 
+    /// `Database::point` for handlers: one row by key, on this worker.
+    pub async fn point<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: Fn(&Connection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.db.point(f).await
+    }
+
     /// `Database::write` for handlers, whose errors are `ApiError`s.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where

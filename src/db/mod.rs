@@ -6,6 +6,7 @@ pub mod configs;
 mod database;
 pub mod orgs;
 pub mod phone_numbers;
+pub mod point;
 pub mod workflows;
 pub mod writer;
 

@@ -145,7 +145,7 @@ pub async fn get(
     state: web::Data<AppState>,
     PathIds(id): PathIds<ConfigId>,
 ) -> Result<HttpResponse, ApiError> {
-    let config = state.read(move |c| find(c, caller.org_id, id)).await?;
+    let config = state.point(move |c| find(c, caller.org_id, id)).await?;
     Ok(HttpResponse::Ok().json(detail(&config)))
 }
 
@@ -154,8 +154,7 @@ pub async fn get(
 async fn check_name(state: &AppState, org_id: OrgId, name: &str, id: Option<ConfigId>) -> Result<(), ApiError> {
     let name = name.to_string();
     state
-        .db
-        .read(move |c| match db::configs::name_taken(c, org_id, &name, id)? {
+        .point(move |c| match db::configs::name_taken(c, org_id, &name, id)? {
             true => Err(name_taken(&name)),
             false => Ok(()),
         })
@@ -204,7 +203,7 @@ pub async fn update(
     Body(body, id): Body<UpdateConfig, ConfigId>,
 ) -> Result<HttpResponse, ApiError> {
     let org_id = caller.org_id;
-    let stored = state.read(move |c| find(c, org_id, id)).await?;
+    let stored = state.point(move |c| find(c, org_id, id)).await?;
     let name = body.name.unwrap_or(stored.name);
     check_name(&state, org_id, &name, Some(id)).await?;
     let credentials = match body.config {

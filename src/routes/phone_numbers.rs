@@ -49,7 +49,7 @@ async fn number_key(
 ) -> Result<NumberKey, ApiError> {
     let org_id = caller.org_id;
     state
-        .read(move |c| {
+        .point(move |c| {
             check_config(c, org_id, config_id)?;
             find(c, config_id, id)
         })
@@ -94,7 +94,7 @@ pub async fn get(
     PathIds((config_id, id)): PathIds<(ConfigId, NumberId)>,
 ) -> Result<HttpResponse, ApiError> {
     let number = state
-        .read(move |c| {
+        .point(move |c| {
             check_config(c, caller.org_id, config_id)?;
             find(c, config_id, id)
         })
@@ -181,7 +181,7 @@ pub async fn create(
     if bound {
         return push_current(&state, NumberKey { org_id, config_id, id }, &request_id).await;
     }
-    let number = state.read(move |c| find(c, config_id, id)).await?;
+    let number = state.point(move |c| find(c, config_id, id)).await?;
     Ok(HttpResponse::Ok().json(number))
 }
 
@@ -229,7 +229,7 @@ pub async fn update(
     if needs_sync {
         return push_current(&state, NumberKey { org_id, config_id, id }, &request_id).await;
     }
-    let number = state.read(move |c| find(c, config_id, id)).await?;
+    let number = state.point(move |c| find(c, config_id, id)).await?;
     Ok(HttpResponse::Ok().json(number))
 }
 
