@@ -1,12 +1,14 @@
 //! `/api/v1/organizations/telephony-configs` and the providers' metadata (API.md §4).
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use rusqlite::Connection;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::caller::Caller;
-use super::extract::{Body, FromBody, PathIds};
+use super::extract::{page_query, Body, FromBody, PathIds};
+use super::lists::{self, Listed};
 use crate::db::{self, Unique};
 use crate::domain::credentials::{Credentials, ProviderChanged};
 use crate::domain::ids::{ConfigId, OrgId};
@@ -135,9 +137,29 @@ pub async fn metadata(_: Caller) -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(METADATA_JSON)
 }
 
-pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let configs = state.read(move |c| Ok(db::configs::list(c, caller.org_id)?)).await?;
-    Ok(HttpResponse::Ok().json(json!({ "configurations": configs.iter().map(list_item).collect::<Vec<_>>() })))
+/// A configuration as listed, with its id for the next page's link.
+struct ListItem(ConfigId, Value);
+
+impl Serialize for ListItem {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.1.serialize(s)
+    }
+}
+
+impl Listed for ListItem {
+    type Id = ConfigId;
+    fn list_id(&self) -> ConfigId {
+        self.0
+    }
+}
+
+pub async fn list(caller: Caller, state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let page = page_query(&req)?;
+    lists::respond(&state, &req, "configurations", page, move |c, page| {
+        let configs = db::configs::list(c, caller.org_id, page)?;
+        Ok(configs.iter().map(|c| ListItem(c.id, list_item(c))).collect())
+    })
+    .await
 }
 
 pub async fn get(
