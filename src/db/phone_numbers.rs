@@ -111,6 +111,21 @@ pub fn get(conn: &Connection, config_id: ConfigId, id: NumberId) -> rusqlite::Re
         .optional()
 }
 
+/// As `get`, when the number is also `org_id`'s (a number's organization is
+/// its configuration's): the caller's check and the read in one lookup.
+pub fn get_in_org(
+    conn: &Connection,
+    org_id: OrgId,
+    config_id: ConfigId,
+    id: NumberId,
+) -> rusqlite::Result<Option<PhoneNumber>> {
+    conn.prepare_cached(&format!(
+        "{SELECT} WHERE p.config_id = ?1 AND p.id = ?2 AND p.org_id = ?3"
+    ))?
+    .query_row(params![config_id, id, org_id], from_row)
+    .optional()
+}
+
 pub fn insert(conn: &Connection, row: &NewRow) -> rusqlite::Result<NumberId> {
     let now = super::now();
     conn.execute(

@@ -19,7 +19,7 @@ use crate::domain::phone_number::{needs_push, NewPhoneNumber, PhoneNumberPatch};
 use crate::error::ApiError;
 use crate::providers::{Number, Ownership};
 use crate::records::{
-    check_config, check_unique_number, check_workflow, find_config, find_number as find, ADDRESS_TAKEN,
+    check_config, check_unique_number, check_workflow, find_config, find_number as find, find_own_number, ADDRESS_TAKEN,
 };
 use crate::state::AppState;
 use crate::sync::{Deletion, NumberKey};
@@ -47,12 +47,7 @@ async fn number_key(
     id: NumberId,
 ) -> Result<NumberKey, ApiError> {
     let org_id = caller.org_id;
-    state
-        .point(move |c| {
-            check_config(c, org_id, config_id)?;
-            find(c, config_id, id)
-        })
-        .await?;
+    state.point(move |c| find_own_number(c, org_id, config_id, id)).await?;
     Ok(NumberKey { org_id, config_id, id })
 }
 
@@ -89,10 +84,7 @@ pub async fn get(
     PathIds((config_id, id)): PathIds<(ConfigId, NumberId)>,
 ) -> Result<HttpResponse, ApiError> {
     let number = state
-        .point(move |c| {
-            check_config(c, caller.org_id, config_id)?;
-            find(c, config_id, id)
-        })
+        .point(move |c| find_own_number(c, caller.org_id, config_id, id))
         .await?;
     Ok(HttpResponse::Ok().json(number))
 }
