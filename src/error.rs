@@ -3,6 +3,7 @@
 
 use http::StatusCode;
 
+use crate::db::point::{sqlite_busy, Busy};
 use crate::db::writer::WriteError;
 use crate::db::DbError;
 use crate::domain::input::FieldError;
@@ -99,6 +100,16 @@ impl From<WriteError> for ApiError {
             // The writer has logged it.
             WriteError::Begin(e) | WriteError::Commit(e) if is_disk_full(&e) => ApiError::Unavailable(DISK_FULL),
             e => ApiError::internal(e),
+        }
+    }
+}
+
+/// A point read that met a lock is retried on the blocking pool.
+impl Busy for ApiError {
+    fn is_busy(&self) -> bool {
+        match self {
+            ApiError::Internal(e) => e.downcast_ref::<rusqlite::Error>().is_some_and(sqlite_busy),
+            _ => false,
         }
     }
 }

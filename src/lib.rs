@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod logging;
 pub mod providers;
 pub mod records;
 pub mod routes;

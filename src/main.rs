@@ -4,6 +4,12 @@ use clap::Parser;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let _flush = match telebind::logging::init() {
+        Ok(flush) => flush,
+        Err(e) => {
+            eprintln!("telebind: cannot start the log thread: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     telebind::cli::run(telebind::cli::Cli::parse()).await
 }

@@ -34,6 +34,23 @@ pub fn find_number(conn: &Connection, config_id: ConfigId, id: NumberId) -> Resu
     db::phone_numbers::get(conn, config_id, id)?.ok_or_else(|| ApiError::not_found(NUMBER_NOT_FOUND))
 }
 
+/// Number `id` of the caller's configuration `config_id`: one lookup when
+/// it is there; when not, the 404 says whether the configuration is missing.
+pub fn find_own_number(
+    conn: &Connection,
+    org_id: OrgId,
+    config_id: ConfigId,
+    id: NumberId,
+) -> Result<PhoneNumber, ApiError> {
+    match db::phone_numbers::get_in_org(conn, org_id, config_id, id)? {
+        Some(number) => Ok(number),
+        None => {
+            check_config(conn, org_id, config_id)?;
+            Err(ApiError::not_found(NUMBER_NOT_FOUND))
+        }
+    }
+}
+
 /// A workflow given in a body must be one of the caller's.
 pub fn check_workflow(conn: &Connection, org_id: OrgId, workflow_id: Option<WorkflowId>) -> Result<(), ApiError> {
     match workflow_id {

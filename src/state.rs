@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use rusqlite::Connection;
+use tokio::sync::Semaphore;
 
 use crate::auth::KeyCache;
 use crate::config::Config;
@@ -20,7 +21,14 @@ pub struct AppState {
     pub keys: KeyCache,
     pub carriers: Carriers,
     pub sync: SyncService,
+    /// Places for list bodies in memory (`routes::lists`): enough to keep
+    /// both cores serializing, few enough that memory does not grow with
+    /// the number of clients (about 2 MB each at 1,000 numbers).
+    pub lists: Arc<Semaphore>,
 }
+
+/// List bodies being built or sent at once; the others wait their turn.
+const LISTS_AT_ONCE: usize = 4;
 
 impl AppState {
     pub fn new(pool: Pool, config: Arc<Config>) -> Result<AppState, StartupError> {
@@ -33,6 +41,7 @@ impl AppState {
             keys: KeyCache::default(),
             carriers,
             sync,
+            lists: Arc::new(Semaphore::new(LISTS_AT_ONCE)),
         })
     }
 
@@ -43,6 +52,15 @@ impl AppState {
         T: Send + 'static,
     {
         self.db.read(f).await
+    }
+
+    /// `Database::point` for handlers: one row by key, on this worker.
+    pub async fn point<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: Fn(&Connection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.db.point(f).await
     }
 
     /// `Database::write` for handlers, whose errors are `ApiError`s.

@@ -1,5 +1,6 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::Page;
 use crate::domain::credentials::Credentials;
 use crate::domain::ids::{ConfigId, OrgId};
 
@@ -32,9 +33,17 @@ fn from_row(r: &Row) -> rusqlite::Result<Config> {
     })
 }
 
-pub fn list(conn: &Connection, org_id: OrgId) -> rusqlite::Result<Vec<Config>> {
-    let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE c.org_id = ?1 ORDER BY c.created_at, c.id"))?;
-    let rows = stmt.query_map([org_id], from_row)?;
+/// A page of an organization's configurations, as `phone_numbers::list`;
+/// `q` is a case-sensitive substring of the name.
+pub fn list(conn: &Connection, org_id: OrgId, page: &Page<ConfigId>) -> rusqlite::Result<Vec<Config>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SELECT} WHERE c.org_id = ?1
+           AND (?2 IS NULL OR (c.created_at, c.id) >
+                (SELECT a.created_at, a.id FROM telephony_configurations a WHERE a.org_id = ?1 AND a.id = ?2))
+           AND (?3 IS NULL OR instr(c.name, ?3))
+         ORDER BY c.created_at, c.id LIMIT ?4"
+    ))?;
+    let rows = stmt.query_map(params![org_id, page.after_id, page.q, page.sql_limit()], from_row)?;
     rows.collect()
 }
 

@@ -1,11 +1,13 @@
 //! The database handle every caller shares, and the one way code reaches
 //! SQLite outside start-up and the CLI: reads on pooled connections off the
-//! async workers, writes through the group-commit writer thread.
+//! async workers, point reads on the caller's own thread, writes through the
+//! group-commit writer thread.
 
 use std::sync::Arc;
 
 use rusqlite::Connection;
 
+use super::point::{self, Busy};
 use super::writer::{Answer, WriteError, Writer};
 use super::{DbError, Pool};
 use crate::config::DatabaseConfig;
@@ -14,6 +16,7 @@ use crate::config::DatabaseConfig;
 pub struct Database {
     pool: Pool,
     writer: Arc<Writer>,
+    config: Arc<DatabaseConfig>,
 }
 
 impl Database {
@@ -23,7 +26,23 @@ impl Database {
         Ok(Database {
             writer: Arc::new(Writer::start(config)?),
             pool,
+            config: Arc::new(config.clone()),
         })
+    }
+
+    /// A lookup of one row by key: runs `f` at once on this thread's own
+    /// read-only connection, and only if SQLite is busy, on the blocking
+    /// pool. Nothing that scans: the calling thread may be an async worker.
+    pub async fn point<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: Fn(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Busy + Send + 'static,
+    {
+        match point::read_here(&self.config, &f) {
+            Err(e) if e.is_busy() => self.read(f).await,
+            done => done,
+        }
     }
 
     /// Runs `f` on a pooled connection, on the blocking pool: never on an async worker.

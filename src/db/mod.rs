@@ -6,6 +6,7 @@ pub mod configs;
 mod database;
 pub mod orgs;
 pub mod phone_numbers;
+pub mod point;
 pub mod workflows;
 pub mod writer;
 
@@ -40,6 +41,24 @@ pub enum DbError {
     Panicked(String),
     #[error("cannot start the database writer: {0}")]
     Writer(std::io::Error),
+}
+
+/// Which part of a list to read: rows after `after_id` in the list's order
+/// (none when that row is not in the list), those whose text contains `q`,
+/// at most `limit` (all when `None`).
+#[derive(Debug, Clone, Default)]
+pub struct Page<I> {
+    pub limit: Option<u32>,
+    pub after_id: Option<I>,
+    pub q: Option<String>,
+}
+
+impl<I> Page<I> {
+    /// The SQL `LIMIT`: one row more than the page, to tell whether a next
+    /// page exists; -1 is no limit.
+    fn sql_limit(&self) -> i64 {
+        self.limit.map_or(-1, |n| i64::from(n) + 1)
+    }
 }
 
 /// Ids bind and read as the integers they wrap, so queries take and return

@@ -3,6 +3,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::Page;
 use crate::domain::ids::{ConfigId, NumberId, OrgId, WorkflowId};
 use crate::domain::phone_number::{LastSync, SyncResult};
 
@@ -89,9 +90,18 @@ fn from_row(r: &Row) -> rusqlite::Result<PhoneNumber> {
     })
 }
 
-pub fn list(conn: &Connection, config_id: ConfigId) -> rusqlite::Result<Vec<PhoneNumber>> {
-    let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE p.config_id = ?1 ORDER BY p.created_at, p.id"))?;
-    let rows = stmt.query_map([config_id], from_row)?;
+/// A page of a configuration's numbers, in order of creation; with a
+/// `limit`, one row more than it when a next page exists. `q` is a
+/// case-sensitive substring of the normalized address or the label.
+pub fn list(conn: &Connection, config_id: ConfigId, page: &Page<NumberId>) -> rusqlite::Result<Vec<PhoneNumber>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SELECT} WHERE p.config_id = ?1
+           AND (?2 IS NULL OR (p.created_at, p.id) >
+                (SELECT a.created_at, a.id FROM phone_numbers a WHERE a.config_id = ?1 AND a.id = ?2))
+           AND (?3 IS NULL OR instr(p.address_normalized, ?3) OR instr(p.label, ?3))
+         ORDER BY p.created_at, p.id LIMIT ?4"
+    ))?;
+    let rows = stmt.query_map(params![config_id, page.after_id, page.q, page.sql_limit()], from_row)?;
     rows.collect()
 }
 
@@ -99,6 +109,21 @@ pub fn get(conn: &Connection, config_id: ConfigId, id: NumberId) -> rusqlite::Re
     conn.prepare_cached(&format!("{SELECT} WHERE p.config_id = ?1 AND p.id = ?2"))?
         .query_row(params![config_id, id], from_row)
         .optional()
+}
+
+/// As `get`, when the number is also `org_id`'s (a number's organization is
+/// its configuration's): the caller's check and the read in one lookup.
+pub fn get_in_org(
+    conn: &Connection,
+    org_id: OrgId,
+    config_id: ConfigId,
+    id: NumberId,
+) -> rusqlite::Result<Option<PhoneNumber>> {
+    conn.prepare_cached(&format!(
+        "{SELECT} WHERE p.config_id = ?1 AND p.id = ?2 AND p.org_id = ?3"
+    ))?
+    .query_row(params![config_id, id, org_id], from_row)
+    .optional()
 }
 
 pub fn insert(conn: &Connection, row: &NewRow) -> rusqlite::Result<NumberId> {

@@ -280,6 +280,25 @@ impl Reader {
         }
     }
 
+    /// An integer query parameter within `min..=max`.
+    pub fn bounded(&mut self, loc: Vec<Value>, raw: &str, min: u32, max: u32) -> Option<u32> {
+        let Ok(n) = raw.parse::<i64>() else {
+            self.error(INT_PARSING.0, loc, INT_PARSING.1, raw.into(), None);
+            return None;
+        };
+        if n < i64::from(min) {
+            let msg = format!("Input should be greater than or equal to {min}");
+            self.error("greater_than_equal", loc, msg, raw.into(), Some(json!({ "ge": min })));
+            None
+        } else if n > i64::from(max) {
+            let msg = format!("Input should be less than or equal to {max}");
+            self.error("less_than_equal", loc, msg, raw.into(), Some(json!({ "le": max })));
+            None
+        } else {
+            u32::try_from(n).ok()
+        }
+    }
+
     /// A boolean query parameter.
     pub fn flag(&mut self, loc: Vec<Value>, raw: &str) -> Option<bool> {
         let parsed = parse_bool(raw);

@@ -52,7 +52,7 @@ impl FromRequest for Caller {
                 None => {
                     let epoch = state.keys.epoch();
                     let lookup = hash.clone();
-                    let found = state.read(move |c| Ok(db::api_keys::find_active(c, &lookup)?)).await?;
+                    let found = state.point(move |c| Ok(db::api_keys::find_active(c, &lookup)?)).await?;
                     // The lookup is by hash already; compare again without early exit all the same.
                     let key = found
                         .filter(|k| bool::from(k.key_hash.as_slice().ct_eq(&hash)))

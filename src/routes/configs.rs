@@ -1,12 +1,14 @@
 //! `/api/v1/organizations/telephony-configs` and the providers' metadata (API.md §4).
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use rusqlite::Connection;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::caller::Caller;
-use super::extract::{Body, FromBody, PathIds};
+use super::extract::{page_query, Body, FromBody, PathIds};
+use super::lists::{self, Listed};
 use crate::db::{self, Unique};
 use crate::domain::credentials::{Credentials, ProviderChanged};
 use crate::domain::ids::{ConfigId, OrgId};
@@ -135,9 +137,29 @@ pub async fn metadata(_: Caller) -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(METADATA_JSON)
 }
 
-pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let configs = state.read(move |c| Ok(db::configs::list(c, caller.org_id)?)).await?;
-    Ok(HttpResponse::Ok().json(json!({ "configurations": configs.iter().map(list_item).collect::<Vec<_>>() })))
+/// A configuration as listed, with its id for the next page's link.
+struct ListItem(ConfigId, Value);
+
+impl Serialize for ListItem {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.1.serialize(s)
+    }
+}
+
+impl Listed for ListItem {
+    type Id = ConfigId;
+    fn list_id(&self) -> ConfigId {
+        self.0
+    }
+}
+
+pub async fn list(caller: Caller, state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let page = page_query(&req)?;
+    lists::respond(&state, &req, "configurations", page, move |c, page| {
+        let configs = db::configs::list(c, caller.org_id, page)?;
+        Ok(configs.iter().map(|c| ListItem(c.id, list_item(c))).collect())
+    })
+    .await
 }
 
 pub async fn get(
@@ -145,7 +167,7 @@ pub async fn get(
     state: web::Data<AppState>,
     PathIds(id): PathIds<ConfigId>,
 ) -> Result<HttpResponse, ApiError> {
-    let config = state.read(move |c| find(c, caller.org_id, id)).await?;
+    let config = state.point(move |c| find(c, caller.org_id, id)).await?;
     Ok(HttpResponse::Ok().json(detail(&config)))
 }
 
@@ -154,8 +176,7 @@ pub async fn get(
 async fn check_name(state: &AppState, org_id: OrgId, name: &str, id: Option<ConfigId>) -> Result<(), ApiError> {
     let name = name.to_string();
     state
-        .db
-        .read(move |c| match db::configs::name_taken(c, org_id, &name, id)? {
+        .point(move |c| match db::configs::name_taken(c, org_id, &name, id)? {
             true => Err(name_taken(&name)),
             false => Ok(()),
         })
@@ -204,7 +225,7 @@ pub async fn update(
     Body(body, id): Body<UpdateConfig, ConfigId>,
 ) -> Result<HttpResponse, ApiError> {
     let org_id = caller.org_id;
-    let stored = state.read(move |c| find(c, org_id, id)).await?;
+    let stored = state.point(move |c| find(c, org_id, id)).await?;
     let name = body.name.unwrap_or(stored.name);
     check_name(&state, org_id, &name, Some(id)).await?;
     let credentials = match body.config {

@@ -10,6 +10,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
+use crate::db::Page;
 use crate::domain::ids::Id;
 pub use crate::domain::input::FromBody;
 use crate::domain::input::Reader;
@@ -136,14 +137,43 @@ fn path_ids<P: FromPath>(req: &HttpRequest, reader: &mut Reader) -> P {
     P::from_path(&mut ids)
 }
 
-/// A boolean query parameter (`?force=true`); absent is false.
-pub fn query_flag(req: &HttpRequest, name: &str) -> Result<bool, ApiError> {
+/// The query's parameters; the last of a repeated name wins.
+fn query_params(req: &HttpRequest) -> Result<Vec<(String, String)>, ApiError> {
     let query = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map_err(|e| ApiError::bad_request(format!("Malformed query string: {e}")))?;
-    let Some((_, raw)) = query.iter().rev().find(|(k, _)| k == name) else {
+    Ok(query.into_inner())
+}
+
+fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// A boolean query parameter (`?force=true`); absent is false.
+pub fn query_flag(req: &HttpRequest, name: &str) -> Result<bool, ApiError> {
+    let query = query_params(req)?;
+    let Some(raw) = param(&query, name) else {
         return Ok(false);
     };
     let mut reader = Reader::new();
     let flag = reader.flag(vec!["query".into(), name.into()], raw);
     reader.finish(flag).map_err(ApiError::Validation)
+}
+
+/// Largest `limit` of a page.
+pub const MAX_PAGE: u32 = 1000;
+
+/// A list's optional `limit` (1–1000), `after_id` (an id) and `q` (text);
+/// every bad value is reported together.
+pub fn page_query<I: Id>(req: &HttpRequest) -> Result<Page<I>, ApiError> {
+    let query = query_params(req)?;
+    let mut reader = Reader::new();
+    let loc = |name: &str| vec![Value::from("query"), Value::from(name)];
+    let limit = param(&query, "limit").map(|raw| reader.bounded(loc("limit"), raw, 1, MAX_PAGE));
+    let after_id = param(&query, "after_id").map(|raw| reader.id(loc("after_id"), raw).map(I::new));
+    let page = Page {
+        limit: limit.flatten(),
+        after_id: after_id.flatten(),
+        q: param(&query, "q").map(str::to_string),
+    };
+    reader.finish(Some(page)).map_err(ApiError::Validation)
 }

@@ -46,7 +46,7 @@ pub async fn get(
     PathIds(id): PathIds<WorkflowId>,
 ) -> Result<HttpResponse, ApiError> {
     let workflow = state
-        .read(move |c| Ok(db::workflows::get(c, caller.org_id, id)?))
+        .point(move |c| Ok(db::workflows::get(c, caller.org_id, id)?))
         .await?;
     Ok(HttpResponse::Ok().json(workflow.ok_or_else(|| ApiError::not_found(WORKFLOW_NOT_FOUND))?))
 }

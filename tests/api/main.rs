@@ -10,6 +10,7 @@ mod disk_full;
 mod errors;
 mod helpers;
 mod mock_carrier;
+mod paging;
 mod phone_numbers;
 mod plivo;
 mod request_id;
