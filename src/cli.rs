@@ -86,7 +86,10 @@ fn fail(message: &str) -> ExitCode {
 
 async fn serve(config: Config) -> Result<(), String> {
     let bind = config.server.bind;
+    let path = config.database.path.clone();
     let app = Application::build(config).map_err(|e| e.to_string())?;
+    let opened = if app.storage().created { "created" } else { "opened" };
+    log::info!("database {} {opened}", path.display());
     if let Some(key) = app.bootstrap_key() {
         let org = crate::DEFAULT_ORG;
         // A closed stdout must not stop the server: the key is also nowhere else.
@@ -102,7 +105,7 @@ async fn serve(config: Config) -> Result<(), String> {
 
 /// Runs a management command in one write transaction.
 fn manage(config: &Config, f: impl FnOnce(&rusqlite::Connection) -> Result<(), String>) -> Result<(), String> {
-    let pool = db::open(&config.database).map_err(|e| e.to_string())?;
+    let (pool, _) = db::open_with(&config.database, db::Create::Never).map_err(|e| e.to_string())?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)

@@ -41,6 +41,7 @@ pub struct Application {
     server: Server,
     port: u16,
     bootstrap_key: Option<String>,
+    storage: db::Opened,
 }
 
 impl Application {
@@ -62,7 +63,7 @@ impl Application {
             source,
         };
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let pool = db::open(&config.database)?;
+        let (pool, storage) = db::open_with(&config.database, db::Create::IfMissing)?;
         let bootstrap_key = bootstrap(&pool)?;
         let state = web::Data::new(AppState::new(pool, Arc::new(config))?);
         let server = HttpServer::new(move || {
@@ -81,6 +82,7 @@ impl Application {
             server,
             port,
             bootstrap_key,
+            storage,
         })
     }
 
@@ -91,6 +93,11 @@ impl Application {
     /// The key made for org `default` when the database was empty; shown once.
     pub fn bootstrap_key(&self) -> Option<&str> {
         self.bootstrap_key.as_deref()
+    }
+
+    /// Whether the database was created, and its schema version.
+    pub fn storage(&self) -> db::Opened {
+        self.storage
     }
 
     /// Stops the server; `graceful` lets in-flight requests finish.

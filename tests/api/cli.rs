@@ -1,7 +1,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{run_cli, spawn_app, temp_db};
+use crate::helpers::{existing_db, run_cli, spawn_app, temp_db};
 
 #[tokio::test]
 async fn keys_create_prints_one_working_key_whose_org_sees_only_its_own_workflows() {
@@ -22,7 +22,7 @@ async fn keys_create_prints_one_working_key_whose_org_sees_only_its_own_workflow
 
 #[test]
 fn orgs_create_prints_the_id_and_refuses_a_taken_name() {
-    let (_dir, db) = temp_db();
+    let (_dir, db) = existing_db();
     let out = run_cli(&db, &["orgs", "create", "acme"]);
     assert!(out.status.success());
     let id: i64 = String::from_utf8(out.stdout).unwrap().trim().parse().expect("an id");
@@ -34,7 +34,7 @@ fn orgs_create_prints_the_id_and_refuses_a_taken_name() {
 
 #[test]
 fn keys_list_shows_prefixes_never_keys() {
-    let (_dir, db) = temp_db();
+    let (_dir, db) = existing_db();
     let key = String::from_utf8(run_cli(&db, &["keys", "create", "--org", "acme"]).stdout).unwrap();
     let key = key.trim();
     let out = run_cli(&db, &["keys", "list", "--org", "acme"]);
@@ -47,7 +47,7 @@ fn keys_list_shows_prefixes_never_keys() {
 
 #[test]
 fn revoking_an_unknown_key_fails_clearly() {
-    let (_dir, db) = temp_db();
+    let (_dir, db) = existing_db();
     let out = run_cli(&db, &["keys", "revoke", "tb_00000000"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no API key"));
@@ -171,4 +171,30 @@ async fn sigterm_lets_an_in_flight_request_finish() {
         .await
         .unwrap();
     assert!(status.success(), "clean exit: {status:?}");
+}
+
+#[test]
+fn cli_commands_never_create_a_database() {
+    let (dir, db) = temp_db();
+    let commands: &[&[&str]] = &[
+        &["orgs", "create", "acme"],
+        &["keys", "create", "--org", "acme"],
+        &["keys", "list"],
+        &["keys", "revoke", "1"],
+    ];
+    for args in commands {
+        let out = run_cli(&db, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&db.display().to_string()) && stderr.contains("does not exist"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{args:?} left a file"
+        );
+    }
 }

@@ -286,6 +286,16 @@ pub fn temp_db() -> (TempDir, PathBuf) {
     (dir, path)
 }
 
+/// A database file made as `serve` makes it, in a new temporary directory:
+/// CLI commands refuse to create one.
+pub fn existing_db() -> (TempDir, PathBuf) {
+    let (dir, path) = temp_db();
+    let mut config = Config::default();
+    config.database.path = path.clone();
+    telebind::db::open(&config.database).expect("a new database");
+    (dir, path)
+}
+
 /// The configurations collection.
 pub const CONFIGS: &str = "/api/v1/organizations/telephony-configs";
 
