@@ -198,3 +198,31 @@ fn cli_commands_never_create_a_database() {
         );
     }
 }
+
+#[test]
+fn a_clients_telebind_api_key_variable_is_ignored() {
+    let (_dir, db) = existing_db();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_telebind"))
+        .args(["keys", "list"])
+        .env("TELEBIND_DATABASE__PATH", &db)
+        .env("TELEBIND_API_KEY", "tb_0123456789abcdef")
+        .current_dir(db.parent().unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_bad_bind_names_the_variable_it_came_from() {
+    let (_dir, db) = existing_db();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_telebind"))
+        .env("TELEBIND_DATABASE__PATH", &db)
+        .env("TELEBIND_SERVER__BIND", "localhost")
+        .current_dir(db.parent().unwrap())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("server.bind (from TELEBIND_SERVER__BIND)"), "{stderr}");
+}
