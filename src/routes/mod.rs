@@ -5,6 +5,7 @@ pub mod caller;
 pub mod configs;
 pub mod extract;
 pub mod health;
+pub mod metrics;
 pub mod phone_numbers;
 pub mod request_id;
 pub mod workflows;

@@ -259,8 +259,10 @@ impl Inner {
             address: &number.address_normalized,
             kind: number.address_type,
         };
+        let started = std::time::Instant::now();
         let result = self.carriers.configure_inbound(&config.credentials, target, attach);
         let (carrier, id) = (config.credentials.kind().as_str(), number.id);
+        crate::metrics::push(carrier, attach, result.ok, started.elapsed());
         let action = if attach { "attach" } else { "detach" };
         match &result.message {
             _ if result.ok => log::info!("[{request_id}] {carrier} {action} of number {id}: ok"),

@@ -20,6 +20,8 @@ pub struct TestApp {
     pub key: String,
     pub config: Config,
     pub dir: Arc<TempDir>,
+    /// `http://127.0.0.1:PORT` of `GET /metrics` when `server.metrics_bind` is set.
+    pub metrics_address: Option<String>,
     handle: ServerHandle,
 }
 
@@ -72,6 +74,7 @@ async fn start(config: Config, dir: Arc<TempDir>) -> TestApp {
     let app = Application::build_with_listener(config.clone(), listener).expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let key = app.bootstrap_key().map(str::to_string).unwrap_or_default();
+    let metrics_address = app.metrics_port().map(|port| format!("http://127.0.0.1:{port}"));
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     TestApp {
@@ -80,6 +83,7 @@ async fn start(config: Config, dir: Arc<TempDir>) -> TestApp {
         key,
         config,
         dir,
+        metrics_address,
         handle,
     }
 }
