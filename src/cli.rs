@@ -2,13 +2,14 @@
 //! management on the same database file, safe while the server runs.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::{auth, db, Application};
+use crate::{auth, db, startup, Application};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -85,11 +86,7 @@ fn fail(message: &str) -> ExitCode {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
-    let bind = config.server.bind;
-    let path = config.database.path.clone();
-    let app = Application::build(config).map_err(|e| e.to_string())?;
-    let opened = if app.storage().created { "created" } else { "opened" };
-    log::info!("database {} {opened}", path.display());
+    let app = Application::build(config.clone()).map_err(|e| e.to_string())?;
     if let Some(key) = app.bootstrap_key() {
         let org = crate::DEFAULT_ORG;
         // A closed stdout must not stop the server: the key is also nowhere else.
@@ -99,7 +96,11 @@ async fn serve(config: Config) -> Result<(), String> {
              It is shown only this once; keep it somewhere safe:\n\n    API key: {key}\n"
         );
     }
-    log::info!("telebind listening on http://{bind}");
+    let listening = SocketAddr::new(config.server.bind.ip(), app.port());
+    log::info!("{}", startup::summary(&config, listening, app.storage()));
+    for warning in startup::warnings(&config, app.last_pushed_url()) {
+        log::warn!("{warning}");
+    }
     app.run_until_stopped().await.map_err(|e| e.to_string())
 }
 

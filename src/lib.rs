@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod providers;
 pub mod records;
 pub mod routes;
+pub mod startup;
 pub mod state;
 pub mod sync;
 
@@ -46,6 +47,7 @@ pub struct Application {
     metrics_server: Option<(Server, u16)>,
     bootstrap_key: Option<String>,
     storage: db::Opened,
+    last_pushed_url: Option<String>,
 }
 
 impl Application {
@@ -69,6 +71,7 @@ impl Application {
         let port = listener.local_addr().map_err(bind_error)?.port();
         let (pool, storage) = db::open_with(&config.database, db::Create::IfMissing)?;
         let bootstrap_key = bootstrap(&pool)?;
+        let last_pushed_url = last_pushed_url(&pool)?;
         let metrics = web::Data::new(metrics::install());
         let metrics_server = config
             .server
@@ -101,6 +104,7 @@ impl Application {
             metrics_server,
             bootstrap_key,
             storage,
+            last_pushed_url,
         })
     }
 
@@ -116,6 +120,11 @@ impl Application {
     /// Whether the database was created, and its schema version.
     pub fn storage(&self) -> db::Opened {
         self.storage
+    }
+
+    /// The `server.public_base_url` numbers were last attached with.
+    pub fn last_pushed_url(&self) -> Option<&str> {
+        self.last_pushed_url.as_deref()
     }
 
     /// Stops the server; `graceful` lets in-flight requests finish.
@@ -176,4 +185,8 @@ fn bootstrap(pool: &db::Pool) -> Result<Option<String>, db::DbError> {
     let (_, key) = auth::issue_key(&tx, org.id, "bootstrap")?;
     tx.commit()?;
     Ok(Some(key))
+}
+
+fn last_pushed_url(pool: &db::Pool) -> Result<Option<String>, db::DbError> {
+    Ok(db::last_push::public_base_url(&*pool.get()?)?)
 }

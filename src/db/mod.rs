@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod configs;
 mod database;
+pub mod last_push;
 pub mod orgs;
 pub mod phone_numbers;
 pub mod workflows;
@@ -241,6 +242,8 @@ pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
 
 /// Upgrades to `target` only; tests use it to build files of older versions.
 pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<(), DbError> {
+    // A new file's steps are its creation, which start-up reports once.
+    let upgrading: bool = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, u32>(0))? > 0;
     for (version, sql) in steps().into_iter().filter(|(v, _)| *v <= target) {
         // Immediate: a CLI and a server starting together must not both upgrade.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -254,7 +257,9 @@ pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<(), DbError> {
         if current < version {
             tx.execute_batch(&sql)?;
             tx.pragma_update(None, "user_version", version)?;
-            log::info!("database upgraded to schema version {version}");
+            if upgrading {
+                log::info!("database upgraded to schema version {version}");
+            }
         }
         tx.commit()?;
     }

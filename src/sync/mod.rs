@@ -276,8 +276,14 @@ impl Inner {
             at: db::now(),
         };
         let stored = last.clone();
-        self.db
-            .write_blocking(move |c| Ok::<_, SyncError>(db::phone_numbers::record_sync(c, id, &stored)?))?;
+        let attached_with = (attach && result.ok).then(|| self.carriers.public_base_url().to_string());
+        self.db.write_blocking(move |c| {
+            db::phone_numbers::record_sync(c, id, &stored)?;
+            if let Some(url) = attached_with {
+                db::last_push::record(c, &url)?;
+            }
+            Ok::<_, SyncError>(())
+        })?;
         number.last_provider_sync = Some(last);
         number.provider_sync = Some(result.clone());
         Ok((number, result))

@@ -245,3 +245,28 @@ fn serve_creates_a_missing_database_and_says_so() {
         "{line}"
     );
 }
+
+#[tokio::test]
+async fn start_up_knows_the_url_numbers_were_last_attached_with() {
+    let app = spawn_app().await;
+    let listener = || std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let fresh = telebind::Application::build_with_listener(app.config.clone(), listener()).unwrap();
+    assert_eq!(fresh.last_pushed_url(), None, "nothing attached yet");
+
+    let ari = json!({"provider": "ari", "ari_endpoint": "http://pbx.example:8088", "app_name": "tb",
+                     "app_password": "pw-123456"});
+    let cfg = app.create_config("PBX", ari).await["id"].clone();
+    let workflow = app.create_workflow("W").await;
+    let body = json!({"address": "+14155550100", "inbound_workflow_id": workflow["id"]});
+    let bound = app
+        .call(Method::POST, &crate::helpers::numbers_path(&cfg), Some(body), 200)
+        .await;
+    assert_eq!(bound["provider_sync"]["ok"], true);
+
+    let mut moved = app.config.clone();
+    moved.server.public_base_url = "https://moved.example.com".into();
+    let restarted = telebind::Application::build_with_listener(moved.clone(), listener()).unwrap();
+    assert_eq!(restarted.last_pushed_url(), Some("http://telebind.test"));
+    let warned = telebind::startup::warnings(&moved, restarted.last_pushed_url());
+    assert!(warned.iter().any(|w| w.contains("numbers resync")), "{warned:?}");
+}
