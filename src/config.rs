@@ -248,6 +248,48 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The settings as TOML, with secrets masked: values of keys that name a
+    /// secret, and passwords in URLs (`https://user:pass@proxy`).
+    pub fn masked(&self) -> toml::Table {
+        let mut table = toml::Table::try_from(self).expect("the settings serialize");
+        for (_, section) in table.iter_mut() {
+            let Some(section) = section.as_table_mut() else {
+                continue;
+            };
+            for (key, value) in section.iter_mut() {
+                let Some(text) = value.as_str() else { continue };
+                let secret = ["secret", "token", "password", "key"].iter().any(|s| key.contains(s));
+                let masked = if secret && !text.is_empty() {
+                    MASK.to_string()
+                } else {
+                    mask_url_password(text)
+                };
+                *value = toml::Value::String(masked);
+            }
+        }
+        table
+    }
+}
+
+const MASK: &str = "********";
+
+/// `url` with the password of its user info, if any, masked.
+fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split_once(':').map_or(user_info, |(user, _)| user);
+            format!("{scheme}://{user}:{MASK}@{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
 /// `raw` trimmed and without a trailing `/`, when it is an http(s) URL.
 fn http_url(raw: &str) -> Result<String, String> {
     let url = raw.trim().trim_end_matches('/');
@@ -433,6 +475,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.server.metrics_bind, Some(SocketAddr::from(([127, 0, 0, 1], 9100))));
+    }
+
+    #[test]
+    fn masked_settings_hide_url_passwords() {
+        let c = Config::load(
+            Some(file("").path()),
+            env(&[(
+                "TELEBIND_PROVIDERS__TWILIO_BASE_URL",
+                "https://me:s3cret@proxy.example.com/tw",
+            )]),
+        )
+        .unwrap();
+        let masked = c.masked().to_string();
+        assert!(!masked.contains("s3cret"), "{masked}");
+        assert!(masked.contains("https://me:********@proxy.example.com/tw"), "{masked}");
+        assert!(masked.contains("bind = \"127.0.0.1:8000\""), "{masked}");
     }
 
     #[test]

@@ -154,7 +154,7 @@ fn prepare(config: &DatabaseConfig, create: Create) -> Result<Opened, DbError> {
         configure(&conn, config.synchronous)?;
         conn.execute_batch("PRAGMA journal_mode = WAL;")?;
         migrate(&mut conn)?;
-        Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        Ok(schema_version(&conn)?)
     };
     let schema_version = upgrade().map_err(|e| match e {
         DbError::Unusable { .. } => e,
@@ -232,6 +232,11 @@ fn steps() -> Vec<(u32, String)> {
 /// The schema version this build writes.
 pub fn latest_version() -> u32 {
     steps().last().map_or(0, |(v, _)| *v)
+}
+
+/// The schema version of the open database.
+pub fn schema_version(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
 }
 
 /// Applies every step newer than the file's `user_version`, each in its own
