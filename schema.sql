@@ -88,3 +88,14 @@ CREATE UNIQUE INDEX phone_numbers_routing_key
 CREATE UNIQUE INDEX phone_numbers_default_caller ON phone_numbers(config_id) WHERE is_default_caller_id;
 CREATE INDEX phone_numbers_by_config ON phone_numbers(config_id, created_at, id);
 CREATE INDEX phone_numbers_by_workflow ON phone_numbers(inbound_workflow_id);
+
+-- version: 4
+-- The server.public_base_url of the last push that attached a number: start-up
+-- warns when the configured one differs, since carriers then still call the
+-- old webhook until the numbers are pushed again (`telebind numbers resync`).
+-- One row, rewritten by every successful attach.
+CREATE TABLE last_push (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    public_base_url TEXT NOT NULL,
+    pushed_at       TEXT NOT NULL
+);

@@ -53,14 +53,16 @@ impl KeyCache {
     /// `KEY_CACHE_TTL` ago.
     pub fn get(&self, hash: &[u8]) -> Option<ActiveKey> {
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        match keys.get(hash) {
+        let found = match keys.get(hash) {
             Some((key, at)) if at.elapsed() < KEY_CACHE_TTL => Some(key.clone()),
             Some(_) => {
                 keys.remove(hash);
                 None
             }
             None => None,
-        }
+        };
+        crate::metrics::key_cache_lookup(found.is_some());
+        found
     }
 
     /// Taken before a key is looked up, and handed back to `insert`.

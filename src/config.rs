@@ -1,6 +1,7 @@
 //! Settings: built-in defaults, then a TOML file, then `TELEBIND_<SECTION>__<KEY>`
 //! environment variables. Every key is documented in `config.example.toml`.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,9 @@ pub struct ServerConfig {
     /// Where carriers reach this server; the inbound webhook URL is built from it.
     pub public_base_url: String,
     pub max_body_bytes: usize,
+    /// Where `GET /metrics` is served instead of `bind`; empty (`None`): on `bind`.
+    #[serde(with = "optional_addr")]
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -34,6 +38,27 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             public_base_url: "http://localhost:8000".into(),
             max_body_bytes: 64 * 1024,
+            metrics_bind: None,
+        }
+    }
+}
+
+/// An optional address written as a string, empty for none: TOML has no null,
+/// and every key must have a default in `config.example.toml`.
+mod optional_addr {
+    use std::net::SocketAddr;
+
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(addr: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&addr.map(|a| a.to_string()).unwrap_or_default())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+        let raw = String::deserialize(d)?;
+        match raw.trim() {
+            "" => Ok(None),
+            addr => addr.parse().map(Some).map_err(D::Error::custom),
         }
     }
 }
@@ -135,16 +160,34 @@ impl ProvidersConfig {
     }
 }
 
-/// A configuration problem, said in one line that names the key.
+/// A configuration problem, said in one line that names the key and where
+/// its value came from.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(String);
 
+/// Where each key's value came from: the file or the variable that set it
+/// last. Keys left at their defaults are absent.
+#[derive(Default)]
+struct Origins(HashMap<String, String>);
+
+impl Origins {
+    /// `key`'s problem, naming where its value came from.
+    fn error(&self, key: &str, message: &str) -> ConfigError {
+        match self.0.get(key) {
+            Some(origin) => ConfigError(format!("{key} (from {origin}): {message}")),
+            None => ConfigError(format!("{key}: {message}")),
+        }
+    }
+}
+
 impl Config {
     /// Loads defaults, then `file` (or `telebind.toml` when present), then the
-    /// `TELEBIND_*` variables of `env`.
+    /// `TELEBIND_<SECTION>__<KEY>` variables of `env`; other `TELEBIND_*`
+    /// variables (a client's `TELEBIND_API_KEY`) are not ours and are ignored.
     pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
         let mut table = toml::Table::try_from(Config::default()).map_err(|e| ConfigError(format!("defaults: {e}")))?;
+        let mut origins = Origins::default();
 
         let file = file.map(Path::to_path_buf).or_else(|| {
             let default = PathBuf::from(DEFAULT_FILE);
@@ -156,22 +199,32 @@ impl Config {
             let parsed: toml::Table = text.parse().map_err(|e: toml::de::Error| {
                 ConfigError(format!("{}: {}", path.display(), one_line(&e.to_string())))
             })?;
-            merge(&mut table, parsed, "")?;
+            let origin = path.display().to_string();
+            merge(&mut table, parsed, "", &mut |key| {
+                origins.0.insert(key, origin.clone());
+            })
+            .map_err(|(key, message)| ConfigError(format!("{key} (in {origin}): {message}")))?;
         }
 
         for (name, value) in env {
-            if let Some(key) = name.strip_prefix(ENV_PREFIX) {
-                apply_env(&mut table, &name, key, &value)?;
-            }
+            let Some((section, field)) = name.strip_prefix(ENV_PREFIX).and_then(|k| k.split_once("__")) else {
+                continue;
+            };
+            let key = format!("{}.{}", section.to_ascii_lowercase(), field.to_ascii_lowercase());
+            origins.0.insert(key.clone(), name.clone());
+            apply_env(&mut table, &key, &value).map_err(|message| origins.error(&key, &message))?;
         }
 
-        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| ConfigError(format!("{}: {}", e.path(), one_line(&e.inner().to_string()))))?;
-        config.check()
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
+            let key = e.path().to_string();
+            let got = lookup(&table, &key).map_or_else(String::new, |v| format!(", got {v}"));
+            origins.error(&key, &format!("{}{got}", one_line(&e.inner().to_string())))
+        })?;
+        config.check().map_err(|(key, message)| origins.error(&key, &message))
     }
 
-    /// Rules the types alone cannot state.
-    fn check(mut self) -> Result<Config, ConfigError> {
+    /// Rules the types alone cannot state; a broken one as (key, message).
+    fn check(mut self) -> Result<Config, (String, String)> {
         let urls = self
             .providers
             .base_urls_mut()
@@ -180,70 +233,122 @@ impl Config {
             .into_iter()
             .chain([("server.public_base_url".into(), &mut self.server.public_base_url)])
         {
-            *url = http_url(&key, url)?;
+            *url = http_url(url).map_err(|message| (key, message))?;
         }
-        if self.server.max_body_bytes == 0 {
-            return Err(ConfigError("server.max_body_bytes: must be at least 1".into()));
-        }
-        if self.database.pool_size == 0 {
-            return Err(ConfigError("database.pool_size: must be at least 1".into()));
-        }
-        if self.sync.timeout_ms == 0 {
-            return Err(ConfigError("sync.timeout_ms: must be at least 1".into()));
-        }
-        if self.sync.workers == 0 {
-            return Err(ConfigError("sync.workers: must be at least 1".into()));
+        let at_least_one = [
+            ("server.max_body_bytes", self.server.max_body_bytes as u64),
+            ("database.pool_size", u64::from(self.database.pool_size)),
+            ("sync.timeout_ms", self.sync.timeout_ms),
+            ("sync.workers", self.sync.workers as u64),
+        ];
+        if let Some((key, _)) = at_least_one.into_iter().find(|(_, value)| *value == 0) {
+            return Err((key.into(), "must be at least 1".into()));
         }
         Ok(self)
     }
 }
 
+impl Config {
+    /// The settings as TOML, with secrets masked: values of keys that name a
+    /// secret, and passwords in URLs (`https://user:pass@proxy`).
+    pub fn masked(&self) -> toml::Table {
+        let mut table = toml::Table::try_from(self).expect("the settings serialize");
+        for (_, section) in table.iter_mut() {
+            let Some(section) = section.as_table_mut() else {
+                continue;
+            };
+            for (key, value) in section.iter_mut() {
+                let Some(text) = value.as_str() else { continue };
+                let secret = ["secret", "token", "password", "key"].iter().any(|s| key.contains(s));
+                let masked = if secret && !text.is_empty() {
+                    MASK.to_string()
+                } else {
+                    mask_url_password(text)
+                };
+                *value = toml::Value::String(masked);
+            }
+        }
+        table
+    }
+}
+
+const MASK: &str = "********";
+
+/// `url` with the password of its user info, if any, masked.
+fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split_once(':').map_or(user_info, |(user, _)| user);
+            format!("{scheme}://{user}:{MASK}@{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
 /// `raw` trimmed and without a trailing `/`, when it is an http(s) URL.
-fn http_url(key: &str, raw: &str) -> Result<String, ConfigError> {
+fn http_url(raw: &str) -> Result<String, String> {
     let url = raw.trim().trim_end_matches('/');
     if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains(' ') {
-        return Err(ConfigError(format!(
-            "{key}: expected an http:// or https:// URL, got {url:?}"
-        )));
+        return Err(format!("expected an http:// or https:// URL, got {url:?}"));
     }
     Ok(url.to_string())
 }
 
-/// Overlays `from` onto `into`, refusing keys the defaults do not have.
-fn merge(into: &mut toml::Table, from: toml::Table, prefix: &str) -> Result<(), ConfigError> {
+/// Overlays `from` onto `into`, refusing keys the defaults do not have;
+/// tells `set` each key it sets. A refused key as (key, message).
+fn merge(
+    into: &mut toml::Table,
+    from: toml::Table,
+    prefix: &str,
+    set: &mut dyn FnMut(String),
+) -> Result<(), (String, String)> {
     for (key, value) in from {
         let path = format!("{prefix}{key}");
         match (into.get_mut(&key), value) {
-            (Some(toml::Value::Table(inner)), toml::Value::Table(value)) => merge(inner, value, &format!("{path}."))?,
-            (Some(toml::Value::Table(_)), _) => {
-                return Err(ConfigError(format!("{path}: expected a [{path}] section")))
+            (Some(toml::Value::Table(inner)), toml::Value::Table(value)) => {
+                merge(inner, value, &format!("{path}."), set)?
             }
-            (Some(slot), value) => *slot = value,
-            (None, _) => return Err(ConfigError(format!("{path}: unknown key"))),
+            (Some(toml::Value::Table(_)), _) => {
+                let message = format!("expected a [{path}] section");
+                return Err((path, message));
+            }
+            (Some(slot), value) => {
+                *slot = value;
+                set(path);
+            }
+            (None, _) => return Err((path, "unknown key".into())),
         }
     }
     Ok(())
 }
 
-/// `TELEBIND_SYNC__TIMEOUT_MS=900` sets `sync.timeout_ms`; the value is read as
-/// the type the key's default has, so `"0.0.0.0:8000"` stays a string.
-fn apply_env(table: &mut toml::Table, name: &str, key: &str, raw: &str) -> Result<(), ConfigError> {
-    let (section, field) = key
-        .split_once("__")
-        .map(|(s, f)| (s.to_ascii_lowercase(), f.to_ascii_lowercase()))
-        .ok_or_else(|| ConfigError(format!("{name}: expected TELEBIND_<SECTION>__<KEY>")))?;
+/// `TELEBIND_SYNC__TIMEOUT_MS=900` sets `sync.timeout_ms` (`key`); the value
+/// is read as the type the key's default has, so `"0.0.0.0:8000"` stays a string.
+fn apply_env(table: &mut toml::Table, key: &str, raw: &str) -> Result<(), String> {
+    let (section, field) = key.split_once('.').expect("section.field");
     let slot = table
-        .get_mut(&section)
+        .get_mut(section)
         .and_then(toml::Value::as_table_mut)
-        .and_then(|t| t.get_mut(&field))
-        .ok_or_else(|| ConfigError(format!("{name}: unknown key {section}.{field}")))?;
-    let bad = |what: &str| ConfigError(format!("{section}.{field} (from {name}): expected {what}, got {raw:?}"));
+        .and_then(|t| t.get_mut(field))
+        .ok_or_else(|| "unknown key".to_string())?;
+    let bad = |what: &str| format!("expected {what}, got {raw:?}");
     *slot = match slot {
         toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?),
         toml::Value::Boolean(_) => toml::Value::Boolean(raw.trim().parse().map_err(|_| bad("true or false"))?),
         _ => toml::Value::String(raw.to_string()),
     };
     Ok(())
+}
+
+/// The value at dotted `key` of `table`, as TOML writes it.
+fn lookup(table: &toml::Table, key: &str) -> Option<String> {
+    let (section, field) = key.split_once('.')?;
+    Some(table.get(section)?.get(field)?.to_string())
 }
 
 fn one_line(message: &str) -> String {
@@ -326,6 +431,66 @@ mod tests {
             assert!(err.contains(key), "{err:?} should name {key}");
             assert!(!err.contains('\n'), "{err:?} should be one line");
         }
+    }
+
+    #[test]
+    fn errors_name_where_the_value_came_from() {
+        let f = file("[server]\nbind = \"nowhere\"\n");
+        let err = Config::load(Some(f.path()), env(&[])).unwrap_err().to_string();
+        let from_file = format!("server.bind (from {})", f.path().display());
+        assert!(err.contains(&from_file) && err.contains("\"nowhere\""), "{err}");
+
+        let cases = [
+            ("TELEBIND_SERVER__BIND", "nowhere:x"),
+            ("TELEBIND_SERVER__METRICS_BIND", "nowhere"),
+            ("TELEBIND_SYNC__WORKERS", "0"),
+            ("TELEBIND_PROVIDERS__TWILIO_BASE_URL", "api.twilio.com"),
+            ("TELEBIND_DATABASE__SYNCHRONOUS", "off"),
+        ];
+        for (name, value) in cases {
+            let err = Config::load(Some(file("").path()), env(&[(name, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&format!("(from {name})")), "{err}");
+        }
+    }
+
+    #[test]
+    fn other_telebind_variables_are_ignored() {
+        let c = Config::load(
+            Some(file("").path()),
+            env(&[("TELEBIND_API_KEY", "tb_0123"), ("TELEBIND_URL", "http://x")]),
+        )
+        .unwrap();
+        assert_eq!(c.server.bind.to_string(), "127.0.0.1:8000");
+    }
+
+    #[test]
+    fn metrics_bind_is_off_when_empty() {
+        let c = Config::load(Some(file("").path()), env(&[])).unwrap();
+        assert_eq!(c.server.metrics_bind, None);
+        let c = Config::load(
+            Some(file("").path()),
+            env(&[("TELEBIND_SERVER__METRICS_BIND", "127.0.0.1:9100")]),
+        )
+        .unwrap();
+        assert_eq!(c.server.metrics_bind, Some(SocketAddr::from(([127, 0, 0, 1], 9100))));
+    }
+
+    #[test]
+    fn masked_settings_hide_url_passwords() {
+        let c = Config::load(
+            Some(file("").path()),
+            env(&[(
+                "TELEBIND_PROVIDERS__TWILIO_BASE_URL",
+                "https://me:s3cret@proxy.example.com/tw",
+            )]),
+        )
+        .unwrap();
+        let masked = c.masked().to_string();
+        assert!(!masked.contains("s3cret"), "{masked}");
+        assert!(masked.contains("https://me:********@proxy.example.com/tw"), "{masked}");
+        assert!(masked.contains("bind = \"127.0.0.1:8000\""), "{masked}");
     }
 
     #[test]

@@ -8,18 +8,21 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod logging;
+pub mod metrics;
 pub mod providers;
 pub mod records;
 pub mod routes;
+pub mod startup;
 pub mod state;
 pub mod sync;
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{self, Logger};
 use actix_web::{web, App, HttpServer};
+use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::config::Config;
 use crate::state::AppState;
@@ -41,7 +44,11 @@ pub enum StartupError {
 pub struct Application {
     server: Server,
     port: u16,
+    /// The server of `GET /metrics` when `server.metrics_bind` is set, and its port.
+    metrics_server: Option<(Server, u16)>,
     bootstrap_key: Option<String>,
+    storage: db::Opened,
+    last_pushed_url: Option<String>,
 }
 
 impl Application {
@@ -63,12 +70,26 @@ impl Application {
             source,
         };
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let pool = db::open(&config.database)?;
+        let (pool, storage) = db::open_with(&config.database, db::Create::IfMissing)?;
         let bootstrap_key = bootstrap(&pool)?;
+        let last_pushed_url = last_pushed_url(&pool)?;
+        let metrics = web::Data::new(metrics::install());
+        let metrics_server = config
+            .server
+            .metrics_bind
+            .map(|addr| serve_metrics(addr, metrics.clone()))
+            .transpose()?;
+        // With a `metrics_bind` of its own, /metrics is not on the API's address.
+        let metrics_here = metrics_server.is_none().then_some(metrics);
         let state = web::Data::new(AppState::new(pool, Arc::new(config))?);
         let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
+            let mut app = App::new().app_data(state.clone());
+            if let Some(metrics) = &metrics_here {
+                app = app
+                    .app_data(metrics.clone())
+                    .route("/metrics", web::get().to(routes::metrics::render));
+            }
+            app.wrap(middleware::from_fn(routes::metrics::record))
                 .wrap(middleware::from_fn(routes::request_id::assign))
                 // Headers, where keys travel, are never logged; the request id is.
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms %{x-request-id}o"))
@@ -81,7 +102,10 @@ impl Application {
         Ok(Application {
             server,
             port,
+            metrics_server,
             bootstrap_key,
+            storage,
+            last_pushed_url,
         })
     }
 
@@ -94,15 +118,61 @@ impl Application {
         self.bootstrap_key.as_deref()
     }
 
+    /// Whether the database was created, and its schema version.
+    pub fn storage(&self) -> db::Opened {
+        self.storage
+    }
+
+    /// The `server.public_base_url` numbers were last attached with.
+    pub fn last_pushed_url(&self) -> Option<&str> {
+        self.last_pushed_url.as_deref()
+    }
+
     /// Stops the server; `graceful` lets in-flight requests finish.
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
 
+    /// The port of `GET /metrics` when `server.metrics_bind` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(_, port)| *port)
+    }
+
     /// Serves until stopped; SIGINT and SIGTERM stop it gracefully.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Some((metrics, _)) = self.metrics_server else {
+            return self.server.await;
+        };
+        let metrics_handle = metrics.handle();
+        let metrics = tokio::spawn(metrics);
+        let served = self.server.await;
+        metrics_handle.stop(true).await;
+        let _ = metrics.await;
+        served
     }
+}
+
+/// `GET /metrics` alone on `addr`, with one worker; it ignores signals and
+/// stops with the API's server.
+fn serve_metrics(addr: SocketAddr, metrics: web::Data<PrometheusHandle>) -> Result<(Server, u16), StartupError> {
+    let bind_error = |source| StartupError::Bind {
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = TcpListener::bind(addr).map_err(bind_error)?;
+    let port = listener.local_addr().map_err(bind_error)?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(metrics.clone())
+            .route("/metrics", web::get().to(routes::metrics::render))
+            .default_service(web::to(routes::not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .map_err(bind_error)?
+    .run();
+    Ok((server, port))
 }
 
 /// On an empty database: org `default` and its first key.
@@ -116,4 +186,8 @@ fn bootstrap(pool: &db::Pool) -> Result<Option<String>, db::DbError> {
     let (_, key) = auth::issue_key(&tx, org.id, "bootstrap")?;
     tx.commit()?;
     Ok(Some(key))
+}
+
+fn last_pushed_url(pool: &db::Pool) -> Result<Option<String>, db::DbError> {
+    Ok(db::last_push::public_base_url(&*pool.get()?)?)
 }

@@ -4,15 +4,18 @@
 pub mod api_keys;
 pub mod configs;
 mod database;
+pub mod last_push;
 pub mod orgs;
 pub mod phone_numbers;
 pub mod point;
 pub mod workflows;
 pub mod writer;
 
+use std::path::{Path, PathBuf};
+
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 pub use self::database::Database;
 use self::writer::WriteError;
@@ -41,6 +44,9 @@ pub enum DbError {
     Panicked(String),
     #[error("cannot start the database writer: {0}")]
     Writer(std::io::Error),
+    /// The file cannot serve as telebind's database; said before any pool exists.
+    #[error("database {}: {reason}", path.display())]
+    Unusable { path: PathBuf, reason: String },
 }
 
 /// Which part of a list to read: rows after `after_id` in the list's order
@@ -95,15 +101,118 @@ impl FromSql for AddressType {
     }
 }
 
+/// Whether opening may create the database file. Only `serve` does: a CLI
+/// command given a wrong path must not leave an empty database behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    IfMissing,
+    Never,
+}
+
+/// What opening found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opened {
+    /// The file did not exist and was made.
+    pub created: bool,
+    pub schema_version: u32,
+}
+
 /// Opens (creating if needed) and upgrades the database, then pools connections to it.
 pub fn open(config: &DatabaseConfig) -> Result<Pool, DbError> {
+    open_with(config, Create::IfMissing).map(|(pool, _)| pool)
+}
+
+/// Checks and upgrades the database on one connection first, so a wrong path,
+/// a read-only file or a file that is not SQLite fails at once, as one
+/// `Unusable` naming the path and the reason (a pool would retry a failing
+/// connection until its time-out); then pools connections to it.
+pub fn open_with(config: &DatabaseConfig, create: Create) -> Result<(Pool, Opened), DbError> {
+    let opened = prepare(config, create)?;
     let synchronous = config.synchronous;
     let manager = SqliteConnectionManager::file(&config.path).with_init(move |c| configure(c, synchronous));
     let pool = r2d2::Pool::builder().max_size(config.pool_size).build(manager)?;
-    let mut conn = pool.get()?;
-    conn.execute_batch("PRAGMA journal_mode = WAL;")?;
-    migrate(&mut conn)?;
-    Ok(pool)
+    Ok((pool, opened))
+}
+
+fn prepare(config: &DatabaseConfig, create: Create) -> Result<Opened, DbError> {
+    let path = &config.path;
+    let unusable = |reason: String| DbError::Unusable {
+        path: path.clone(),
+        reason,
+    };
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(unusable(format!("directory {} does not exist", dir.display())));
+    }
+    let created = match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => return Err(unusable("is a directory, not a file".into())),
+        Ok(_) => false,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match create {
+            Create::IfMissing => true,
+            Create::Never => {
+                return Err(unusable(
+                    "does not exist (only `telebind serve` creates a database)".into(),
+                ))
+            }
+        },
+        Err(e) => return Err(unusable(e.to_string())),
+    };
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if created {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let upgrade = || -> Result<u32, DbError> {
+        let mut conn = Connection::open_with_flags(path, flags)?;
+        // SQLite opens a write-protected file read-only without a word.
+        if conn.is_readonly(rusqlite::MAIN_DB)? {
+            return Err(unusable(read_only(dir)));
+        }
+        configure(&conn, config.synchronous)?;
+        conn.execute_batch("PRAGMA journal_mode = WAL;")?;
+        migrate(&mut conn)?;
+        Ok(schema_version(&conn)?)
+    };
+    let schema_version = upgrade().map_err(|e| match e {
+        DbError::Unusable { .. } => e,
+        e => unusable(why_unusable(&e, dir, created)),
+    })?;
+    Ok(Opened {
+        created,
+        schema_version,
+    })
+}
+
+fn read_only(dir: &Path) -> String {
+    format!("read-only: {}", needs_writes(dir))
+}
+
+/// WAL mode writes files beside the database, so the directory counts too.
+fn needs_writes(dir: &Path) -> String {
+    format!(
+        "telebind must be able to write the file and its directory {}",
+        dir.display()
+    )
+}
+
+/// The reason, said for a self-hoster, that the database could not be opened.
+fn why_unusable(error: &DbError, dir: &Path, creating: bool) -> String {
+    let code = match error {
+        DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => e.code,
+        other => return other.to_string(),
+    };
+    match code {
+        ErrorCode::NotADatabase => "not a SQLite database".into(),
+        ErrorCode::ReadOnly => read_only(dir),
+        ErrorCode::CannotOpen if creating => {
+            format!("cannot be created: the directory {} is not writable", dir.display())
+        }
+        ErrorCode::CannotOpen => format!("cannot be opened for writing: {}", needs_writes(dir)),
+        ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => "locked by another process".into(),
+        _ => error.to_string(),
+    }
 }
 
 /// One connection outside the pool, configured as the pool's are.
@@ -144,6 +253,11 @@ pub fn latest_version() -> u32 {
     steps().last().map_or(0, |(v, _)| *v)
 }
 
+/// The schema version of the open database.
+pub fn schema_version(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
 /// Applies every step newer than the file's `user_version`, each in its own
 /// transaction, so an interrupted upgrade resumes where it stopped.
 pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
@@ -152,6 +266,8 @@ pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
 
 /// Upgrades to `target` only; tests use it to build files of older versions.
 pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<(), DbError> {
+    // A new file's steps are its creation, which start-up reports once.
+    let upgrading: bool = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, u32>(0))? > 0;
     for (version, sql) in steps().into_iter().filter(|(v, _)| *v <= target) {
         // Immediate: a CLI and a server starting together must not both upgrade.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -165,7 +281,9 @@ pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<(), DbError> {
         if current < version {
             tx.execute_batch(&sql)?;
             tx.pragma_update(None, "user_version", version)?;
-            log::info!("database upgraded to schema version {version}");
+            if upgrading {
+                log::info!("database upgraded to schema version {version}");
+            }
         }
         tx.commit()?;
     }

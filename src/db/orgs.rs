@@ -40,3 +40,15 @@ pub fn find_or_insert(conn: &Connection, name: &str) -> rusqlite::Result<Org> {
 pub fn is_empty(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM organizations)", [], |r| r.get(0))
 }
+
+/// Every organization, by id.
+pub fn list(conn: &Connection) -> rusqlite::Result<Vec<Org>> {
+    let mut stmt = conn.prepare("SELECT id, name FROM organizations ORDER BY id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Org {
+            id: r.get(0)?,
+            name: r.get(1)?,
+        })
+    })?;
+    rows.collect()
+}

@@ -260,3 +260,35 @@ pub fn count_for_config(conn: &Connection, config_id: ConfigId) -> rusqlite::Res
         |r| r.get(0),
     )
 }
+
+/// A bound number as `numbers resync` needs it.
+#[derive(Debug, Clone)]
+pub struct BoundNumber {
+    pub org_id: OrgId,
+    pub config_id: ConfigId,
+    pub id: NumberId,
+    pub provider: String,
+}
+
+/// Numbers bound to a workflow, of one organization and/or configuration or
+/// of all, by id.
+pub fn bound(
+    conn: &Connection,
+    org_id: Option<OrgId>,
+    config_id: Option<ConfigId>,
+) -> rusqlite::Result<Vec<BoundNumber>> {
+    let mut stmt = conn.prepare(
+        "SELECT org_id, config_id, id, provider FROM phone_numbers
+         WHERE inbound_workflow_id IS NOT NULL AND (?1 IS NULL OR org_id = ?1) AND (?2 IS NULL OR config_id = ?2)
+         ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![org_id, config_id], |r| {
+        Ok(BoundNumber {
+            org_id: r.get(0)?,
+            config_id: r.get(1)?,
+            id: r.get(2)?,
+            provider: r.get(3)?,
+        })
+    })?;
+    rows.collect()
+}

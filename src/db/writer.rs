@@ -12,6 +12,7 @@
 //! is in the database: success only if its changes committed.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 
 use rusqlite::Connection;
@@ -49,6 +50,9 @@ pub type Answer<T, E> = oneshot::Receiver<Result<T, E>>;
 
 pub struct Writer {
     queue: mpsc::SyncSender<Box<dyn Write>>,
+    /// Writes queued and not yet taken, for the queue-depth metric (a
+    /// channel cannot tell its length).
+    waiting: Arc<AtomicUsize>,
 }
 
 impl Writer {
@@ -57,12 +61,19 @@ impl Writer {
     pub fn start(config: &DatabaseConfig) -> Result<Writer, DbError> {
         let conn = super::connect(config)?;
         let (queue, queued) = mpsc::sync_channel::<Box<dyn Write>>(QUEUE_CAPACITY);
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let taken = Arc::clone(&waiting);
         std::thread::Builder::new()
             .name("telebind-writer".into())
             .spawn(move || {
                 while let Ok(first) = queued.recv() {
-                    let batch = std::iter::once(first).chain(queued.try_iter().take(MAX_BATCH - 1));
-                    run_batch(&conn, batch.collect());
+                    let batch: Vec<_> = std::iter::once(first)
+                        .chain(queued.try_iter().take(MAX_BATCH - 1))
+                        .collect();
+                    let left = taken.fetch_sub(batch.len(), Ordering::SeqCst) - batch.len();
+                    crate::metrics::writer_queue_depth(left);
+                    crate::metrics::writer_batch(batch.len());
+                    run_batch(&conn, batch);
                     // Only a failed ROLLBACK leaves a transaction open here; its
                     // writes were answered as failed, so it must never commit:
                     // stop, and closing the connection rolls it back.
@@ -72,7 +83,7 @@ impl Writer {
                 }
             })
             .map_err(DbError::Writer)?;
-        Ok(Writer { queue })
+        Ok(Writer { queue, waiting })
     }
 
     /// Queues `f` (refused when `QUEUE_CAPACITY` writes wait), to run in a
@@ -90,10 +101,16 @@ impl Writer {
             result: None,
             reply,
         };
-        self.queue.try_send(Box::new(write)).map_err(|e| match e {
-            mpsc::TrySendError::Full(_) => WriteError::Busy,
-            mpsc::TrySendError::Disconnected(_) => WriteError::Stopped,
-        })?;
+        // Counted before it can be taken, so the count never goes below zero.
+        let depth = self.waiting.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Err(e) = self.queue.try_send(Box::new(write)) {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(match e {
+                mpsc::TrySendError::Full(_) => WriteError::Busy,
+                mpsc::TrySendError::Disconnected(_) => WriteError::Stopped,
+            });
+        }
+        crate::metrics::writer_queue_depth(depth);
         Ok(answer)
     }
 }

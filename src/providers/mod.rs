@@ -86,6 +86,11 @@ impl Carriers {
         }
     }
 
+    /// `server.public_base_url`, which every pushed webhook starts with.
+    pub fn public_base_url(&self) -> &str {
+        &self.public_base_url
+    }
+
     /// `<server.public_base_url>/api/v1/telephony/inbound/run`
     pub fn webhook_url(&self) -> String {
         format!("{}/api/v1/telephony/inbound/run", self.public_base_url)

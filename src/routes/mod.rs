@@ -6,6 +6,7 @@ pub mod configs;
 pub mod extract;
 pub mod health;
 pub mod lists;
+pub mod metrics;
 pub mod phone_numbers;
 pub mod request_id;
 pub mod workflows;

@@ -259,8 +259,10 @@ impl Inner {
             address: &number.address_normalized,
             kind: number.address_type,
         };
+        let started = std::time::Instant::now();
         let result = self.carriers.configure_inbound(&config.credentials, target, attach);
         let (carrier, id) = (config.credentials.kind().as_str(), number.id);
+        crate::metrics::push(carrier, attach, result.ok, started.elapsed());
         let action = if attach { "attach" } else { "detach" };
         match &result.message {
             _ if result.ok => log::info!("[{request_id}] {carrier} {action} of number {id}: ok"),
@@ -274,8 +276,14 @@ impl Inner {
             at: db::now(),
         };
         let stored = last.clone();
-        self.db
-            .write_blocking(move |c| Ok::<_, SyncError>(db::phone_numbers::record_sync(c, id, &stored)?))?;
+        let attached_with = (attach && result.ok).then(|| self.carriers.public_base_url().to_string());
+        self.db.write_blocking(move |c| {
+            db::phone_numbers::record_sync(c, id, &stored)?;
+            if let Some(url) = attached_with {
+                db::last_push::record(c, &url)?;
+            }
+            Ok::<_, SyncError>(())
+        })?;
         number.last_provider_sync = Some(last);
         number.provider_sync = Some(result.clone());
         Ok((number, result))

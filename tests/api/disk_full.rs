@@ -31,7 +31,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs in a new user and mount namespace, so an unprivileged test can mount
 /// a tmpfs: the database lives there, and the server runs beside it.
-/// Prints the bootstrap key and the server's pid; gives the filler back when
+/// Prints the server's pid and the bootstrap key it printed; gives the filler back when
 /// `$DIR/return-space` appears, then says so with `$DIR/space-returned`;
 /// after the server exits, copies the database out of the tmpfs, which
 /// vanishes with the namespace.
@@ -39,10 +39,11 @@ const SCRIPT: &str = r#"
 set -e
 mount -t tmpfs -o size="$TMPFS_SIZE" tmpfs "$DIR/fs"
 head -c "$FILLER_BYTES" /dev/zero > "$DIR/fs/filler"
-"$TELEBIND" keys create --org default
-"$TELEBIND" serve 2> "$DIR/server.log" &
+"$TELEBIND" serve > "$DIR/server.out" 2> "$DIR/server.log" &
 server=$!
 echo "$server"
+until grep -q "API key:" "$DIR/server.out"; do sleep 0.01; done
+sed -n 's/^ *API key: //p' "$DIR/server.out"
 until [ -e "$DIR/return-space" ]; do sleep 0.01; done
 rm "$DIR/fs/filler"
 touch "$DIR/space-returned"
@@ -84,7 +85,7 @@ impl Server {
             .expect("unshare runs");
         let mut lines = BufReader::new(script.stdout.take().unwrap()).lines();
         let mut line = || lines.next().and_then(Result::ok).unwrap_or_default();
-        let (key, pid) = (line(), line());
+        let (pid, key) = (line(), line());
         let server = Server { script, pid, dir };
         assert!(key.starts_with("tb_"), "no key printed: {key:?}; {}", server.log());
         (server, key)

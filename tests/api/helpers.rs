@@ -20,6 +20,8 @@ pub struct TestApp {
     pub key: String,
     pub config: Config,
     pub dir: Arc<TempDir>,
+    /// `http://127.0.0.1:PORT` of `GET /metrics` when `server.metrics_bind` is set.
+    pub metrics_address: Option<String>,
     handle: ServerHandle,
 }
 
@@ -72,6 +74,7 @@ async fn start(config: Config, dir: Arc<TempDir>) -> TestApp {
     let app = Application::build_with_listener(config.clone(), listener).expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let key = app.bootstrap_key().map(str::to_string).unwrap_or_default();
+    let metrics_address = app.metrics_port().map(|port| format!("http://127.0.0.1:{port}"));
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     TestApp {
@@ -80,6 +83,7 @@ async fn start(config: Config, dir: Arc<TempDir>) -> TestApp {
         key,
         config,
         dir,
+        metrics_address,
         handle,
     }
 }
@@ -283,6 +287,16 @@ impl From<&str> for MockBody {
 pub fn temp_db() -> (TempDir, PathBuf) {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("telebind.db");
+    (dir, path)
+}
+
+/// A database file made as `serve` makes it, in a new temporary directory:
+/// CLI commands refuse to create one.
+pub fn existing_db() -> (TempDir, PathBuf) {
+    let (dir, path) = temp_db();
+    let mut config = Config::default();
+    config.database.path = path.clone();
+    telebind::db::open(&config.database).expect("a new database");
     (dir, path)
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{numbers_path, run_cli, spawn_app, temp_db};
+use crate::helpers::{existing_db, numbers_path, run_cli, spawn_app};
 
 #[tokio::test]
 async fn a_sane_request_id_is_echoed_and_a_missing_or_odd_one_replaced() {
@@ -37,7 +37,7 @@ async fn a_sane_request_id_is_echoed_and_a_missing_or_odd_one_replaced() {
 
 #[tokio::test]
 async fn the_access_log_and_the_push_name_the_request_id() {
-    let (_dir, db) = temp_db();
+    let (_dir, db) = existing_db();
     let key = {
         let out = run_cli(&db, &["keys", "create", "--org", "o"]);
         assert!(out.status.success());

@@ -131,3 +131,142 @@ async fn a_full_write_queue_refuses_with_503_and_retry_after_then_recovers() {
     blocking.await.expect("the blocking write commits");
     state.write(|_| Ok(())).await.expect("writes are accepted again");
 }
+
+/// `telebind serve` on the database at `db`, as an unprivileged user when
+/// `unprivileged` (root writes whatever its permissions say): its output and
+/// how long it ran.
+fn serve_on(db: &std::path::Path, unprivileged: bool) -> (std::process::Output, std::time::Duration) {
+    let telebind = env!("CARGO_BIN_EXE_telebind");
+    let mut command = if unprivileged {
+        // A new user namespace without a mapping: files are judged by their
+        // "other" permission bits, whoever runs the tests.
+        let mut c = std::process::Command::new("unshare");
+        c.args(["--user", telebind, "serve"]);
+        c
+    } else {
+        let mut c = std::process::Command::new(telebind);
+        c.arg("serve");
+        c
+    };
+    let started = std::time::Instant::now();
+    let out = command
+        .env("TELEBIND_DATABASE__PATH", db)
+        .env("TELEBIND_SERVER__BIND", "127.0.0.1:0")
+        .env_remove("RUST_LOG")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("telebind runs");
+    (out, started.elapsed())
+}
+
+/// Start-up on `db` fails within a second with one stderr line naming the
+/// path and saying `reason`.
+fn assert_refused(db: &std::path::Path, unprivileged: bool, reason: &str) {
+    let (out, elapsed) = serve_on(db, unprivileged);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started: {stderr}");
+    assert!(
+        elapsed < std::time::Duration::from_secs(1),
+        "took {elapsed:?}: {stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains(&db.display().to_string()), "names the path: {stderr}");
+    assert!(stderr.contains(reason), "says {reason:?}: {stderr}");
+}
+
+fn chmod(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn a_missing_directory_stops_start_up_at_once() {
+    let (dir, _) = temp_db();
+    let db = dir.path().join("nowhere/telebind.db");
+    assert_refused(&db, false, "does not exist");
+    assert!(!dir.path().join("nowhere").exists());
+}
+
+#[test]
+fn an_unwritable_directory_stops_start_up_at_once() {
+    let (dir, db) = temp_db();
+    chmod(dir.path(), 0o555);
+    assert_refused(&db, true, "not writable");
+    assert!(!db.exists());
+}
+
+#[test]
+fn a_read_only_database_stops_start_up_at_once() {
+    let (dir, db) = temp_db();
+    telebind::db::open(&telebind::config::DatabaseConfig {
+        path: db.clone(),
+        ..Default::default()
+    })
+    .unwrap();
+    chmod(dir.path(), 0o777);
+    for name in ["telebind.db", "telebind.db-wal", "telebind.db-shm"] {
+        if dir.path().join(name).exists() {
+            chmod(&dir.path().join(name), 0o444);
+        }
+    }
+    assert_refused(&db, true, "read-only");
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_stops_start_up_at_once() {
+    let (_dir, db) = temp_db();
+    std::fs::write(&db, "[server]\nbind = \"127.0.0.1:8000\"\n".repeat(100)).unwrap();
+    assert_refused(&db, false, "not a SQLite database");
+}
+
+#[test]
+fn serve_creates_a_missing_database_and_says_so() {
+    use std::io::{BufRead, BufReader};
+    let (_dir, db) = temp_db();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_telebind"))
+        .env("TELEBIND_DATABASE__PATH", &db)
+        .env("TELEBIND_SERVER__BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .current_dir(db.parent().unwrap())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(server.stderr.take().unwrap());
+    let line = stderr
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("created") || l.contains("opened"))
+        .unwrap_or_default();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(
+        line.contains(&db.display().to_string()) && line.contains("created"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn start_up_knows_the_url_numbers_were_last_attached_with() {
+    let app = spawn_app().await;
+    let listener = || std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let fresh = telebind::Application::build_with_listener(app.config.clone(), listener()).unwrap();
+    assert_eq!(fresh.last_pushed_url(), None, "nothing attached yet");
+
+    let ari = json!({"provider": "ari", "ari_endpoint": "http://pbx.example:8088", "app_name": "tb",
+                     "app_password": "pw-123456"});
+    let cfg = app.create_config("PBX", ari).await["id"].clone();
+    let workflow = app.create_workflow("W").await;
+    let body = json!({"address": "+14155550100", "inbound_workflow_id": workflow["id"]});
+    let bound = app
+        .call(Method::POST, &crate::helpers::numbers_path(&cfg), Some(body), 200)
+        .await;
+    assert_eq!(bound["provider_sync"]["ok"], true);
+
+    let mut moved = app.config.clone();
+    moved.server.public_base_url = "https://moved.example.com".into();
+    let restarted = telebind::Application::build_with_listener(moved.clone(), listener()).unwrap();
+    assert_eq!(restarted.last_pushed_url(), Some("http://telebind.test"));
+    let warned = telebind::startup::warnings(&moved, restarted.last_pushed_url());
+    assert!(warned.iter().any(|w| w.contains("numbers resync")), "{warned:?}");
+}
