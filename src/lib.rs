@@ -2,11 +2,13 @@
 //! binary, wire-compatible with the Dograh telephony-configuration API.
 
 pub mod auth;
+pub mod call_log;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod inbound;
 pub mod providers;
 pub mod records;
 pub mod routes;
@@ -64,10 +66,16 @@ impl Application {
         let port = listener.local_addr().map_err(bind_error)?.port();
         let pool = db::open(&config.database)?;
         let bootstrap_key = bootstrap(&pool)?;
-        let state = web::Data::new(AppState::new(pool, Arc::new(config)).map_err(StartupError::Writer)?);
+        warn_if_calls_go_nowhere(&pool, &config)?;
+        let state = Arc::new(AppState::new(pool, Arc::new(config)).map_err(StartupError::Writer)?);
+        call_log::start_retention(Arc::downgrade(&state), state.config.inbound.call_log_days)
+            .map_err(StartupError::Writer)?;
+        let state = web::Data::from(state);
+        let router = web::Data::new(routes::inbound::Router::default());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(router.clone())
                 .wrap(middleware::from_fn(routes::request_id::assign))
                 // Headers, where keys travel, are never logged; the request id is.
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms %{x-request-id}o"))
@@ -102,6 +110,15 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Bound numbers whose calls cannot be handed to a voice agent deserve a
+/// word at start-up (INBOUND.md §2.6).
+fn warn_if_calls_go_nowhere(pool: &db::Pool, config: &Config) -> Result<(), db::DbError> {
+    if config.inbound.media_ws_url.is_empty() && db::calls::any_bound(&*pool.get()?)? {
+        log::warn!("numbers are bound to workflows but inbound.media_ws_url is not set: their calls will be refused");
+    }
+    Ok(())
 }
 
 /// On an empty database: org `default` and its first key.
