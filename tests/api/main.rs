@@ -8,6 +8,7 @@ mod cloudonix;
 mod configs;
 mod errors;
 mod helpers;
+mod inbound;
 mod mock_carrier;
 mod phone_numbers;
 mod plivo;
