@@ -140,7 +140,7 @@ pub fn hmac_sha256(key: &str, message: &str) -> Vec<u8> {
 
 /// twilio-python's `compute_signature`: the URL, then each key with each of
 /// its distinct values, keys and values sorted.
-fn twilio_mac(token: &str, url: &str, params: &Params) -> Vec<u8> {
+pub fn twilio_mac(token: &str, url: &str, params: &Params) -> Vec<u8> {
     let mut mac = Hmac::<Sha1>::new_from_slice(token.as_bytes()).expect("HMAC takes any key length");
     mac.update(url.as_bytes());
     for (key, mut values) in params.sorted() {
