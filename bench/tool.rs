@@ -266,7 +266,10 @@ fn inbound_requests(dir: &Path, base_url: &str, count: usize, file: &str) {
         );
         let params = telebind::inbound::request::Params::parse(body.as_bytes()).expect("a form");
         let mac = telebind::inbound::signature::twilio_mac(TWILIO_TOKEN, &url, &params);
-        out.push_str(&format!("{}\t{body}\n", base64::engine::general_purpose::STANDARD.encode(mac)));
+        out.push_str(&format!(
+            "{}\t{body}\n",
+            base64::engine::general_purpose::STANDARD.encode(mac)
+        ));
     }
     std::fs::write(dir.join(file), out).expect("write requests");
 }

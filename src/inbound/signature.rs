@@ -41,7 +41,7 @@ impl Proof {
                 // A Webhooks Rule signs with a SharedKey telebind does not hold,
                 // and `bodySHA256` marks a JSON webhook: neither is a voice call.
                 let body_hash = Params::parse(raw_query.as_bytes())
-                    .map_or(true, |q| q.pairs().iter().any(|(k, _)| k == "bodySHA256"));
+                    .is_none_or(|q| q.pairs().iter().any(|(k, _)| k == "bodySHA256"));
                 if headers.has("x-twilio-webhooks-signature-settings") || body_hash {
                     return None;
                 }
