@@ -99,3 +99,28 @@ CREATE TABLE last_push (
     public_base_url TEXT NOT NULL,
     pushed_at       TEXT NOT NULL
 );
+
+-- version: 5
+-- Inbound calls pick their candidate configurations by routing account alone.
+CREATE INDEX telephony_configurations_routing ON telephony_configurations(provider, routing_account);
+
+-- One row per verified start request (INBOUND.md §10). The configuration,
+-- number and workflow ids are not foreign keys: the log outlives them.
+CREATE TABLE inbound_calls (
+    id                         INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id                     INTEGER NOT NULL REFERENCES organizations(id),
+    provider                   TEXT NOT NULL,
+    call_id                    TEXT NOT NULL,
+    telephony_configuration_id INTEGER NOT NULL,
+    phone_number_id            INTEGER,
+    workflow_id                INTEGER,
+    from_number                TEXT,
+    to_number                  TEXT,
+    to_normalized              TEXT,
+    outcome                    TEXT NOT NULL,
+    created_at                 TEXT NOT NULL
+);
+-- A carrier's retry of a call finds its first row (idempotency, §2.4).
+CREATE UNIQUE INDEX inbound_calls_call ON inbound_calls(provider, call_id);
+CREATE INDEX inbound_calls_by_org ON inbound_calls(org_id, id);
+CREATE INDEX inbound_calls_by_age ON inbound_calls(created_at);

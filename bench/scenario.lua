@@ -5,6 +5,9 @@
 --   bind    POST …/sync of a random number of DIR/bind.txt: one push each
 --           (a PUT of the same binding no longer reaches the carrier)
 --   hang    as bind, on the numbers of DIR/hang.txt (carrier never answers)
+--   inbound-N  POST the signed Twilio starts of DIR/inbound-N.txt, each once
+--              (threads take alternate lines, so no CallSid is sent twice)
+--   forged  POST Twilio starts of the bind account with a wrong signature
 --   plain   GET / (the ceiling server)
 -- done() prints one line: RESULT requests seconds errors non2xx p50_us p99_us
 
@@ -31,13 +34,29 @@ local function pairs_of(path)
   return out
 end
 
-local mode, targets, list_path
+local mode, targets, list_path, inbound, numbers
+local run_path = "/api/v1/telephony/inbound/run"
 local base = "/api/v1/organizations/telephony-configs/"
 
 function init(args)
   mode = args[1]
   local dir = args[2]
   math.randomseed(os.time() * 1000 + (thread_id or 0))
+  if mode:sub(1, 8) == "inbound-" then
+    inbound = {}
+    local i = 0
+    for line in io.lines(dir .. "/" .. mode .. ".txt") do
+      if i % 2 == ((thread_id or 1) - 1) % 2 then
+        local sig, body = line:match("([^\t]+)\t(.+)")
+        inbound[#inbound + 1] = { sig, body }
+      end
+      i = i + 1
+    end
+    return
+  elseif mode == "forged" then
+    numbers = lines(dir .. "/inbound_numbers.txt")
+    return
+  end
   if mode ~= "plain" then
     local key = lines(dir .. "/key")[1]
     wrk.headers["X-API-Key"] = key
@@ -59,6 +78,16 @@ function request()
   counter = counter + 1
   if mode == "plain" then
     return wrk.format("GET", "/")
+  elseif inbound then
+    local r = inbound[(counter - 1) % #inbound + 1]
+    return wrk.format("POST", run_path,
+      { ["Content-Type"] = "application/x-www-form-urlencoded", ["X-Twilio-Signature"] = r[1] }, r[2])
+  elseif mode == "forged" then
+    local to = numbers[math.random(#numbers)]:gsub("%+", "%%2B")
+    local body = "AccountSid=ACbench0000000000000000000000000001&ApiVersion=2010-04-01&CallSid=CAforged"
+      .. (thread_id or 0) .. "-" .. counter .. "&CallStatus=ringing&Direction=inbound&To=" .. to
+    return wrk.format("POST", run_path,
+      { ["Content-Type"] = "application/x-www-form-urlencoded", ["X-Twilio-Signature"] = "Zm9yZ2VkIHNpZ25hdHVyZSAyMGI=" }, body)
   elseif mode == "list" then
     return wrk.format("GET", list_path)
   end

@@ -8,6 +8,11 @@
 //!   WAL and synchronous=FULL: the durable-write ceiling of the disk.
 //! - `mock-carrier ADDR DELAY_MS`: Twilio's number lookup and update, each
 //!   answered after DELAY_MS; accounts whose sid contains `hang` never answer.
+//! - `inbound-requests DIR BASE_URL COUNT FILE`: COUNT Twilio start requests
+//!   for random bound, active numbers of the bind configuration (from
+//!   DIR/inbound_numbers.txt), each with its own CallSid, signed over
+//!   BASE_URL's webhook: `signature<TAB>body` lines in DIR/FILE.
+//! - `calls DB`: how many calls the call log holds, and how many were routed.
 //! - `start LOG -- CMD…`: starts CMD (stdout and stderr to LOG), waits for its
 //!   first answered `GET /healthz` on the address in `TELEBIND_SERVER__BIND`,
 //!   prints `PID MILLISECONDS`.
@@ -28,6 +33,8 @@ use telebind::domain::credentials::Credentials;
 use telebind::domain::ids::WorkflowId;
 use telebind::domain::phone_number::LastSync;
 
+/// The auth token of every seeded Twilio configuration.
+const TWILIO_TOKEN: &str = "tok-0123456789-bench-secret";
 /// Account of the configuration whose numbers the bind scenario pushes.
 const BIND_ACCOUNT: &str = "ACbench0000000000000000000000000001";
 /// Account whose carrier calls never get an answer (the isolation scenario).
@@ -40,6 +47,10 @@ fn main() {
         ["seed", db_path, out] => seed(Path::new(db_path), Path::new(out)),
         ["commit-rate", db_path, seconds] => commit_rate(Path::new(db_path), seconds.parse().expect("seconds")),
         ["mock-carrier", addr, delay] => mock_carrier(addr, delay.parse().expect("delay ms")),
+        ["inbound-requests", dir, base, count, file] => {
+            inbound_requests(Path::new(dir), base, count.parse().expect("count"), file)
+        }
+        ["calls", db_path] => calls(Path::new(db_path)),
         ["start", log, "--", cmd @ ..] => start(log, cmd),
         _ => {
             eprintln!(
@@ -52,7 +63,7 @@ fn main() {
 
 fn twilio(account: &str) -> Credentials {
     creds(json!({"provider": "twilio", "account_sid": account,
-        "auth_token": "tok-0123456789-bench-secret", "amd_enabled": false}))
+        "auth_token": TWILIO_TOKEN, "amd_enabled": false}))
 }
 
 fn creds(value: Value) -> Credentials {
@@ -155,6 +166,7 @@ fn seed(db_path: &Path, out: &Path) {
     let mut list_config = None;
     let mut bind_targets = String::new();
     let mut hang_targets = String::new();
+    let mut inbound_numbers = String::new();
     let mut serial = 0usize;
     for (ci, cfg) in plan.iter().enumerate() {
         let org_id = orgs[cfg.org];
@@ -206,7 +218,12 @@ fn seed(db_path: &Path, out: &Path) {
             }
             match cfg.role {
                 "hang" => hang_targets.push_str(&format!("{config_id} {id}\n")),
-                "list" => bind_targets.push_str(&format!("{config_id} {id}\n")),
+                "list" => {
+                    bind_targets.push_str(&format!("{config_id} {id}\n"));
+                    if bound && row.is_active {
+                        inbound_numbers.push_str(&format!("{e164}\n"));
+                    }
+                }
                 _ => {}
             }
             if cfg.org == 0 && cfg.role != "hang" {
@@ -222,6 +239,7 @@ fn seed(db_path: &Path, out: &Path) {
     write("numbers.txt", &any_org0);
     write("bind.txt", &bind_targets);
     write("hang.txt", &hang_targets);
+    write("inbound_numbers.txt", &inbound_numbers);
     write(
         "list_config",
         &list_config.expect("the plan lists one configuration").to_string(),
@@ -230,6 +248,45 @@ fn seed(db_path: &Path, out: &Path) {
         "seeded 3 orgs, 50 workflows, 20 configurations, {serial} numbers in {} ms",
         started.elapsed().as_millis()
     );
+}
+
+fn inbound_requests(dir: &Path, base_url: &str, count: usize, file: &str) {
+    use base64::Engine;
+    use rand::Rng;
+    let numbers: Vec<String> = std::fs::read_to_string(dir.join("inbound_numbers.txt"))
+        .expect("inbound_numbers.txt")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let url = format!("{base_url}{}", telebind::inbound::WEBHOOK_PATH);
+    let mut rng = rand::rng();
+    let mut out = String::with_capacity(count * 320);
+    for n in 0..count {
+        let to = &numbers[rng.random_range(0..numbers.len())];
+        let body = format!(
+            "AccountSid={BIND_ACCOUNT}&ApiVersion=2010-04-01&CallSid=CA{file}{n:024}&CallStatus=ringing&Direction=inbound&From=%2B14155550199&To={}",
+            to.replace('+', "%2B")
+        );
+        let params = telebind::inbound::request::Params::parse(body.as_bytes()).expect("a form");
+        let mac = telebind::inbound::signature::twilio_mac(TWILIO_TOKEN, &url, &params);
+        out.push_str(&format!(
+            "{}\t{body}\n",
+            base64::engine::general_purpose::STANDARD.encode(mac)
+        ));
+    }
+    std::fs::write(dir.join(file), out).expect("write requests");
+}
+
+fn calls(db_path: &Path) {
+    let conn = Connection::open(db_path).expect("open");
+    let (total, routed): (i64, i64) = conn
+        .query_row(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE outcome = 'routed') FROM inbound_calls",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("count");
+    println!("{total} {routed}");
 }
 
 fn commit_rate(db_path: &Path, seconds: f64) {

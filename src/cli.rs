@@ -138,7 +138,7 @@ async fn serve(config: Config) -> Result<(), String> {
     }
     let listening = SocketAddr::new(config.server.bind.ip(), app.port());
     log::info!("{}", startup::summary(&config, listening, app.storage()));
-    for warning in startup::warnings(&config, app.last_pushed_url()) {
+    for warning in startup::warnings(&config, app.stored()) {
         log::warn!("{warning}");
     }
     app.run_until_stopped().await.map_err(|e| e.to_string())
@@ -246,8 +246,8 @@ fn check(conn: &rusqlite::Connection, config: &Config) -> Result<(), String> {
         db::schema_version(conn).map_err(sql)?,
         db::orgs::list(conn).map_err(sql)?.len(),
     );
-    let last_pushed = db::last_push::public_base_url(conn).map_err(sql)?;
-    for warning in startup::warnings(config, last_pushed.as_deref()) {
+    let stored = startup::Stored::read(conn).map_err(sql)?;
+    for warning in startup::warnings(config, &stored) {
         println!("# warning: {warning}");
     }
     print!("{}", config.masked());

@@ -18,6 +18,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub sync: SyncConfig,
     pub providers: ProvidersConfig,
+    pub inbound: InboundConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,6 +27,9 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     /// Where carriers reach this server; the inbound webhook URL is built from it.
     pub public_base_url: String,
+    /// Earlier public base URLs whose signatures still verify, so that calls
+    /// keep working while numbers are re-synced to a new one.
+    pub public_base_url_aliases: Vec<String>,
     pub max_body_bytes: usize,
     /// Where `GET /metrics` is served instead of `bind`; empty (`None`): on `bind`.
     #[serde(with = "optional_addr")]
@@ -37,6 +41,7 @@ impl Default for ServerConfig {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             public_base_url: "http://localhost:8000".into(),
+            public_base_url_aliases: Vec::new(),
             max_body_bytes: 64 * 1024,
             metrics_bind: None,
         }
@@ -160,6 +165,84 @@ impl ProvidersConfig {
     }
 }
 
+/// The inbound-call router (INBOUND.md §2.6, §6, §10).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InboundConfig {
+    /// Where a routed call's audio goes: a ws(s):// template; empty means
+    /// calls cannot be handed on and get the reject document.
+    pub media_ws_url: String,
+    /// Key of the `{token}` HMAC the voice agent checks; required by `{token}`.
+    pub ws_token_secret: String,
+    /// The one line every rejected caller hears, whatever the reason.
+    pub reject_message: String,
+    /// Days a call-log row is kept.
+    pub call_log_days: u32,
+}
+
+impl Default for InboundConfig {
+    fn default() -> Self {
+        Self {
+            media_ws_url: String::new(),
+            ws_token_secret: String::new(),
+            reject_message: "This number cannot take your call right now. Goodbye.".into(),
+            call_log_days: 30,
+        }
+    }
+}
+
+/// The placeholders `inbound.media_ws_url` may contain.
+pub const MEDIA_PLACEHOLDERS: [&str; 4] = ["{workflow_id}", "{organization_id}", "{call_ref}", "{token}"];
+/// A token secret shorter than this is guessable enough to forge streams.
+const MIN_TOKEN_SECRET_BYTES: usize = 16;
+
+impl InboundConfig {
+    fn check(&mut self) -> Result<(), (String, String)> {
+        let template = self.media_ws_url.trim();
+        if !template.is_empty() {
+            if !(template.starts_with("ws://") || template.starts_with("wss://")) || template.contains(' ') {
+                return Err((
+                    "inbound.media_ws_url".into(),
+                    format!("expected a ws:// or wss:// URL template, got {template:?}"),
+                ));
+            }
+            let mut rest = template.to_string();
+            for placeholder in MEDIA_PLACEHOLDERS {
+                rest = rest.replace(placeholder, "");
+            }
+            if rest.contains(['{', '}']) {
+                return Err((
+                    "inbound.media_ws_url".into(),
+                    format!(
+                        "unknown placeholder in {template:?}; use {}",
+                        MEDIA_PLACEHOLDERS.join(", ")
+                    ),
+                ));
+            }
+            if template.contains("{token}") && self.ws_token_secret.is_empty() {
+                return Err((
+                    "inbound.ws_token_secret".into(),
+                    "must be set when inbound.media_ws_url contains {token}".into(),
+                ));
+            }
+            self.media_ws_url = template.to_string();
+        }
+        if !self.ws_token_secret.is_empty() && self.ws_token_secret.len() < MIN_TOKEN_SECRET_BYTES {
+            return Err((
+                "inbound.ws_token_secret".into(),
+                format!("must be at least {MIN_TOKEN_SECRET_BYTES} characters"),
+            ));
+        }
+        if self.reject_message.trim().is_empty() {
+            return Err(("inbound.reject_message".into(), "must not be empty".into()));
+        }
+        if self.call_log_days == 0 {
+            return Err(("inbound.call_log_days".into(), "must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
 /// A configuration problem, said in one line that names the key and where
 /// its value came from.
 #[derive(Debug, thiserror::Error)]
@@ -229,12 +312,19 @@ impl Config {
             .providers
             .base_urls_mut()
             .map(|(key, url)| (format!("providers.{key}"), url));
+        let aliases = self
+            .server
+            .public_base_url_aliases
+            .iter_mut()
+            .map(|url| ("server.public_base_url_aliases".to_string(), url));
         for (key, url) in urls
             .into_iter()
             .chain([("server.public_base_url".into(), &mut self.server.public_base_url)])
+            .chain(aliases)
         {
             *url = http_url(url).map_err(|message| (key, message))?;
         }
+        self.inbound.check()?;
         let at_least_one = [
             ("server.max_body_bytes", self.server.max_body_bytes as u64),
             ("database.pool_size", u64::from(self.database.pool_size)),
@@ -340,6 +430,14 @@ fn apply_env(table: &mut toml::Table, key: &str, raw: &str) -> Result<(), String
     *slot = match slot {
         toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?),
         toml::Value::Boolean(_) => toml::Value::Boolean(raw.trim().parse().map_err(|_| bad("true or false"))?),
+        // Lists come as comma-separated values; an empty variable is an empty list.
+        toml::Value::Array(_) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| toml::Value::String(v.to_string()))
+                .collect(),
+        ),
         _ => toml::Value::String(raw.to_string()),
     };
     Ok(())
@@ -425,6 +523,40 @@ mod tests {
                 vec![],
                 "database.synchronous",
             ),
+            (
+                file("[inbound]\nmedia_ws_url = \"https://agent.example.com/ws\"\n"),
+                vec![],
+                "inbound.media_ws_url",
+            ),
+            (
+                file("[inbound]\nmedia_ws_url = \"wss://agent.example.com/{run_id}\"\n"),
+                vec![],
+                "inbound.media_ws_url",
+            ),
+            (
+                file("[inbound]\nmedia_ws_url = \"wss://agent.example.com/{call_ref}/{token}\"\n"),
+                vec![],
+                "inbound.ws_token_secret",
+            ),
+            (
+                file("[inbound]\nws_token_secret = \"short\"\n"),
+                vec![],
+                "inbound.ws_token_secret",
+            ),
+            (file("[inbound]\ncall_log_days = 0\n"), vec![], "inbound.call_log_days"),
+            (
+                file("[inbound]\nreject_message = \" \"\n"),
+                vec![],
+                "inbound.reject_message",
+            ),
+            (
+                file(""),
+                env(&[(
+                    "TELEBIND_SERVER__PUBLIC_BASE_URL_ALIASES",
+                    "https://ok.example.com, nope",
+                )]),
+                "server.public_base_url_aliases",
+            ),
         ];
         for (f, vars, key) in cases {
             let err = Config::load(Some(f.path()), vars).unwrap_err().to_string();
@@ -491,6 +623,32 @@ mod tests {
         assert!(!masked.contains("s3cret"), "{masked}");
         assert!(masked.contains("https://me:********@proxy.example.com/tw"), "{masked}");
         assert!(masked.contains("bind = \"127.0.0.1:8000\""), "{masked}");
+    }
+
+    #[test]
+    fn aliases_come_from_a_comma_separated_variable() {
+        let c = Config::load(
+            Some(file("").path()),
+            env(&[(
+                "TELEBIND_SERVER__PUBLIC_BASE_URL_ALIASES",
+                "https://old.example.com/, http://older.example.com",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.server.public_base_url_aliases,
+            ["https://old.example.com", "http://older.example.com"]
+        );
+    }
+
+    #[test]
+    fn a_media_template_with_a_token_and_a_secret_starts() {
+        let f = file(
+            "[inbound]\nmedia_ws_url = \"wss://agent.example.com/ws/{workflow_id}/{organization_id}/{call_ref}/{token}\"\nws_token_secret = \"0123456789abcdef\"\n",
+        );
+        let c = Config::load(Some(f.path()), env(&[])).unwrap();
+        assert!(c.inbound.media_ws_url.ends_with("{token}"));
+        assert_eq!(c.inbound.call_log_days, 30);
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! binary, wire-compatible with the Dograh telephony-configuration API.
 
 pub mod auth;
+pub mod call_log;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod inbound;
 pub mod logging;
 pub mod metrics;
 pub mod providers;
@@ -36,6 +38,8 @@ pub enum StartupError {
     Db(#[from] db::DbError),
     #[error("cannot start the carrier sync threads: {0}")]
     Sync(std::io::Error),
+    #[error("cannot start the call-log retention thread: {0}")]
+    CallLog(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
 }
@@ -48,7 +52,7 @@ pub struct Application {
     metrics_server: Option<(Server, u16)>,
     bootstrap_key: Option<String>,
     storage: db::Opened,
-    last_pushed_url: Option<String>,
+    stored: startup::Stored,
 }
 
 impl Application {
@@ -72,7 +76,7 @@ impl Application {
         let port = listener.local_addr().map_err(bind_error)?.port();
         let (pool, storage) = db::open_with(&config.database, db::Create::IfMissing)?;
         let bootstrap_key = bootstrap(&pool)?;
-        let last_pushed_url = last_pushed_url(&pool)?;
+        let stored = startup::Stored::read(&*pool.get().map_err(db::DbError::from)?).map_err(db::DbError::from)?;
         let metrics = web::Data::new(metrics::install());
         let metrics_server = config
             .server
@@ -81,9 +85,13 @@ impl Application {
             .transpose()?;
         // With a `metrics_bind` of its own, /metrics is not on the API's address.
         let metrics_here = metrics_server.is_none().then_some(metrics);
-        let state = web::Data::new(AppState::new(pool, Arc::new(config))?);
+        let state = Arc::new(AppState::new(pool, Arc::new(config))?);
+        call_log::start_retention(Arc::downgrade(&state), state.config.inbound.call_log_days)
+            .map_err(StartupError::CallLog)?;
+        let state = web::Data::from(state);
+        let router = web::Data::new(routes::inbound::Router::default());
         let server = HttpServer::new(move || {
-            let mut app = App::new().app_data(state.clone());
+            let mut app = App::new().app_data(state.clone()).app_data(router.clone());
             if let Some(metrics) = &metrics_here {
                 app = app
                     .app_data(metrics.clone())
@@ -105,7 +113,7 @@ impl Application {
             metrics_server,
             bootstrap_key,
             storage,
-            last_pushed_url,
+            stored,
         })
     }
 
@@ -123,9 +131,9 @@ impl Application {
         self.storage
     }
 
-    /// The `server.public_base_url` numbers were last attached with.
-    pub fn last_pushed_url(&self) -> Option<&str> {
-        self.last_pushed_url.as_deref()
+    /// What start-up warnings are drawn from (`startup::warnings`).
+    pub fn stored(&self) -> &startup::Stored {
+        &self.stored
     }
 
     /// Stops the server; `graceful` lets in-flight requests finish.
@@ -186,8 +194,4 @@ fn bootstrap(pool: &db::Pool) -> Result<Option<String>, db::DbError> {
     let (_, key) = auth::issue_key(&tx, org.id, "bootstrap")?;
     tx.commit()?;
     Ok(Some(key))
-}
-
-fn last_pushed_url(pool: &db::Pool) -> Result<Option<String>, db::DbError> {
-    Ok(db::last_push::public_base_url(&*pool.get()?)?)
 }

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::config::{Config, ProvidersConfig};
-use crate::db::Opened;
+use crate::db::{self, Opened};
 
 /// The start-up block: version, address, public URL, database, and the
 /// carrier base URLs that are not the defaults.
@@ -35,9 +35,28 @@ pub fn summary(config: &Config, listening: SocketAddr, storage: Opened) -> Strin
     lines.join("\n")
 }
 
-/// Warnings about `config`, given the URL numbers were last attached with.
-pub fn warnings(config: &Config, last_pushed: Option<&str>) -> Vec<String> {
+/// What the database says that the warnings need.
+#[derive(Debug, Clone, Default)]
+pub struct Stored {
+    /// The `server.public_base_url` numbers were last attached with.
+    pub last_pushed_url: Option<String>,
+    /// Whether any active number is bound to a workflow.
+    pub any_bound: bool,
+}
+
+impl Stored {
+    pub fn read(conn: &rusqlite::Connection) -> rusqlite::Result<Stored> {
+        Ok(Stored {
+            last_pushed_url: db::last_push::public_base_url(conn)?,
+            any_bound: db::calls::any_bound(conn)?,
+        })
+    }
+}
+
+/// Warnings about `config`, given what is stored.
+pub fn warnings(config: &Config, stored: &Stored) -> Vec<String> {
     let server = &config.server;
+    let last_pushed = stored.last_pushed_url.as_deref();
     let mut warnings = Vec::new();
     if is_loopback_url(&server.public_base_url) && !server.bind.ip().is_loopback() {
         warnings.push(format!(
@@ -52,6 +71,12 @@ pub fn warnings(config: &Config, last_pushed: Option<&str>) -> Vec<String> {
              carriers still call the old webhook until `telebind numbers resync`",
             server.public_base_url
         ));
+    }
+    // INBOUND.md §2.6: such calls cannot be handed to a voice agent.
+    if stored.any_bound && config.inbound.media_ws_url.is_empty() {
+        warnings.push(
+            "numbers are bound to workflows but inbound.media_ws_url is not set: their calls will be refused".into(),
+        );
     }
     warnings
 }
@@ -105,20 +130,40 @@ mod tests {
 
     #[test]
     fn a_loopback_public_url_warns_only_when_bind_is_not_loopback() {
-        assert!(warnings(&config("127.0.0.1:8000", "http://localhost:8000"), None).is_empty());
-        let warned = warnings(&config("0.0.0.0:8000", "http://localhost:8000"), None);
+        let none = Stored::default();
+        assert!(warnings(&config("127.0.0.1:8000", "http://localhost:8000"), &none).is_empty());
+        let warned = warnings(&config("0.0.0.0:8000", "http://localhost:8000"), &none);
         assert_eq!(warned.len(), 1);
         assert!(warned[0].contains("carriers cannot reach"), "{warned:?}");
-        assert!(warnings(&config("0.0.0.0:8000", "https://tb.example.com"), None).is_empty());
+        assert!(warnings(&config("0.0.0.0:8000", "https://tb.example.com"), &none).is_empty());
     }
 
     #[test]
     fn a_public_url_other_than_the_last_pushed_warns() {
         let c = config("127.0.0.1:8000", "https://new.example.com");
-        assert!(warnings(&c, Some("https://new.example.com")).is_empty());
-        let warned = warnings(&c, Some("https://old.example.com"));
+        let pushed = |url: &str| Stored {
+            last_pushed_url: Some(url.into()),
+            any_bound: false,
+        };
+        assert!(warnings(&c, &pushed("https://new.example.com")).is_empty());
+        let warned = warnings(&c, &pushed("https://old.example.com"));
         assert_eq!(warned.len(), 1);
         assert!(warned[0].contains("https://old.example.com") && warned[0].contains("numbers resync"));
+    }
+
+    #[test]
+    fn bound_numbers_without_a_media_target_warn() {
+        let mut c = config("127.0.0.1:8000", "https://tb.example.com");
+        let bound = Stored {
+            last_pushed_url: None,
+            any_bound: true,
+        };
+        let warned = warnings(&c, &bound);
+        assert_eq!(warned.len(), 1);
+        assert!(warned[0].contains("inbound.media_ws_url"), "{}", warned[0]);
+        assert!(warnings(&c, &Stored::default()).is_empty());
+        c.inbound.media_ws_url = "wss://agent.example.com/ws".into();
+        assert!(warnings(&c, &bound).is_empty());
     }
 
     #[test]
@@ -127,14 +172,14 @@ mod tests {
         c.providers.twilio_base_url = "http://127.0.0.1:9".into();
         let opened = Opened {
             created: true,
-            schema_version: 4,
+            schema_version: 5,
         };
         let text = summary(&c, "127.0.0.1:8000".parse().unwrap(), opened);
         for part in [
             env!("CARGO_PKG_VERSION"),
             "http://127.0.0.1:8000",
             "https://tb.example.com",
-            "telebind.db (created, schema version 4, synchronous full)",
+            "telebind.db (created, schema version 5, synchronous full)",
             "providers.twilio_base_url: http://127.0.0.1:9",
         ] {
             assert!(text.contains(part), "{part} in {text}");

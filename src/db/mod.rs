@@ -2,6 +2,7 @@
 //! Callers run them off the async workers and own the transactions.
 
 pub mod api_keys;
+pub mod calls;
 pub mod configs;
 mod database;
 pub mod last_push;
@@ -21,7 +22,7 @@ pub use self::database::Database;
 use self::writer::WriteError;
 use crate::config::{DatabaseConfig, Synchronous};
 use crate::domain::address::AddressType;
-use crate::domain::ids::{ApiKeyId, ConfigId, Id, NumberId, OrgId, WorkflowId};
+use crate::domain::ids::{ApiKeyId, CallId, ConfigId, Id, NumberId, OrgId, WorkflowId};
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
@@ -85,7 +86,7 @@ macro_rules! sql_ids {
     )*};
 }
 
-sql_ids!(OrgId, ConfigId, NumberId, WorkflowId, ApiKeyId);
+sql_ids!(OrgId, ConfigId, NumberId, WorkflowId, ApiKeyId, CallId);
 
 /// Address types are stored by name; an unknown name is a corrupt row.
 impl ToSql for AddressType {

@@ -48,6 +48,8 @@ ids! {
     WorkflowId;
     /// An API key.
     ApiKeyId;
+    /// A row of the inbound call log.
+    CallId;
 }
 
 #[cfg(test)]

@@ -93,7 +93,7 @@ impl Carriers {
 
     /// `<server.public_base_url>/api/v1/telephony/inbound/run`
     pub fn webhook_url(&self) -> String {
-        format!("{}/api/v1/telephony/inbound/run", self.public_base_url)
+        format!("{}{}", self.public_base_url, crate::inbound::WEBHOOK_PATH)
     }
 
     /// `<server.public_base_url>/api/v1/telephony/vonage/events`: where Vonage

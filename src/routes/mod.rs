@@ -5,6 +5,8 @@ pub mod caller;
 pub mod configs;
 pub mod extract;
 pub mod health;
+pub mod inbound;
+pub mod inbound_calls;
 pub mod lists;
 pub mod metrics;
 pub mod phone_numbers;
@@ -117,6 +119,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 resource("/organizations/telephony-configs/{config_id}/phone-numbers/{phone_number_id}/sync")
                     .route(web::post().to(phone_numbers::sync)),
             )
+            // Carriers call this one; their signature, not an API key, authenticates it.
+            .service(resource("/telephony/inbound/run").route(web::post().to(inbound::run)))
+            .service(resource("/telephony/inbound-calls").route(web::get().to(inbound_calls::list)))
+            .service(resource("/telephony/inbound-calls/{inbound_call_id}").route(web::get().to(inbound_calls::get)))
             .service(
                 resource("/workflows")
                     .route(web::get().to(workflows::list))

@@ -9,6 +9,7 @@ mod configs;
 mod disk_full;
 mod errors;
 mod helpers;
+mod inbound;
 mod metrics;
 mod mock_carrier;
 mod paging;

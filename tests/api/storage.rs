@@ -251,7 +251,7 @@ async fn start_up_knows_the_url_numbers_were_last_attached_with() {
     let app = spawn_app().await;
     let listener = || std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let fresh = telebind::Application::build_with_listener(app.config.clone(), listener()).unwrap();
-    assert_eq!(fresh.last_pushed_url(), None, "nothing attached yet");
+    assert_eq!(fresh.stored().last_pushed_url.as_deref(), None, "nothing attached yet");
 
     let ari = json!({"provider": "ari", "ari_endpoint": "http://pbx.example:8088", "app_name": "tb",
                      "app_password": "pw-123456"});
@@ -266,7 +266,10 @@ async fn start_up_knows_the_url_numbers_were_last_attached_with() {
     let mut moved = app.config.clone();
     moved.server.public_base_url = "https://moved.example.com".into();
     let restarted = telebind::Application::build_with_listener(moved.clone(), listener()).unwrap();
-    assert_eq!(restarted.last_pushed_url(), Some("http://telebind.test"));
-    let warned = telebind::startup::warnings(&moved, restarted.last_pushed_url());
+    assert_eq!(
+        restarted.stored().last_pushed_url.as_deref(),
+        Some("http://telebind.test")
+    );
+    let warned = telebind::startup::warnings(&moved, restarted.stored());
     assert!(warned.iter().any(|w| w.contains("numbers resync")), "{warned:?}");
 }
