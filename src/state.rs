@@ -9,7 +9,9 @@ use tokio::sync::Semaphore;
 
 use crate::auth::KeyCache;
 use crate::config::Config;
+use crate::db::cache::ReadCache;
 use crate::db::{Database, Pool};
+use crate::domain::ids::{ConfigId, NumberId, OrgId};
 use crate::error::ApiError;
 use crate::providers::Carriers;
 use crate::sync::SyncService;
@@ -25,7 +27,20 @@ pub struct AppState {
     /// both cores serializing, few enough that memory does not grow with
     /// the number of clients (about 2 MB each at 1,000 numbers).
     pub lists: Arc<Semaphore>,
+    /// The bodies GET of one number served since the last commit.
+    pub numbers: ReadCache<NumberId, CachedNumber>,
 }
+
+/// A number's response body, with the owners a request must name to get it.
+#[derive(Clone)]
+pub struct CachedNumber {
+    pub org_id: OrgId,
+    pub config_id: ConfigId,
+    pub body: actix_web::web::Bytes,
+}
+
+/// Numbers whose bodies are kept (≈ 0.6 KB each): a few MB at most.
+const NUMBERS_CACHED: usize = 8192;
 
 /// List bodies being built or sent at once; the others wait their turn.
 const LISTS_AT_ONCE: usize = 4;
@@ -42,6 +57,7 @@ impl AppState {
             carriers,
             sync,
             lists: Arc::new(Semaphore::new(LISTS_AT_ONCE)),
+            numbers: ReadCache::new(NUMBERS_CACHED),
         })
     }
 

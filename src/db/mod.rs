@@ -2,6 +2,7 @@
 //! Callers run them off the async workers and own the transactions.
 
 pub mod api_keys;
+pub mod cache;
 pub mod calls;
 pub mod configs;
 mod database;

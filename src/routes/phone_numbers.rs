@@ -21,7 +21,7 @@ use crate::providers::{Number, Ownership};
 use crate::records::{
     check_config, check_unique_number, check_workflow, find_config, find_number as find, find_own_number, ADDRESS_TAKEN,
 };
-use crate::state::AppState;
+use crate::state::{AppState, CachedNumber};
 use crate::sync::{Deletion, NumberKey};
 
 /// A rule over the address and its country: Pydantic's model-level `value_error`.
@@ -83,10 +83,29 @@ pub async fn get(
     state: web::Data<AppState>,
     PathIds((config_id, id)): PathIds<(ConfigId, NumberId)>,
 ) -> Result<HttpResponse, ApiError> {
+    let generation = state.db.generation();
+    let owned = |n: &CachedNumber| n.org_id == caller.org_id && n.config_id == config_id;
+    // Another organization's or configuration's copy is not this caller's: the read words the 404.
+    if let Some(hit) = state.numbers.get(id, generation).filter(owned) {
+        crate::metrics::number_cache_lookup(true);
+        return Ok(json_body(hit.body));
+    }
+    crate::metrics::number_cache_lookup(false);
     let number = state
         .point(move |c| find_own_number(c, caller.org_id, config_id, id))
         .await?;
-    Ok(HttpResponse::Ok().json(number))
+    let body = web::Bytes::from(serde_json::to_vec(&number).map_err(|e| ApiError::internal(e.to_string()))?);
+    let cached = CachedNumber {
+        org_id: caller.org_id,
+        config_id,
+        body: body.clone(),
+    };
+    state.numbers.insert(id, generation, cached);
+    Ok(json_body(body))
+}
+
+fn json_body(body: web::Bytes) -> HttpResponse {
+    HttpResponse::Ok().content_type(actix_web::http::header::ContentType::json()).body(body)
 }
 
 pub async fn create(

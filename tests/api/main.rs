@@ -11,6 +11,7 @@ mod errors;
 mod helpers;
 mod inbound;
 mod metrics;
+mod number_cache;
 mod mock_carrier;
 mod paging;
 mod phone_numbers;
