@@ -105,7 +105,9 @@ pub async fn get(
 }
 
 fn json_body(body: web::Bytes) -> HttpResponse {
-    HttpResponse::Ok().content_type(actix_web::http::header::ContentType::json()).body(body)
+    HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(body)
 }
 
 pub async fn create(
@@ -198,6 +200,7 @@ pub async fn update(
     Body(patch, (config_id, id)): Body<PhoneNumberPatch, (ConfigId, NumberId)>,
 ) -> Result<HttpResponse, ApiError> {
     let org_id = caller.org_id;
+    let sync = state.sync.clone();
     let needs_sync = state
         .write(move |c| {
             check_config(c, org_id, config_id)?;
@@ -228,7 +231,7 @@ pub async fn update(
             };
             db::phone_numbers::update(c, id, &changes)?;
             let after = (changes.inbound_workflow_id, changes.is_active);
-            Ok(needs_push(after, number.last_provider_sync.as_ref()))
+            Ok(needs_push(after, number.last_provider_sync.as_ref()) || sync.is_pushing(id))
         })
         .await?;
 

@@ -47,20 +47,25 @@ async fn every_write_is_seen_by_the_next_get() {
     let (app, config_id, path) = app_with_number().await;
     app.call(Method::GET, &path, None, 200).await;
 
-    app.call(Method::PUT, &path, Some(json!({"label": "second"})), 200).await;
+    app.call(Method::PUT, &path, Some(json!({"label": "second"})), 200)
+        .await;
     assert_eq!(app.call(Method::GET, &path, None, 200).await["label"], "second");
 
     // A write to another row that changes this one's body: the default caller id moves.
     app.call(Method::POST, &format!("{path}/set-default-caller"), None, 200)
         .await;
-    assert_eq!(app.call(Method::GET, &path, None, 200).await["is_default_caller_id"], true);
-    let other = app
-        .create_number(&config_id, json!({"address": "+14155550101"}))
-        .await;
+    assert_eq!(
+        app.call(Method::GET, &path, None, 200).await["is_default_caller_id"],
+        true
+    );
+    let other = app.create_number(&config_id, json!({"address": "+14155550101"})).await;
     let other_path = format!("{}/{}", numbers_path(&config_id), other["id"]);
     app.call(Method::POST, &format!("{other_path}/set-default-caller"), None, 200)
         .await;
-    assert_eq!(app.call(Method::GET, &path, None, 200).await["is_default_caller_id"], false);
+    assert_eq!(
+        app.call(Method::GET, &path, None, 200).await["is_default_caller_id"],
+        false
+    );
 
     // A workflow renamed: its name is part of the number's body.
     let workflow = app.create_workflow("Support").await;
@@ -71,7 +76,10 @@ async fn every_write_is_seen_by_the_next_get() {
         200,
     )
     .await;
-    assert_eq!(app.call(Method::GET, &path, None, 200).await["inbound_workflow_name"], "Support");
+    assert_eq!(
+        app.call(Method::GET, &path, None, 200).await["inbound_workflow_name"],
+        "Support"
+    );
     app.call(
         Method::PUT,
         &format!("/api/v1/workflows/{}", workflow["id"]),
@@ -79,7 +87,10 @@ async fn every_write_is_seen_by_the_next_get() {
         200,
     )
     .await;
-    assert_eq!(app.call(Method::GET, &path, None, 200).await["inbound_workflow_name"], "Sales");
+    assert_eq!(
+        app.call(Method::GET, &path, None, 200).await["inbound_workflow_name"],
+        "Sales"
+    );
 
     app.call(Method::DELETE, &path, None, 200).await;
     app.call(Method::GET, &path, None, 404).await;
