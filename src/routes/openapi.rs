@@ -141,7 +141,7 @@ const PAGE: &str = include_str!("docs.html");
     operation_id = "docs",
     tag = "reference",
     summary = "A page that renders this document",
-    responses((status = 200, description = "An HTML page; it fetches nothing but `/openapi.json`", body = String, content_type = "text/html"))
+    responses((status = 200, description = "An HTML page; it fetches nothing but `/openapi.json`", body = String, content_type = "text/html; charset=utf-8"))
 )]
 pub async fn docs_page() -> HttpResponse {
     HttpResponse::Ok().content_type(ContentType::html()).body(PAGE)

@@ -12,6 +12,7 @@ mod helpers;
 mod inbound;
 mod metrics;
 mod mock_carrier;
+mod openapi;
 mod paging;
 mod phone_numbers;
 mod plivo;
