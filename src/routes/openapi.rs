@@ -26,6 +26,16 @@ const BEARER: &str = "HTTPBearer";
             Dograh's telephony-configuration API. Every `/api/v1` operation but the carrier webhook \
             needs an API key, as `X-API-Key: <key>` or `Authorization: Bearer <key>`."
     ),
+    tags(
+        (name = "workflows", description = "The voice workflows numbers are bound to."),
+        (name = "telephony configurations", description = "Carrier accounts: credentials, masked on every read."),
+        (name = "phone numbers", description = "Numbers of a configuration, bound to workflows; binding pushes the \
+            webhook to the carrier."),
+        (name = "inbound calls", description = "The carrier webhook and the log of what it decided."),
+        (name = "API keys", description = "Keys of the caller's organization."),
+        (name = "operations", description = "Health and metrics, without a key."),
+        (name = "reference", description = "This document and its page, without a key."),
+    ),
     components(
         schemas(ErrorDetail, HttpValidationError),
         responses(Unauthorized, PayloadTooLarge, ValidationFailed, Unavailable)

@@ -16,6 +16,7 @@ mod openapi;
 mod paging;
 mod phone_numbers;
 mod plivo;
+mod readme;
 mod request_id;
 mod storage;
 mod sync;
