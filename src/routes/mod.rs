@@ -136,10 +136,18 @@ fn http_method(documented: &HttpMethod) -> Method {
 }
 
 /// The table of every operation: `operations` serves exactly these (through
-/// `configure`) and `openapi::document` describes exactly these, so the two
-/// cannot drift apart. A handler listed here must carry `#[utoipa::path]`
-/// (method, path, parameters, body, every status it answers) or the build
-/// fails; list it under `keyed` when it takes a `Caller`.
+/// `configure`) and `openapi::build` describes exactly these, so the two
+/// cannot drift apart.
+///
+/// To add a route: annotate its handler with `#[utoipa::path(...)]` (method,
+/// `path`, `operation_id` — the reference's route name where it has the
+/// route —, `tag`, `params`, `request_body`, and every status it answers:
+/// `openapi::{PayloadTooLarge, ValidationFailed, Unavailable}` for the 413,
+/// 422 and 503, `ErrorDetail` bodies for the others), then name it here,
+/// under `keyed` when it takes a `Caller` (its 401 and the key's schemes are
+/// added for it). A handler named here without the annotation does not
+/// build ("cannot find `__path_<handler>`"); `tests/api/openapi.rs` then
+/// asks for one answer of it to be checked against the document.
 macro_rules! operations {
     (
         public: [$($public_module:ident::$public:ident),* $(,)?],
