@@ -3,9 +3,11 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::credentials::Credentials;
 use crate::domain::ids::{CallId, ConfigId, NumberId, OrgId, WorkflowId};
+use crate::inbound::Outcome;
 
 /// A configuration an inbound request may come from.
 #[derive(Debug, Clone)]
@@ -104,19 +106,29 @@ pub fn any_bound(conn: &Connection) -> rusqlite::Result<bool> {
 }
 
 /// A call-log row (§10).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct InboundCall {
+    /// The call's reference (`call_ref` of the media stream URL).
+    #[schema(value_type = i64)]
     pub id: CallId,
+    #[schema(value_type = i64)]
     pub organization_id: OrgId,
     pub provider: String,
+    /// The carrier's id of the call.
     pub call_id: String,
+    #[schema(value_type = i64)]
     pub telephony_configuration_id: ConfigId,
+    #[schema(value_type = Option<i64>)]
     pub phone_number_id: Option<NumberId>,
+    #[schema(value_type = Option<i64>)]
     pub workflow_id: Option<WorkflowId>,
     pub from_number: Option<String>,
+    /// The called number as the carrier sent it.
     pub to_number: Option<String>,
     pub to_normalized: Option<String>,
+    #[schema(schema_with = Outcome::schema)]
     pub outcome: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 

@@ -2,27 +2,39 @@ use crate::domain::address::AddressType;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::Page;
 use crate::domain::ids::{ConfigId, NumberId, OrgId, WorkflowId};
 use crate::domain::phone_number::{LastSync, SyncResult};
 
 /// A phone number as the API shows it (API.md §5.1).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = PhoneNumberResponse)]
 pub struct PhoneNumber {
+    #[schema(value_type = i64)]
     pub id: NumberId,
     #[serde(rename = "telephony_configuration_id")]
+    #[schema(value_type = i64)]
     pub config_id: ConfigId,
+    /// As given, trimmed.
     pub address: String,
+    /// Canonical E.164 for `pstn`; normalized SIP forms otherwise.
     pub address_normalized: String,
+    #[schema(inline)]
     pub address_type: AddressType,
     pub is_active: bool,
     pub is_default_caller_id: bool,
+    #[schema(value_type = Object)]
     pub extra_metadata: Value,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
+    /// ISO-3166 alpha-2, upper-case.
     pub country_code: Option<String>,
     pub label: Option<String>,
+    #[schema(value_type = Option<i64>)]
     pub inbound_workflow_id: Option<WorkflowId>,
     pub inbound_workflow_name: Option<String>,
     /// Set by the request that pushed; never stored.

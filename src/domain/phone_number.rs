@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::address::CountryCode;
 use super::ids::WorkflowId;
@@ -10,7 +11,8 @@ use super::input::{FromBody, Need, Reader, Text};
 
 /// The outcome of pushing a number's binding to its carrier (`provider_sync`).
 /// A failure is data, not an error: the database write stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = ProviderSyncStatus)]
 pub struct SyncResult {
     pub ok: bool,
     pub message: Option<String>,
@@ -33,12 +35,14 @@ impl SyncResult {
 }
 
 /// The stored result of the most recent push (`last_provider_sync`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = LastProviderSync)]
 pub struct LastSync {
     pub ok: bool,
     pub message: Option<String>,
     /// Whether that push attached (true) or detached the webhook.
     pub attached: bool,
+    #[schema(format = DateTime)]
     pub at: String,
 }
 
@@ -54,27 +58,51 @@ const ADDRESS: Text = Text {
 };
 
 /// `POST …/phone-numbers`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, ToSchema)]
+#[schema(as = PhoneNumberCreateRequest)]
 pub struct NewPhoneNumber {
+    /// E.164 (`+…` or `00…`), a national number with `country_code`,
+    /// `tel:`, `sip:`/`sips:` URIs, or a SIP extension; trimmed.
+    #[schema(min_length = 1, max_length = 255)]
     pub address: String,
+    /// ISO-3166 alpha-2, any case; needed for national numbers.
+    #[schema(value_type = Option<String>, min_length = 2, max_length = 2)]
     pub country_code: Option<CountryCode>,
+    #[schema(max_length = 64)]
     pub label: Option<String>,
+    /// Binds the number to this workflow of the organization, and pushes
+    /// the webhook to the carrier.
+    #[schema(value_type = Option<i64>)]
     pub inbound_workflow_id: Option<WorkflowId>,
+    #[schema(required = false, default = true)]
     pub is_active: bool,
+    #[schema(required = false, default = false)]
     pub is_default_caller_id: bool,
+    #[schema(value_type = Object, required = false)]
     pub extra_metadata: Map<String, Value>,
 }
 
 /// `PUT …/phone-numbers/{id}`: absent or `null` means "no change" for every field.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, ToSchema)]
+#[schema(as = PhoneNumberUpdateRequest)]
 pub struct PhoneNumberPatch {
+    #[schema(max_length = 64)]
     pub label: Option<String>,
+    /// Binds the number to this workflow; wins over `clear_inbound_workflow`.
+    #[schema(value_type = Option<i64>)]
     pub inbound_workflow_id: Option<WorkflowId>,
+    /// `true` unbinds the number (`null` is a 422).
+    #[schema(required = false, default = false)]
     pub clear_inbound_workflow: bool,
     pub is_active: Option<bool>,
+    /// Must agree with the number's own country code.
+    #[schema(value_type = Option<String>, min_length = 2, max_length = 2)]
     pub country_code: Option<CountryCode>,
+    /// Replaces the stored metadata.
+    #[schema(value_type = Option<Object>)]
     pub extra_metadata: Option<Map<String, Value>>,
-    /// Immutable; accepted only when it repeats the stored address.
+    /// Immutable; accepted only when it repeats the stored `address` or
+    /// `address_normalized` (else a 422).
     pub address: Option<String>,
 }
 

@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProviderKind {
@@ -101,20 +102,23 @@ impl ProviderKind {
 }
 
 /// What a configuration still needs before it can carry calls.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = ProviderSetupChecklist)]
 pub struct SetupChecklist {
     pub ready_for_outbound: bool,
+    #[schema(required = true)]
     pub outbound_blocked_reason: Option<String>,
     pub steps: Vec<SetupStep>,
     pub docs_url: Option<&'static str>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SetupStep {
     pub key: &'static str,
     pub title: &'static str,
     pub description: String,
     pub complete: bool,
+    #[schema(required = false)]
     pub blocks_outbound: bool,
 }
 
@@ -147,25 +151,64 @@ impl ProviderKind {
     }
 }
 
-/// One provider of `GET /telephony-providers/metadata`.
-#[derive(Debug, Deserialize)]
+/// One provider of `GET /telephony-providers/metadata`: the form of its
+/// configuration.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = TelephonyProviderMetadata)]
 pub struct ProviderMetadata {
     pub provider: String,
     pub display_name: String,
+    #[schema(schema_with = connectivity_schema, required = false)]
     pub connectivity: String,
     pub fields: Vec<FieldMetadata>,
     pub docs_url: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct FieldMetadata {
-    pub name: String,
-    pub sensitive: bool,
+/// `api` for carriers driven through their HTTP API, `sip` for the others.
+pub fn connectivity_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(["api", "sip"]))
+        .build()
 }
 
-#[derive(Debug, Deserialize)]
-struct Metadata {
-    providers: Vec<ProviderMetadata>,
+/// One field of a provider's configuration form.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = TelephonyProviderUIField)]
+pub struct FieldMetadata {
+    pub name: String,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub required: bool,
+    /// Masked on every read.
+    pub sensitive: bool,
+    pub description: Option<String>,
+    pub placeholder: Option<String>,
+    pub options: Option<Vec<FieldOption>>,
+    pub visible_when: Option<FieldCondition>,
+    pub section: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = TelephonyProviderUIOption)]
+pub struct FieldOption {
+    pub value: String,
+    pub label: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = TelephonyProviderUICondition)]
+pub struct FieldCondition {
+    pub field: String,
+    pub equals: Value,
+}
+
+/// The metadata response.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = TelephonyProvidersMetadataResponse)]
+pub struct Metadata {
+    pub providers: Vec<ProviderMetadata>,
 }
 
 /// The metadata response, served as written: labels and descriptions are the

@@ -4,30 +4,49 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use rusqlite::Connection;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::caller::Caller;
+use super::extract::path::ConfigPath;
 use super::extract::{page_query, Body, FromBody, PathIds};
-use super::lists::{self, Listed};
+use super::lists::{self, Listed, PageQuery};
+use super::openapi::{PayloadTooLarge, Unavailable, ValidationFailed};
+use super::workflows::Message;
+use super::ErrorDetail;
 use crate::db::{self, Unique};
 use crate::domain::credentials::{Credentials, ProviderChanged};
 use crate::domain::ids::{ConfigId, OrgId};
 use crate::domain::input::{Need, Patch, Reader, Text};
-use crate::domain::provider::{self, METADATA_JSON};
+use crate::domain::provider::{self, connectivity_schema, Metadata, SetupChecklist, METADATA_JSON};
 use crate::error::ApiError;
 use crate::records::{find_config as find, routing_conflict};
 use crate::state::AppState;
 
 const NAME: Text = Text::name(64);
 
+#[derive(ToSchema)]
+#[schema(as = TelephonyConfigurationCreateRequest)]
 pub struct CreateConfig {
+    /// Trimmed; unique in the organization.
+    #[schema(min_length = 1, max_length = 64)]
     name: String,
+    /// Makes it the organization's one default outbound configuration.
+    #[schema(required = false, default = false)]
     is_default_outbound: bool,
+    #[schema(inline)]
     config: Credentials,
 }
 
+/// Absent or null: unchanged.
+#[derive(ToSchema)]
+#[schema(as = TelephonyConfigurationUpdateRequest)]
 pub struct UpdateConfig {
+    #[schema(min_length = 1, max_length = 64)]
     name: Option<String>,
+    /// Replaces the credentials; a masked value as read keeps the stored
+    /// secret. The provider cannot change (400).
+    #[schema(inline)]
     config: Option<Credentials>,
 }
 
@@ -86,89 +105,193 @@ fn unique_name(name: &str) -> impl Fn(rusqlite::Error) -> ApiError + '_ {
     }
 }
 
-/// The fields `ListItem` and `Detail` share.
-fn summary(c: &db::configs::Config) -> Map<String, Value> {
+/// A configuration as listed.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TelephonyConfigurationListItem)]
+pub struct ListItem {
+    #[schema(value_type = i64)]
+    id: ConfigId,
+    name: String,
+    #[schema(schema_with = provider_schema)]
+    provider: &'static str,
+    #[schema(schema_with = connectivity_schema, required = false)]
+    connectivity: &'static str,
+    is_default_outbound: bool,
+    /// Always false: telebind never deactivates a configuration.
+    #[schema(required = false)]
+    inactive: bool,
+    #[schema(format = DateTime)]
+    inactive_since: Option<String>,
+    inactive_reason: Option<String>,
+    /// Active phone numbers.
+    #[schema(required = false)]
+    phone_number_count: i64,
+    #[schema(required = false)]
+    is_ready_for_outbound: bool,
+    outbound_blocked_reason: Option<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+/// A configuration with its masked credentials.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TelephonyConfigurationDetail)]
+pub struct Detail {
+    #[schema(value_type = i64)]
+    id: ConfigId,
+    name: String,
+    #[schema(schema_with = provider_schema)]
+    provider: &'static str,
+    #[schema(schema_with = connectivity_schema, required = false)]
+    connectivity: &'static str,
+    is_default_outbound: bool,
+    /// Always false: telebind never deactivates a configuration.
+    #[schema(required = false)]
+    inactive: bool,
+    #[schema(format = DateTime)]
+    inactive_since: Option<String>,
+    inactive_reason: Option<String>,
+    /// The provider's fields as stored, sensitive values masked
+    /// (`"*" × (len − 4)` then the last 4 characters).
+    #[schema(value_type = Object)]
+    credentials: Value,
+    /// Always null: telebind has no SIP connectivity details to show.
+    #[schema(value_type = Option<Object>)]
+    sip_connectivity: Option<Value>,
+    /// Null for ARI, which needs no setup.
+    setup_checklist: Option<SetupChecklist>,
+    /// Always false.
+    #[schema(required = false)]
+    supports_trunks: bool,
+    /// Always empty.
+    #[schema(value_type = Vec<Object>, required = false)]
+    trunks: Vec<Value>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+/// The provider names, in the order the metadata lists them.
+fn provider_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(provider::ProviderKind::ALL.map(|k| k.as_str())))
+        .build()
+}
+
+fn list_item(c: &db::configs::Config) -> ListItem {
     let kind = c.credentials.kind();
-    Map::from_iter([
-        ("id".into(), json!(c.id)),
-        ("name".into(), c.name.clone().into()),
-        ("provider".into(), kind.as_str().into()),
-        ("connectivity".into(), kind.connectivity().into()),
-        ("is_default_outbound".into(), c.is_default_outbound.into()),
-        ("inactive".into(), false.into()),
-        ("inactive_since".into(), Value::Null),
-        ("inactive_reason".into(), Value::Null),
-        ("created_at".into(), c.created_at.clone().into()),
-        ("updated_at".into(), c.updated_at.clone().into()),
-    ])
+    let checklist = kind.setup_checklist(c.active_numbers);
+    ListItem {
+        id: c.id,
+        name: c.name.clone(),
+        provider: kind.as_str(),
+        connectivity: kind.connectivity(),
+        is_default_outbound: c.is_default_outbound,
+        inactive: false,
+        inactive_since: None,
+        inactive_reason: None,
+        phone_number_count: c.active_numbers,
+        is_ready_for_outbound: checklist.as_ref().is_none_or(|s| s.ready_for_outbound),
+        outbound_blocked_reason: checklist.and_then(|s| s.outbound_blocked_reason),
+        created_at: c.created_at.clone(),
+        updated_at: c.updated_at.clone(),
+    }
 }
 
-fn list_item(c: &db::configs::Config) -> Value {
-    let checklist = c.credentials.kind().setup_checklist(c.active_numbers);
-    let mut item = summary(c);
-    item.insert("phone_number_count".into(), c.active_numbers.into());
-    item.insert(
-        "is_ready_for_outbound".into(),
-        checklist.as_ref().is_none_or(|s| s.ready_for_outbound).into(),
-    );
-    item.insert(
-        "outbound_blocked_reason".into(),
-        checklist.and_then(|s| s.outbound_blocked_reason).into(),
-    );
-    Value::Object(item)
+fn detail(c: db::configs::Config) -> Detail {
+    let kind = c.credentials.kind();
+    Detail {
+        id: c.id,
+        name: c.name,
+        provider: kind.as_str(),
+        connectivity: kind.connectivity(),
+        is_default_outbound: c.is_default_outbound,
+        inactive: false,
+        inactive_since: None,
+        inactive_reason: None,
+        credentials: c.credentials.display(),
+        sip_connectivity: None,
+        setup_checklist: kind.setup_checklist(c.active_numbers),
+        supports_trunks: false,
+        trunks: Vec::new(),
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    }
 }
 
-fn detail(c: &db::configs::Config) -> Value {
-    let mut detail = summary(c);
-    detail.extend([
-        ("credentials".into(), c.credentials.display()),
-        ("sip_connectivity".into(), Value::Null),
-        (
-            "setup_checklist".into(),
-            json!(c.credentials.kind().setup_checklist(c.active_numbers)),
-        ),
-        ("supports_trunks".into(), false.into()),
-        ("trunks".into(), json!([])),
-    ]);
-    Value::Object(detail)
+/// `GET …/telephony-configs`' body (`lists::respond` writes it).
+#[derive(ToSchema)]
+#[schema(as = TelephonyConfigurationListResponse)]
+pub struct ListResponse {
+    pub configurations: Vec<ListItem>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/telephony-providers/metadata",
+    operation_id = "get_telephony_providers_metadata",
+    tag = "telephony configurations",
+    summary = "The providers and the fields of their configuration forms",
+    responses((status = 200, description = "Sorted by provider", body = Metadata))
+)]
 pub async fn metadata(_: Caller) -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(METADATA_JSON)
-}
-
-/// A configuration as listed, with its id for the next page's link.
-struct ListItem(ConfigId, Value);
-
-impl Serialize for ListItem {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.1.serialize(s)
-    }
 }
 
 impl Listed for ListItem {
     type Id = ConfigId;
     fn list_id(&self) -> ConfigId {
-        self.0
+        self.id
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/telephony-configs",
+    operation_id = "list_telephony_configurations",
+    tag = "telephony configurations",
+    summary = "List the organization's configurations",
+    description = "Ordered by creation time, then id. Without parameters, the whole list.",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "Successful Response", body = ListResponse, headers(("Link" = String, description = "`<…?limit=…&after_id=…>; rel=\"next\"` when more items follow the page"))),
+        (status = 400, description = "The query string could not be read", body = ErrorDetail),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn list(caller: Caller, state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let page = page_query(&req)?;
     lists::respond(&state, &req, "configurations", page, move |c, page| {
         let configs = db::configs::list(c, caller.org_id, page)?;
-        Ok(configs.iter().map(|c| ListItem(c.id, list_item(c))).collect())
+        Ok(configs.iter().map(list_item).collect())
     })
     .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/telephony-configs/{config_id}",
+    operation_id = "get_telephony_configuration_by_id",
+    tag = "telephony configurations",
+    summary = "Get a configuration",
+    params(ConfigPath),
+    responses(
+        (status = 200, description = "Successful Response", body = Detail),
+        (status = 404, description = "`Telephony configuration not found`", body = ErrorDetail),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn get(
     caller: Caller,
     state: web::Data<AppState>,
     PathIds(id): PathIds<ConfigId>,
 ) -> Result<HttpResponse, ApiError> {
     let config = state.point(move |c| find(c, caller.org_id, id)).await?;
-    Ok(HttpResponse::Ok().json(detail(&config)))
+    Ok(HttpResponse::Ok().json(detail(config)))
 }
 
 /// The 409 of a taken name, before anything is made at the carrier: a
@@ -194,6 +317,25 @@ async fn provision(state: &AppState, mut credentials: Credentials) -> Result<Cre
     Ok(credentials)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations/telephony-configs",
+    operation_id = "create_telephony_configuration",
+    tag = "telephony configurations",
+    summary = "Create a configuration",
+    request_body = CreateConfig,
+    responses(
+        (status = 200, description = "Successful Response", body = Detail),
+        (status = 400, description = "The body could not be read, or the carrier refused save-time provisioning with a 400", body = ErrorDetail),
+        (status = 409, description = "`A telephony configuration named '<name>' already exists in this organization. Pick a different name.`", body = ErrorDetail),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = ValidationFailed),
+        (status = 502, description = "Save-time provisioning could not reach the carrier or read its answer", body = ErrorDetail),
+        (status = 503, response = Unavailable),
+        (status = "4XX", description = "The carrier refused save-time provisioning (PROVIDERS.md §3): its own status, `Failed to auto-create …: HTTP <status> <body>`", body = ErrorDetail),
+        (status = "5XX", description = "As 4XX, for a carrier's 5xx", body = ErrorDetail),
+    )
+)]
 pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
@@ -216,9 +358,30 @@ pub async fn create(
             find(c, caller.org_id, id)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(detail(&created)))
+    Ok(HttpResponse::Ok().json(detail(created)))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/organizations/telephony-configs/{config_id}",
+    operation_id = "update_telephony_configuration",
+    tag = "telephony configurations",
+    summary = "Rename a configuration or replace its credentials",
+    params(ConfigPath),
+    request_body = UpdateConfig,
+    responses(
+        (status = 200, description = "Successful Response", body = Detail),
+        (status = 400, description = "`Provider cannot be changed; create a new configuration instead.`, the body could not be read, or the carrier refused save-time provisioning with a 400", body = ErrorDetail),
+        (status = 404, description = "`Telephony configuration not found`", body = ErrorDetail),
+        (status = 409, description = "The name is taken, or the new routing account would put a number's routing key in two places", body = ErrorDetail),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = ValidationFailed),
+        (status = 502, description = "Save-time provisioning could not reach the carrier or read its answer", body = ErrorDetail),
+        (status = 503, response = Unavailable),
+        (status = "4XX", description = "The carrier refused save-time provisioning (PROVIDERS.md §3): its own status, `Failed to auto-create …: HTTP <status> <body>`", body = ErrorDetail),
+        (status = "5XX", description = "As 4XX, for a carrier's 5xx", body = ErrorDetail),
+    )
+)]
 pub async fn update(
     caller: Caller,
     state: web::Data<AppState>,
@@ -247,7 +410,7 @@ pub async fn update(
             find(c, org_id, id)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(detail(&updated)))
+    Ok(HttpResponse::Ok().json(detail(updated)))
 }
 
 /// Moves the configuration's numbers to its new routing account, in the
@@ -272,6 +435,21 @@ fn follow_routing_account(
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/organizations/telephony-configs/{config_id}",
+    operation_id = "delete_telephony_configuration",
+    tag = "telephony configurations",
+    summary = "Delete a configuration that has no phone numbers",
+    params(ConfigPath),
+    responses(
+        (status = 200, description = "`{\"message\":\"Telephony configuration deleted\"}`", body = Message),
+        (status = 404, description = "`Telephony configuration not found`", body = ErrorDetail),
+        (status = 409, description = "`Telephony configuration has N phone number(s). Delete them first.`", body = ErrorDetail),
+        (status = 422, response = ValidationFailed),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn delete(
     caller: Caller,
     state: web::Data<AppState>,
@@ -291,9 +469,25 @@ pub async fn delete(
             Ok(())
         })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "message": "Telephony configuration deleted" })))
+    Ok(HttpResponse::Ok().json(Message {
+        message: "Telephony configuration deleted",
+    }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations/telephony-configs/{config_id}/set-default-outbound",
+    operation_id = "set_default_outbound",
+    tag = "telephony configurations",
+    summary = "Make a configuration the organization's default outbound one",
+    params(ConfigPath),
+    responses(
+        (status = 200, description = "Successful Response", body = Detail),
+        (status = 404, description = "`Telephony configuration not found`", body = ErrorDetail),
+        (status = 422, response = ValidationFailed),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn set_default_outbound(
     caller: Caller,
     state: web::Data<AppState>,
@@ -306,5 +500,5 @@ pub async fn set_default_outbound(
             find(c, caller.org_id, id)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(detail(&config)))
+    Ok(HttpResponse::Ok().json(detail(config)))
 }

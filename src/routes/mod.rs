@@ -9,14 +9,18 @@ pub mod inbound;
 pub mod inbound_calls;
 pub mod lists;
 pub mod metrics;
+pub mod openapi;
 pub mod phone_numbers;
 pub mod request_id;
 pub mod workflows;
 
-use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpResponse, Resource, ResponseError};
-use serde_json::json;
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::{web, FromRequest, Handler, HttpResponse, Resource, Responder, ResponseError, Route};
+use serde::Serialize;
+use utoipa::openapi::path::HttpMethod;
+use utoipa::ToSchema;
 
+use crate::domain::input::FieldError;
 use crate::error::{cause_chain, ApiError, RETRY_AFTER_SECS};
 
 impl From<actix_web::error::BlockingError> for ApiError {
@@ -39,24 +43,40 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        let body = match self {
-            ApiError::Status { detail, .. } => json!({ "detail": detail }),
+        let detail = match self {
+            ApiError::Status { detail, .. } => detail,
             ApiError::Unauthorized(detail) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
-                json!({ "detail": detail })
+                *detail
             }
             ApiError::Unavailable(detail) => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
-                json!({ "detail": detail })
+                *detail
             }
-            ApiError::Validation(errors) => json!({ "detail": errors }),
+            ApiError::Validation(errors) => return response.json(HttpValidationError { detail: errors }),
             ApiError::Internal(cause) => {
                 log::error!("internal error: {}", cause_chain(cause.as_ref()));
-                json!({ "detail": "Internal Server Error" })
+                "Internal Server Error"
             }
         };
-        response.json(body)
+        response.json(ErrorDetail { detail })
     }
+}
+
+/// Every error but a 422: `{"detail": "<message>"}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// What went wrong, in words.
+    pub detail: &'a str,
+}
+
+/// A 422: every problem of the request at once, in FastAPI's shape.
+#[derive(Serialize, ToSchema)]
+#[schema(as = HTTPValidationError)]
+pub struct HttpValidationError<'a> {
+    // Not `required`, as the reference's document has it.
+    #[schema(required = false)]
+    pub detail: &'a [FieldError],
 }
 
 /// A resource whose unmatched methods answer the contract's JSON 405.
@@ -71,68 +91,141 @@ pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::not_found("Not Found"))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/healthz").route(web::get().to(health::healthz)));
-    cfg.service(
-        web::scope("/api/v1")
-            .service(
-                resource("/user/api-keys")
-                    .route(web::get().to(api_keys::list))
-                    .route(web::post().to(api_keys::create)),
-            )
-            .service(resource("/user/api-keys/{api_key_id}").route(web::delete().to(api_keys::archive)))
-            .service(resource("/user/api-keys/{api_key_id}/reactivate").route(web::put().to(api_keys::reactivate)))
-            .service(resource("/organizations/telephony-providers/metadata").route(web::get().to(configs::metadata)))
-            .service(
-                resource("/organizations/telephony-configs")
-                    .route(web::get().to(configs::list))
-                    .route(web::post().to(configs::create)),
-            )
-            .service(
-                resource("/organizations/telephony-configs/{config_id}")
-                    .route(web::get().to(configs::get))
-                    .route(web::put().to(configs::update))
-                    .route(web::delete().to(configs::delete)),
-            )
-            .service(
-                resource("/organizations/telephony-configs/{config_id}/set-default-outbound")
-                    .route(web::post().to(configs::set_default_outbound)),
-            )
-            .service(
-                resource("/organizations/telephony-configs/{config_id}/phone-numbers")
-                    .route(web::get().to(phone_numbers::list))
-                    .route(web::post().to(phone_numbers::create)),
-            )
-            .service(
-                resource("/organizations/telephony-configs/{config_id}/phone-numbers/{phone_number_id}")
-                    .route(web::get().to(phone_numbers::get))
-                    .route(web::put().to(phone_numbers::update))
-                    .route(web::delete().to(phone_numbers::delete)),
-            )
-            .service(
-                resource(
-                    "/organizations/telephony-configs/{config_id}/phone-numbers/{phone_number_id}/set-default-caller",
-                )
-                .route(web::post().to(phone_numbers::set_default_caller)),
-            )
-            .service(
-                resource("/organizations/telephony-configs/{config_id}/phone-numbers/{phone_number_id}/sync")
-                    .route(web::post().to(phone_numbers::sync)),
-            )
-            // Carriers call this one; their signature, not an API key, authenticates it.
-            .service(resource("/telephony/inbound/run").route(web::post().to(inbound::run)))
-            .service(resource("/telephony/inbound-calls").route(web::get().to(inbound_calls::list)))
-            .service(resource("/telephony/inbound-calls/{inbound_call_id}").route(web::get().to(inbound_calls::get)))
-            .service(
-                resource("/workflows")
-                    .route(web::get().to(workflows::list))
-                    .route(web::post().to(workflows::create)),
-            )
-            .service(
-                resource("/workflows/{workflow_id}")
-                    .route(web::get().to(workflows::get))
-                    .route(web::put().to(workflows::update))
-                    .route(web::delete().to(workflows::delete)),
-            ),
-    );
+/// One operation the API serves: a handler, at the method and path its
+/// `#[utoipa::path]` annotation documents.
+pub struct Operation {
+    pub method: Method,
+    pub path: String,
+    /// Answered only with an API key: documented with the key's security
+    /// schemes and its 401.
+    pub keyed: bool,
+    /// Its method as `/openapi.json` names it.
+    documented: HttpMethod,
+    route: Route,
+}
+
+impl Operation {
+    fn new<P, F, Args>(handler: F, keyed: bool) -> Operation
+    where
+        P: utoipa::Path,
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        let path = P::path();
+        let (documented, method) = match P::methods().as_slice() {
+            [documented] => (documented.clone(), http_method(documented)),
+            _ => panic!("{path}: #[utoipa::path] must name exactly one HTTP method"),
+        };
+        Operation {
+            route: web::route().method(method.clone()).to(handler),
+            method,
+            path,
+            keyed,
+            documented,
+        }
+    }
+}
+
+/// The method a documented one is served at: the same name, upper-cased.
+fn http_method(documented: &HttpMethod) -> Method {
+    serde_json::to_value(documented)
+        .ok()
+        .and_then(|name| Method::from_bytes(name.as_str()?.to_ascii_uppercase().as_bytes()).ok())
+        .expect("OpenAPI's methods are HTTP methods")
+}
+
+/// The table of every operation: `operations` serves exactly these (through
+/// `configure`) and `openapi::build` describes exactly these, so the two
+/// cannot drift apart.
+///
+/// To add a route: annotate its handler with `#[utoipa::path(...)]` (method,
+/// `path`, `operation_id` — the reference's route name where it has the
+/// route —, `tag`, `params`, `request_body`, and every status it answers:
+/// `openapi::{PayloadTooLarge, ValidationFailed, Unavailable}` for the 413,
+/// 422 and 503, `ErrorDetail` bodies for the others), then name it here,
+/// under `keyed` when it takes a `Caller` (its 401 and the key's schemes are
+/// added for it). A handler named here without the annotation does not
+/// build ("cannot find `__path_<handler>`"); `tests/api/openapi.rs` then
+/// asks for one answer of it to be checked against the document.
+macro_rules! operations {
+    (
+        public: [$($public_module:ident::$public:ident),* $(,)?],
+        keyed: [$($keyed_module:ident::$keyed:ident),* $(,)?] $(,)?
+    ) => {
+        /// Collects the schemas of every operation's bodies for the document.
+        #[derive(utoipa::OpenApi)]
+        #[openapi(paths($($public_module::$public,)* $($keyed_module::$keyed,)*))]
+        pub(crate) struct Described;
+
+        fn table() -> Vec<Operation> {
+            pastey::paste! {
+                vec![
+                    $(Operation::new::<$public_module::[<__path_ $public>], _, _>($public_module::$public, false),)*
+                    $(Operation::new::<$keyed_module::[<__path_ $keyed>], _, _>($keyed_module::$keyed, true),)*
+                ]
+            }
+        }
+    };
+}
+
+operations! {
+    public: [
+        health::healthz,
+        metrics::render,
+        openapi::document_json,
+        openapi::docs_page,
+        // Carriers call this one; their signature, not an API key, authenticates it.
+        inbound::run,
+    ],
+    keyed: [
+        api_keys::list,
+        api_keys::create,
+        api_keys::archive,
+        api_keys::reactivate,
+        configs::metadata,
+        configs::list,
+        configs::create,
+        configs::get,
+        configs::update,
+        configs::delete,
+        configs::set_default_outbound,
+        phone_numbers::list,
+        phone_numbers::create,
+        phone_numbers::get,
+        phone_numbers::update,
+        phone_numbers::delete,
+        phone_numbers::set_default_caller,
+        phone_numbers::sync,
+        inbound_calls::list,
+        inbound_calls::get,
+        workflows::list,
+        workflows::create,
+        workflows::get,
+        workflows::update,
+        workflows::delete,
+    ],
+}
+
+/// The operations served on the API's address: all of them, but `GET
+/// /metrics` only when `server.metrics_bind` does not give it an address of
+/// its own.
+pub fn operations(metrics_here: bool) -> Vec<Operation> {
+    let mut operations = table();
+    operations.retain(|op| metrics_here || op.path != metrics::PATH);
+    operations
+}
+
+/// Serves `operations`, one resource per path, whose other methods answer 405.
+pub fn configure(cfg: &mut web::ServiceConfig, operations: Vec<Operation>) {
+    let mut resources: Vec<(String, Vec<Route>)> = Vec::new();
+    for op in operations {
+        match resources.iter_mut().find(|(path, _)| *path == op.path) {
+            Some((_, routes)) => routes.push(op.route),
+            None => resources.push((op.path, vec![op.route])),
+        }
+    }
+    for (path, routes) in resources {
+        cfg.service(routes.into_iter().fold(resource(&path), Resource::route));
+    }
 }

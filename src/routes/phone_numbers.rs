@@ -4,18 +4,23 @@
 //! service's (`crate::sync`), asked once the write has committed.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use super::caller::Caller;
+use super::extract::path::{ConfigPath, NumberPath};
 use super::extract::{page_query, query_flag, Body, PathIds};
-use super::lists::{self, Listed};
+use super::lists::{self, Listed, PageQuery};
+use super::openapi::{PayloadTooLarge, Unavailable, ValidationFailed};
 use super::request_id::RequestId;
+use super::ErrorDetail;
 use crate::db::phone_numbers::{Changes, NewRow, PhoneNumber};
 use crate::db::{self, Unique};
 use crate::domain::address::{Address, AddressError};
 use crate::domain::ids::{ConfigId, NumberId};
 use crate::domain::input::FieldError;
-use crate::domain::phone_number::{needs_push, NewPhoneNumber, PhoneNumberPatch};
+use crate::domain::phone_number::{needs_push, NewPhoneNumber, PhoneNumberPatch, SyncResult};
 use crate::error::ApiError;
 use crate::providers::{Number, Ownership};
 use crate::records::{
@@ -23,6 +28,32 @@ use crate::records::{
 };
 use crate::state::{AppState, CachedNumber};
 use crate::sync::{Deletion, NumberKey};
+
+/// `GET …/phone-numbers`' body (`lists::respond` writes it).
+#[derive(ToSchema)]
+#[schema(as = PhoneNumberListResponse)]
+pub struct ListResponse {
+    pub phone_numbers: Vec<PhoneNumber>,
+}
+
+/// What a delete answers.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PhoneNumberDeleteResponse)]
+pub struct Deleted {
+    pub message: &'static str,
+    /// The detach at the carrier, when the number may have been attached
+    /// there; null when no carrier call was needed.
+    pub provider_sync: Option<SyncResult>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteQuery {
+    /// Delete even when the detach at the carrier fails (the failed
+    /// `provider_sync` is in the answer). Pydantic's booleans.
+    #[param(default = false)]
+    pub force: Option<bool>,
+}
 
 /// A rule over the address and its country: Pydantic's model-level `value_error`.
 fn invalid(loc: &str, error: impl std::fmt::Display, input: &str) -> ApiError {
@@ -64,6 +95,21 @@ impl Listed for PhoneNumber {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/telephony-configs/{config_id}/phone-numbers",
+    operation_id = "list_phone_numbers",
+    tag = "phone numbers",
+    summary = "List a configuration's phone numbers (active and inactive)",
+    description = "Ordered by creation time, then id. Without parameters, the whole list.",
+    params(ConfigPath, PageQuery),
+    responses(
+        (status = 200, description = "Successful Response", body = ListResponse, headers(("Link" = String, description = "`<…?limit=…&after_id=…>; rel=\"next\"` when more items follow the page"))),
+        (status = 400, description = "The query string could not be read", body = ErrorDetail),
+        (status = 404, description = "`Telephony configuration not found`", body = ErrorDetail),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn list(
     caller: Caller,
     state: web::Data<AppState>,
@@ -78,6 +124,19 @@ pub async fn list(
     .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/telephony-configs/{config_id}/phone-numbers/{phone_number_id}",
+    operation_id = "get_phone_number",
+    tag = "phone numbers",
+    summary = "Get a phone number",
+    params(NumberPath),
+    responses(
+        (status = 200, description = "Successful Response", body = PhoneNumber),
+        (status = 404, description = "`Telephony configuration not found`, or `Phone number not found`", body = ErrorDetail),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn get(
     caller: Caller,
     state: web::Data<AppState>,
@@ -110,6 +169,25 @@ fn json_body(body: web::Bytes) -> HttpResponse {
         .body(body)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations/telephony-configs/{config_id}/phone-numbers",
+    operation_id = "create_phone_number",
+    tag = "phone numbers",
+    summary = "Add a phone number; with `inbound_workflow_id`, bind it and push the webhook",
+    params(ConfigPath),
+    request_body = NewPhoneNumber,
+    responses(
+        (status = 200, description = "The number; `provider_sync` says how the push went when it was bound", body = PhoneNumber),
+        (status = 400, description = "The carrier says the number is not in the account, or the body could not be read", body = ErrorDetail),
+        (status = 404, description = "`Telephony configuration not found`, or `Workflow not found`", body = ErrorDetail),
+        (status = 409, description = "The address is already in the organization, or its routing key is held by another configuration", body = ErrorDetail),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = ValidationFailed),
+        (status = 502, description = "The ownership lookup at the carrier failed or timed out", body = ErrorDetail),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
@@ -193,6 +271,25 @@ pub async fn create(
     Ok(HttpResponse::Ok().json(number))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/organizations/telephony-configs/{config_id}/phone-numbers/{phone_number_id}",
+    operation_id = "update_phone_number",
+    tag = "phone numbers",
+    summary = "Update a phone number: bind, unbind (`clear_inbound_workflow`), label, activity, metadata",
+    description = "Absent or null means no change. The carrier is told only when where the number's calls \
+        should go changes, or its last push failed; `provider_sync` is null otherwise.",
+    params(NumberPath),
+    request_body = PhoneNumberPatch,
+    responses(
+        (status = 200, description = "Successful Response", body = PhoneNumber),
+        (status = 400, description = "The body could not be read", body = ErrorDetail),
+        (status = 404, description = "`Telephony configuration not found`, `Phone number not found`, or `Workflow not found`", body = ErrorDetail),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = ValidationFailed),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn update(
     caller: Caller,
     state: web::Data<AppState>,
@@ -242,6 +339,21 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(number))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/organizations/telephony-configs/{config_id}/phone-numbers/{phone_number_id}",
+    operation_id = "delete_phone_number",
+    tag = "phone numbers",
+    summary = "Delete a phone number, detaching it at the carrier first",
+    params(NumberPath, DeleteQuery),
+    responses(
+        (status = 200, description = "Successful Response", body = Deleted),
+        (status = 400, description = "The query string could not be read", body = ErrorDetail),
+        (status = 404, description = "`Telephony configuration not found`, or `Phone number not found`", body = ErrorDetail),
+        (status = 422, response = ValidationFailed),
+        (status = 502, description = "The detach at the carrier failed; the number is kept (unless `force=true`)", body = ErrorDetail),
+    )
+)]
 pub async fn delete(
     caller: Caller,
     state: web::Data<AppState>,
@@ -252,9 +364,10 @@ pub async fn delete(
     let force = query_flag(&req, "force")?;
     let key = number_key(&state, caller, config_id, id).await?;
     match state.sync.delete(key, force, &request_id.0).await? {
-        Deletion::Deleted(provider_sync) => {
-            Ok(HttpResponse::Ok().json(json!({ "message": "Phone number deleted", "provider_sync": provider_sync })))
-        }
+        Deletion::Deleted(provider_sync) => Ok(HttpResponse::Ok().json(Deleted {
+            message: "Phone number deleted",
+            provider_sync,
+        })),
         Deletion::Refused(result) => {
             Err(ApiError::bad_gateway(result.message.unwrap_or_else(|| {
                 "Provider rejected the phone-number detach request".into()
@@ -263,6 +376,20 @@ pub async fn delete(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations/telephony-configs/{config_id}/phone-numbers/{phone_number_id}/set-default-caller",
+    operation_id = "set_default_caller_id",
+    tag = "phone numbers",
+    summary = "Make a number its configuration's default caller id",
+    params(NumberPath),
+    responses(
+        (status = 200, description = "Successful Response", body = PhoneNumber),
+        (status = 404, description = "`Telephony configuration not found`, or `Phone number not found`", body = ErrorDetail),
+        (status = 422, response = ValidationFailed),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn set_default_caller(
     caller: Caller,
     state: web::Data<AppState>,
@@ -279,6 +406,19 @@ pub async fn set_default_caller(
     Ok(HttpResponse::Ok().json(number))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations/telephony-configs/{config_id}/phone-numbers/{phone_number_id}/sync",
+    operation_id = "sync_phone_number",
+    tag = "phone numbers",
+    summary = "Push the number's binding to its carrier again (attach when bound and active, else detach)",
+    params(NumberPath),
+    responses(
+        (status = 200, description = "The number, with `provider_sync`", body = PhoneNumber),
+        (status = 404, description = "`Telephony configuration not found`, or `Phone number not found`", body = ErrorDetail),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn sync(
     caller: Caller,
     state: web::Data<AppState>,

@@ -10,10 +10,10 @@ use wiremock::{Request, Respond, ResponseTemplate};
 
 use crate::helpers::{assert_honest, numbers_path, CarrierSetup, MockCarrier, RoutesCalls, SYNC_TIMEOUT_MS, WEBHOOK};
 
-const SID: &str = "AC0123456789abcdef0123456789abcd";
-const TOKEN: &str = "twilio-token-0123456789";
+pub(crate) const SID: &str = "AC0123456789abcdef0123456789abcd";
+pub(crate) const TOKEN: &str = "twilio-token-0123456789";
 const BASIC: &str = "Basic QUMwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2Q6dHdpbGlvLXRva2VuLTAxMjM0NTY3ODk=";
-const NUMBER: &str = "+14155550100";
+pub(crate) const NUMBER: &str = "+14155550100";
 const LOOKUP: &str = "^/2010-04-01/Accounts/AC0123456789abcdef0123456789abcd/IncomingPhoneNumbers.json$";
 const UPDATE: &str = "^/2010-04-01/Accounts/AC0123456789abcdef0123456789abcd/IncomingPhoneNumbers/PN123.json$";
 /// Every request of the fake's account.
@@ -60,13 +60,13 @@ impl IncomingNumber {
 /// A Twilio account that keeps its numbers and answers the IncomingPhoneNumber
 /// list and update requests as Twilio documents them.
 #[derive(Clone, Default)]
-struct FakeTwilio {
+pub(crate) struct FakeTwilio {
     numbers: Arc<Mutex<Vec<IncomingNumber>>>,
 }
 
 impl FakeTwilio {
     /// An account holding `NUMBER` (PN123) and +14155550999 (PN999), both unrouted.
-    fn owning() -> FakeTwilio {
+    pub(crate) fn owning() -> FakeTwilio {
         let fake = FakeTwilio::default();
         fake.add(IncomingNumber::new("PN999", "+14155550999"));
         fake.add(IncomingNumber::new("PN123", NUMBER));
@@ -86,7 +86,7 @@ impl FakeTwilio {
             .cloned()
     }
 
-    async fn mount(&self, carrier: &MockCarrier) {
+    pub(crate) async fn mount(&self, carrier: &MockCarrier) {
         carrier.serve("GET", ACCOUNT, self.clone()).await;
         carrier.serve("POST", ACCOUNT, self.clone()).await;
     }
