@@ -1,21 +1,23 @@
 //! `/api/v1/organizations/telephony-configs` and the providers' metadata (API.md §4).
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::caller::Caller;
-use super::extract::{page_query, Body, FromBody, PathIds};
+use super::extract::{page_query, query_flag, Body, FromBody, PathIds};
 use super::lists::{self, Listed};
+use super::to_the_end;
 use crate::db::{self, Unique};
 use crate::domain::credentials::{Credentials, ProviderChanged};
 use crate::domain::ids::{ConfigId, OrgId};
 use crate::domain::input::{Need, Patch, Reader, Text};
-use crate::domain::provider::{self, METADATA_JSON};
+use crate::domain::phone_number::SyncResult;
+use crate::domain::provider::{self, SetupChecklist, METADATA_JSON};
+use crate::domain::trunk::sip_connectivity;
 use crate::error::ApiError;
-use crate::records::{find_config as find, routing_conflict};
+use crate::records::{find_config as find, routing_conflict, CONFIG_NOT_FOUND};
 use crate::state::AppState;
 
 const NAME: Text = Text::name(64);
@@ -95,42 +97,71 @@ fn summary(c: &db::configs::Config) -> Map<String, Value> {
         ("provider".into(), kind.as_str().into()),
         ("connectivity".into(), kind.connectivity().into()),
         ("is_default_outbound".into(), c.is_default_outbound.into()),
-        ("inactive".into(), false.into()),
-        ("inactive_since".into(), Value::Null),
-        ("inactive_reason".into(), Value::Null),
+        ("inactive".into(), c.inactive.into()),
+        ("inactive_since".into(), c.inactive_since.clone().into()),
+        ("inactive_reason".into(), c.inactive_reason.clone().into()),
         ("created_at".into(), c.created_at.clone().into()),
         ("updated_at".into(), c.updated_at.clone().into()),
     ])
 }
 
+fn checklist(c: &db::configs::Config) -> Option<SetupChecklist> {
+    c.credentials
+        .kind()
+        .setup_checklist(&c.setup, c.credentials.connected())
+}
+
+/// `is_ready_for_outbound` and `outbound_blocked_reason` of a list item: the
+/// checklist's, except that a parked configuration places no calls (W16).
+fn readiness(c: &db::configs::Config) -> (bool, Option<String>) {
+    if c.inactive {
+        let reason = c.inactive_reason.as_deref().unwrap_or_default();
+        let text = format!("This configuration is inactive: {reason}. Reactivate it to place calls.");
+        return (false, Some(text));
+    }
+    match checklist(c) {
+        Some(list) => (list.ready_for_outbound, list.outbound_blocked_reason),
+        None => (true, None),
+    }
+}
+
 fn list_item(c: &db::configs::Config) -> Value {
-    let checklist = c.credentials.kind().setup_checklist(c.active_numbers);
+    let (ready, blocked) = readiness(c);
     let mut item = summary(c);
-    item.insert("phone_number_count".into(), c.active_numbers.into());
-    item.insert(
-        "is_ready_for_outbound".into(),
-        checklist.as_ref().is_none_or(|s| s.ready_for_outbound).into(),
-    );
-    item.insert(
-        "outbound_blocked_reason".into(),
-        checklist.and_then(|s| s.outbound_blocked_reason).into(),
-    );
+    item.insert("phone_number_count".into(), c.setup.active_numbers.into());
+    item.insert("is_ready_for_outbound".into(), ready.into());
+    item.insert("outbound_blocked_reason".into(), blocked.into());
     Value::Object(item)
 }
 
-fn detail(c: &db::configs::Config) -> Value {
+fn detail(c: &db::configs::Config, trunks: &[db::trunks::Trunk]) -> Value {
     let mut detail = summary(c);
     detail.extend([
         ("credentials".into(), c.credentials.display()),
-        ("sip_connectivity".into(), Value::Null),
-        (
-            "setup_checklist".into(),
-            json!(c.credentials.kind().setup_checklist(c.active_numbers)),
-        ),
-        ("supports_trunks".into(), false.into()),
-        ("trunks".into(), json!([])),
+        ("sip_connectivity".into(), json!(sip_connectivity(&c.credentials))),
+        ("setup_checklist".into(), json!(checklist(c))),
+        ("supports_trunks".into(), c.credentials.kind().supports_trunks().into()),
+        ("trunks".into(), json!(trunks)),
     ]);
     Value::Object(detail)
+}
+
+/// The caller's configuration `id` as its Detail, with its trunks when its
+/// provider has any (no trunk query otherwise).
+fn find_detail(conn: &Connection, org_id: OrgId, id: ConfigId) -> Result<Value, ApiError> {
+    let config = find(conn, org_id, id)?;
+    let trunks = match config.credentials.kind().supports_trunks() {
+        true => db::trunks::list(conn, id)?,
+        false => Vec::new(),
+    };
+    Ok(detail(&config, &trunks))
+}
+
+/// `GET /telephony-config-warnings` (TRUNKS.md §4).
+#[derive(Debug, Serialize)]
+pub struct TelephonyConfigWarningsResponse {
+    pub telnyx_missing_webhook_public_key_count: usize,
+    pub vonage_missing_signature_secret_count: usize,
 }
 
 pub async fn metadata(_: Caller) -> HttpResponse {
@@ -167,8 +198,8 @@ pub async fn get(
     state: web::Data<AppState>,
     PathIds(id): PathIds<ConfigId>,
 ) -> Result<HttpResponse, ApiError> {
-    let config = state.point(move |c| find(c, caller.org_id, id)).await?;
-    Ok(HttpResponse::Ok().json(detail(&config)))
+    let detail = state.point(move |c| find_detail(c, caller.org_id, id)).await?;
+    Ok(HttpResponse::Ok().json(detail))
 }
 
 /// The 409 of a taken name, before anything is made at the carrier: a
@@ -187,10 +218,7 @@ async fn check_name(state: &AppState, org_id: OrgId, name: &str, id: Option<Conf
 async fn provision(state: &AppState, mut credentials: Credentials) -> Result<Credentials, ApiError> {
     let carriers = state.carriers.clone();
     let (result, credentials) = web::block(move || (carriers.provision(&mut credentials), credentials)).await?;
-    result.map_err(|e| {
-        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_GATEWAY);
-        ApiError::status(status, e.detail)
-    })?;
+    result?;
     Ok(credentials)
 }
 
@@ -213,10 +241,10 @@ pub async fn create(
             if is_default_outbound {
                 db::configs::set_default_outbound(c, caller.org_id, id)?;
             }
-            find(c, caller.org_id, id)
+            find_detail(c, caller.org_id, id)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(detail(&created)))
+    Ok(HttpResponse::Ok().json(created))
 }
 
 pub async fn update(
@@ -225,6 +253,8 @@ pub async fn update(
     Body(body, id): Body<UpdateConfig, ConfigId>,
 ) -> Result<HttpResponse, ApiError> {
     let org_id = caller.org_id;
+    // Trunk work reads these credentials and records what the carrier made under them.
+    let _turn = state.config_locks.lock(id).await;
     let stored = state.point(move |c| find(c, org_id, id)).await?;
     let name = body.name.unwrap_or(stored.name);
     check_name(&state, org_id, &name, Some(id)).await?;
@@ -243,11 +273,12 @@ pub async fn update(
             db::configs::update(c, org_id, id, &name, &credentials).map_err(unique_name(&name))?;
             if credentials.routing_account() != current.credentials.routing_account() {
                 follow_routing_account(c, org_id, id, &credentials)?;
+                forget_carrier_trunks(c, id)?;
             }
-            find(c, org_id, id)
+            find_detail(c, org_id, id)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(detail(&updated)))
+    Ok(HttpResponse::Ok().json(updated))
 }
 
 /// Moves the configuration's numbers to its new routing account, in the
@@ -272,26 +303,76 @@ fn follow_routing_account(
     }
 }
 
+/// A new account's carrier knows nothing of the trunks recorded under the
+/// old one (W12): they are provisioned there at their next update, and the
+/// old account's stay as they are.
+fn forget_carrier_trunks(conn: &Connection, id: ConfigId) -> Result<(), ApiError> {
+    let forgotten = db::trunks::forget_external_ids(conn, id)?;
+    if forgotten > 0 {
+        log::info!(
+            "telephony configuration {id}: its account changed; {forgotten} trunk(s) no longer name their carrier \
+             trunks on the old account, which stay as they are; each is provisioned on the new account at its next update"
+        );
+    }
+    Ok(())
+}
+
+/// Deleting a configuration with numbers would leave the carriers' webhooks
+/// pointing at us (the reference cascades).
+fn refuse_numbers(conn: &Connection, id: ConfigId) -> Result<(), ApiError> {
+    match db::phone_numbers::count_for_config(conn, id)? {
+        0 => Ok(()),
+        numbers => Err(ApiError::conflict(format!(
+            "Telephony configuration has {numbers} phone number(s). Delete them first."
+        ))),
+    }
+}
+
+/// Deactivates the configuration's carrier trunks first (W11): a failure
+/// refuses the delete unless `?force=true`, which deletes anyway and says
+/// so in `provider_sync` (`null`: no carrier was asked).
 pub async fn delete(
     caller: Caller,
     state: web::Data<AppState>,
     PathIds(id): PathIds<ConfigId>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .write(move |c| {
-            find(c, caller.org_id, id)?;
-            // Deleting would leave the carriers' webhooks pointing at us (the reference cascades).
-            let numbers = db::phone_numbers::count_for_config(c, id)?;
-            if numbers > 0 {
-                return Err(ApiError::conflict(format!(
-                    "Telephony configuration has {numbers} phone number(s). Delete them first."
-                )));
+    let force = query_flag(&req, "force")?;
+    let org_id = caller.org_id;
+    to_the_end(async move {
+        let _turn = state.config_locks.lock(id).await;
+        let (credentials, provisioned) = state
+            .read(move |c| {
+                let config = find(c, org_id, id)?;
+                refuse_numbers(c, id)?;
+                let trunks = db::trunks::list(c, id)?;
+                let provisioned: Vec<String> = trunks.into_iter().filter_map(|t| t.external_id).collect();
+                Ok((config.credentials, provisioned))
+            })
+            .await?;
+        let provider_sync = match provisioned.is_empty() {
+            true => None,
+            false => {
+                let carriers = state.carriers.clone();
+                match web::block(move || carriers.remove_trunks(&credentials, &provisioned)).await? {
+                    Ok(()) => Some(SyncResult::ok()),
+                    Err(e) if force => Some(SyncResult::failed(e.detail)),
+                    Err(e) => return Err(e.into()),
+                }
             }
-            db::configs::delete(c, caller.org_id, id)?;
-            Ok(())
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(json!({ "message": "Telephony configuration deleted" })))
+        };
+        state
+            .write(move |c| {
+                find(c, org_id, id)?;
+                refuse_numbers(c, id)?;
+                db::configs::delete(c, org_id, id)?;
+                Ok(())
+            })
+            .await?;
+        Ok(HttpResponse::Ok()
+            .json(json!({ "message": "Telephony configuration deleted", "provider_sync": provider_sync })))
+    })
+    .await
 }
 
 pub async fn set_default_outbound(
@@ -303,8 +384,45 @@ pub async fn set_default_outbound(
         .write(move |c| {
             find(c, caller.org_id, id)?;
             db::configs::set_default_outbound(c, caller.org_id, id)?;
-            find(c, caller.org_id, id)
+            find_detail(c, caller.org_id, id)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(detail(&config)))
+    Ok(HttpResponse::Ok().json(config))
+}
+
+/// Clears `inactive` and answers with the Detail of the row it updated, in
+/// one transaction: a re-park meanwhile cannot turn it into a 404 (W20).
+/// There is no body; whatever is sent is not read.
+pub async fn reactivate(
+    caller: Caller,
+    state: web::Data<AppState>,
+    PathIds(id): PathIds<ConfigId>,
+) -> Result<HttpResponse, ApiError> {
+    let detail = state
+        .write(move |c| {
+            if !db::configs::set_inactive(c, Some(caller.org_id), id, None)? {
+                return Err(ApiError::not_found(CONFIG_NOT_FOUND));
+            }
+            find_detail(c, caller.org_id, id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(detail))
+}
+
+/// Counts of the caller's configurations whose webhooks cannot be verified
+/// for want of a secret (TRUNKS.md §4); parked ones count.
+pub async fn warnings(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let signers = state
+        .read(move |c| Ok(db::configs::webhook_signers(c, caller.org_id)?))
+        .await?;
+    let missing = |kind| {
+        signers
+            .iter()
+            .filter(|c| c.kind() == kind && c.webhook_secret_missing())
+            .count()
+    };
+    Ok(HttpResponse::Ok().json(TelephonyConfigWarningsResponse {
+        telnyx_missing_webhook_public_key_count: missing(provider::ProviderKind::Telnyx),
+        vonage_missing_signature_secret_count: missing(provider::ProviderKind::Vonage),
+    }))
 }

@@ -11,6 +11,7 @@ pub mod lists;
 pub mod metrics;
 pub mod phone_numbers;
 pub mod request_id;
+pub mod trunks;
 pub mod workflows;
 
 use actix_web::http::{header, StatusCode};
@@ -59,6 +60,15 @@ impl ResponseError for ApiError {
     }
 }
 
+/// Runs `work` to its end even if the client goes away meanwhile (actix
+/// drops a request's future then): work that changes a carrier and then
+/// records it must not stop between the two.
+pub async fn to_the_end<T: 'static>(
+    work: impl std::future::Future<Output = Result<T, ApiError>> + 'static,
+) -> Result<T, ApiError> {
+    actix_web::rt::spawn(work).await.map_err(ApiError::internal)?
+}
+
 /// A resource whose unmatched methods answer the contract's JSON 405.
 fn resource(path: &str) -> Resource {
     web::resource(path).default_service(web::to(|| async {
@@ -83,6 +93,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/user/api-keys/{api_key_id}").route(web::delete().to(api_keys::archive)))
             .service(resource("/user/api-keys/{api_key_id}/reactivate").route(web::put().to(api_keys::reactivate)))
             .service(resource("/organizations/telephony-providers/metadata").route(web::get().to(configs::metadata)))
+            .service(resource("/organizations/telephony-config-warnings").route(web::get().to(configs::warnings)))
             .service(
                 resource("/organizations/telephony-configs")
                     .route(web::get().to(configs::list))
@@ -97,6 +108,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 resource("/organizations/telephony-configs/{config_id}/set-default-outbound")
                     .route(web::post().to(configs::set_default_outbound)),
+            )
+            .service(
+                resource("/organizations/telephony-configs/{config_id}/reactivate")
+                    .route(web::post().to(configs::reactivate)),
+            )
+            .service(
+                resource("/organizations/telephony-configs/{config_id}/trunks")
+                    .route(web::get().to(trunks::list))
+                    .route(web::post().to(trunks::create)),
+            )
+            .service(
+                resource("/organizations/telephony-configs/{config_id}/trunks/{trunk_id}")
+                    .route(web::put().to(trunks::update))
+                    .route(web::delete().to(trunks::delete)),
             )
             .service(
                 resource("/organizations/telephony-configs/{config_id}/phone-numbers")
