@@ -19,6 +19,7 @@ mod request_id;
 mod storage;
 mod sync;
 mod telnyx;
+mod trunks;
 mod twilio;
 mod vobiz;
 mod vonage;
