@@ -5,6 +5,7 @@ mod api_keys;
 mod auth;
 mod cli;
 mod cloudonix;
+mod config_state;
 mod configs;
 mod disk_full;
 mod errors;

@@ -37,22 +37,25 @@ fn trunks_path(cfg: &Value) -> String {
     format!("{CONFIGS}/{cfg}/trunks")
 }
 
-fn trunk_path(cfg: &Value, trunk: &Value) -> String {
+pub fn trunk_path(cfg: &Value, trunk: &Value) -> String {
     format!("{}/{}", trunks_path(cfg), trunk["id"])
 }
 
 /// Org A with Cloudonix configurations CX and CX2 on domain `acme` and a
 /// Twilio one, TW; carriers on one mock, ownership checks off, nothing
 /// answered or recorded yet.
-struct Fixture {
-    app: TestApp,
-    carrier: MockCarrier,
-    cx: Value,
-    cx2: Value,
-    tw: Value,
+pub struct Fixture {
+    pub app: TestApp,
+    pub carrier: MockCarrier,
+    pub cx: Value,
+    pub cx2: Value,
+    pub tw: Value,
 }
 
-async fn fixture() -> Fixture {
+/// The UUID of domain `acme` at Cloudonix.
+pub const DOMAIN_UUID: &str = "24f9423e-6902-4a48-b1f2-d5953106d4ae";
+
+pub async fn fixture() -> Fixture {
     let carrier = MockCarrier::start().await;
     let url = carrier.url();
     let app = spawn_app_with(|c| {
@@ -63,7 +66,10 @@ async fn fixture() -> Fixture {
         }
     })
     .await;
-    carrier.answer_each(vec![domain_found()]).await;
+    let domain = "^/customers/self/domains/acme\\.cloudonix\\.net$";
+    carrier
+        .answer_each(vec![("GET", domain, 200, json!({ "uuid": DOMAIN_UUID }).into(), NOW)])
+        .await;
     let cx = app.create_config("cx", cloudonix_config(Some("app-1"))).await["id"].clone();
     let cx2 = app.create_config("cx2", cloudonix_config(Some("app-1"))).await["id"].clone();
     let twilio = json!({"provider": "twilio", "account_sid": "AC0123456789abcdef0123456789abcd",
@@ -80,7 +86,7 @@ async fn fixture() -> Fixture {
 }
 
 /// The fixture with Cloudonix played by the fake.
-async fn with_fake() -> (Fixture, FakeCloudonix) {
+pub async fn with_fake() -> (Fixture, FakeCloudonix) {
     let f = fixture().await;
     let fake = FakeCloudonix::new(Shape::Application);
     fake.serve(&f.carrier).await;
@@ -88,12 +94,12 @@ async fn with_fake() -> (Fixture, FakeCloudonix) {
 }
 
 impl Fixture {
-    async fn create(&self, cfg: &Value, body: Value) -> Value {
+    pub async fn create(&self, cfg: &Value, body: Value) -> Value {
         self.app.call(Method::POST, &trunks_path(cfg), Some(body), 200).await
     }
 
     /// Trunk `name` with settings `S` on `cfg`.
-    async fn trunk(&self, cfg: &Value, name: &str) -> Value {
+    pub async fn trunk(&self, cfg: &Value, name: &str) -> Value {
         self.create(cfg, json!({"name": name, "settings": india()})).await
     }
 
@@ -126,7 +132,7 @@ impl Fixture {
         .unwrap()
     }
 
-    async fn number(&self, cfg: &Value, body: Value) -> (Value, String) {
+    pub async fn number(&self, cfg: &Value, body: Value) -> (Value, String) {
         let number = self.app.create_number(cfg, body).await;
         let path = format!("{}/{}", numbers_path(cfg), number["id"]);
         (number, path)
