@@ -92,8 +92,8 @@ fn validated_settings(kind: ProviderKind, settings: &Map<String, Value>) -> Resu
 
 /// The carrier ids that other trunks of ours on the configuration's account
 /// hold: never this one's too (W10).
-fn held(conn: &Connection, config: &Config, except: Option<TrunkId>) -> Result<Vec<String>, ApiError> {
-    let (kind, account) = (config.credentials.kind(), config.credentials.routing_account());
+fn held(conn: &Connection, credentials: &Credentials, except: Option<TrunkId>) -> Result<Vec<String>, ApiError> {
+    let (kind, account) = (credentials.kind(), credentials.routing_account());
     Ok(db::trunks::external_ids_on_account(
         conn,
         kind.as_str(),
@@ -111,6 +111,8 @@ fn not_at_carrier(external_id: Option<String>) -> Applied {
 
 /// What the trunk's write needs from the checks before it.
 struct Planned {
+    /// The trunk being updated; `None` for a new one.
+    trunk: Option<TrunkId>,
     credentials: Credentials,
     name: String,
     enabled: bool,
@@ -185,8 +187,18 @@ async fn record<T: Send + 'static>(
     write: impl FnOnce(&Connection, Values) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let (name, enabled, settings, external_id) = planned.values(&applied);
+    let (credentials, except) = (planned.credentials.clone(), planned.trunk);
     let written = state
         .write(move |c| {
+            // Another configuration on the account may have recorded the same
+            // carrier trunk meanwhile (its lock is not ours).
+            if let Some(id) = &external_id {
+                if held(c, &credentials, except)?.contains(id) {
+                    return Err(ApiError::conflict(format!(
+                        "A Cloudonix trunk named '{name}' already exists"
+                    )));
+                }
+            }
             let values = Values {
                 name: &name,
                 enabled,
@@ -233,7 +245,8 @@ pub async fn create(
                 let settings = validated_settings(config.credentials.kind(), &body.settings)?;
                 check_name(c, config_id, &body.name, None)?;
                 Ok(Planned {
-                    held: held(c, &config, None)?,
+                    trunk: None,
+                    held: held(c, &config.credentials, None)?,
                     credentials: config.credentials,
                     name: body.name,
                     enabled: body.enabled,
@@ -278,7 +291,8 @@ pub async fn update(
                     check_name(c, config_id, &name, Some(trunk_id))?;
                 }
                 Ok(Planned {
-                    held: held(c, &config, Some(trunk_id))?,
+                    trunk: Some(trunk_id),
+                    held: held(c, &config.credentials, Some(trunk_id))?,
                     credentials: config.credentials,
                     name,
                     enabled: body.enabled.unwrap_or(trunk.enabled),
