@@ -144,11 +144,24 @@ impl Planned {
     }
 
     /// The carrier trunk `applied` made is of no row: it is deactivated again,
-    /// as far as the carrier lets it (W5).
+    /// as far as the carrier lets it (W5), unless another trunk of ours
+    /// recorded it meanwhile (found by name after an answer without a UUID).
     async fn undo(&self, state: &AppState, applied: &Applied) {
         let Some(uuid) = applied.external_id.clone().filter(|_| applied.created) else {
             return;
         };
+        let (credentials, except) = (self.credentials.clone(), self.trunk);
+        match state.read(move |c| held(c, &credentials, except)).await {
+            Ok(held) if held.contains(&uuid) => return,
+            Ok(_) => {}
+            Err(e) => {
+                log::warn!(
+                    "trunk '{}': the carrier trunk {uuid} made for it is left active: {e}",
+                    self.name
+                );
+                return;
+            }
+        }
         let (carriers, credentials, ids) = (state.carriers.clone(), self.credentials.clone(), vec![uuid.clone()]);
         let undone = web::block(move || carriers.remove_trunks(&credentials, &ids)).await;
         match undone {

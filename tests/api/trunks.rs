@@ -1265,3 +1265,89 @@ async fn a_new_domain_forgets_the_old_domains_trunks_which_are_found_again_by_na
     assert_eq!(f.external_id(&trunk["id"]), Some(uuid));
     assert_eq!(fake.trunks().len(), 1);
 }
+
+#[tokio::test]
+async fn a_cloudonix_trunk_made_for_a_row_that_cannot_be_stored_is_deactivated_again() {
+    let (f, fake) = with_fake().await;
+    // The database refuses the row, as a full disk would.
+    let conn = rusqlite::Connection::open(f.app.db_path()).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER refuse_trunks BEFORE INSERT ON telephony_trunks BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+    )
+    .unwrap();
+    let refused = f
+        .app
+        .call(
+            Method::POST,
+            &trunks_path(&f.cx),
+            Some(json!({"name": "carrier-a", "settings": india()})),
+            500,
+        )
+        .await;
+    assert_eq!(refused, json!({"detail": "Internal Server Error"}));
+    let made = fake.trunks();
+    assert_eq!(made.len(), 1);
+    let uuid = made[0]["uuid"].as_str().unwrap();
+    assert_eq!(made[0]["active"], false, "deactivated again");
+    assert_eq!(
+        calls(&f.requests().await),
+        [
+            call("GET", COL),
+            call("POST", COL),
+            call("GET", COL),
+            call("PUT", &format!("{COL}/{uuid}"))
+        ]
+    );
+    conn.execute_batch("DROP TRIGGER refuse_trunks;").unwrap();
+    assert!(f.listed(&f.cx).await.is_empty());
+}
+
+/// CX and CX2 share the domain and each make `carrier-b` at once; Cloudonix
+/// answers both with the same trunk (as a lost answer, found again by name,
+/// would): one records it, the other is refused, and the trunk stays active.
+#[tokio::test]
+async fn two_configurations_on_one_domain_never_record_the_same_cloudonix_trunk() {
+    let f = fixture().await;
+    let made = json!([{"uuid": "U1", "name": "carrier-b", "direction": "public-outbound", "active": true}]);
+    f.carrier
+        .fail_after(
+            "GET",
+            COL_RE,
+            2,
+            wiremock::ResponseTemplate::new(200).set_body_json(json!([])),
+            wiremock::ResponseTemplate::new(200).set_body_json(made),
+        )
+        .await;
+    f.carrier
+        .answer_each(vec![
+            ("POST", COL_RE, 200, json!({"uuid": "U1"}).into(), 300),
+            ("PUT", ITEM_RE, 200, json!({}).into(), NOW),
+        ])
+        .await;
+    let body = json!({"name": "carrier-b", "settings": india()});
+    let (cx, cx2) = (trunks_path(&f.cx), trunks_path(&f.cx2));
+    let (first, second) = tokio::join!(
+        f.app.send(Method::POST, &cx, Some(&f.app.key), Some(body.clone())),
+        f.app.send(Method::POST, &cx2, Some(&f.app.key), Some(body.clone())),
+    );
+    let mut statuses = [first.status().as_u16(), second.status().as_u16()];
+    let refused: Vec<Value> = [first, second]
+        .into_iter()
+        .filter(|r| r.status() == 409)
+        .map(|r| async move { r.json::<Value>().await.unwrap() })
+        .collect::<futures_util::future::JoinAll<_>>()
+        .await;
+    statuses.sort();
+    assert_eq!(statuses, [200, 409]);
+    assert_eq!(
+        refused,
+        [json!({"detail": "A Cloudonix trunk named 'carrier-b' already exists"})]
+    );
+    let stored = f.names(&f.cx).await.len() + f.names(&f.cx2).await.len();
+    assert_eq!(stored, 1);
+    let puts = calls(&f.requests().await)
+        .into_iter()
+        .filter(|(m, _)| m == "PUT")
+        .count();
+    assert_eq!(puts, 0, "the recorded trunk is not deactivated");
+}
