@@ -180,15 +180,6 @@ impl Planned {
             ),
         }
     }
-
-    fn values(&self, applied: &Applied) -> (String, bool, Value, Option<String>) {
-        (
-            self.name.clone(),
-            self.enabled,
-            self.settings.clone(),
-            applied.external_id.clone(),
-        )
-    }
 }
 
 /// Runs `write` with what the carrier made; when it fails, what the carrier
@@ -199,8 +190,8 @@ async fn record<T: Send + 'static>(
     applied: Applied,
     write: impl FnOnce(&Connection, Values) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let (name, enabled, settings, external_id) = planned.values(&applied);
-    let (credentials, except) = (planned.credentials.clone(), planned.trunk);
+    let (name, enabled, settings) = (planned.name.clone(), planned.enabled, planned.settings.clone());
+    let (credentials, except, external_id) = (planned.credentials.clone(), planned.trunk, applied.external_id.clone());
     let written = state
         .write(move |c| {
             // Another configuration on the account may have recorded the same
