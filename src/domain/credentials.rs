@@ -215,6 +215,27 @@ impl Credentials {
         }
     }
 
+    /// Whether the account's API credentials are all there (Cloudonix's
+    /// first setup step; the others require theirs to be saved at all).
+    pub fn connected(&self) -> bool {
+        match self {
+            Credentials::Cloudonix(c) => !c.bearer_token.is_empty() && !c.domain_id.is_empty(),
+            _ => true,
+        }
+    }
+
+    /// A Telnyx configuration without the key that verifies its webhooks, or
+    /// a Vonage one without its signature secret (the warnings of TRUNKS.md
+    /// §4); blank counts as missing, since it verifies nothing either.
+    pub fn webhook_secret_missing(&self) -> bool {
+        let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
+        match self {
+            Credentials::Telnyx(c) => blank(&c.webhook_public_key),
+            Credentials::Vonage(c) => blank(&c.signature_secret),
+            _ => false,
+        }
+    }
+
     /// Reads `value` (at `loc`) as a `config` payload, reporting every problem.
     pub fn read(value: &Value, loc: Vec<Value>, r: &mut Reader) -> Option<Credentials> {
         let f = r.object(value, loc.clone())?;

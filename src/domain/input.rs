@@ -138,6 +138,13 @@ impl Reader {
         self.error("value_error", loc, format!("Value error, {text}"), input, None);
     }
 
+    /// A field validator's failure, as FastAPI answers it: the `ctx` holds
+    /// the raised exception, which its encoder turns into `{}`.
+    pub fn field_value_error(&mut self, loc: Vec<Value>, text: &str, input: Value) {
+        let ctx = Some(json!({"error": {}}));
+        self.error("value_error", loc, format!("Value error, {text}"), input, ctx);
+    }
+
     /// Rewrites the `input` of every error so far (to hide secrets a client sent).
     pub fn map_inputs(&mut self, mut f: impl FnMut(&mut Value)) {
         self.errors.iter_mut().for_each(|e| f(&mut e.input));

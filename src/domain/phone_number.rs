@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::address::CountryCode;
-use super::ids::WorkflowId;
+use super::ids::{TrunkId, WorkflowId};
 use super::input::{FromBody, Need, Reader, Text};
 
 /// The outcome of pushing a number's binding to its carrier (`provider_sync`).
@@ -74,6 +74,9 @@ pub struct NewPhoneNumber {
     /// the webhook to the carrier.
     #[schema(value_type = Option<i64>)]
     pub inbound_workflow_id: Option<WorkflowId>,
+    /// A trunk of the same configuration its calls dial out over.
+    #[schema(value_type = Option<i64>)]
+    pub telephony_trunk_id: Option<TrunkId>,
     #[schema(required = false, default = true)]
     pub is_active: bool,
     #[schema(required = false, default = false)]
@@ -94,6 +97,12 @@ pub struct PhoneNumberPatch {
     /// `true` unbinds the number (`null` is a 422).
     #[schema(required = false, default = false)]
     pub clear_inbound_workflow: bool,
+    /// Pins the number to this trunk of its configuration; wins over `clear_trunk`.
+    #[schema(value_type = Option<i64>)]
+    pub telephony_trunk_id: Option<TrunkId>,
+    /// `true` unpins the number from its trunk.
+    #[schema(required = false, default = false)]
+    pub clear_trunk: bool,
     pub is_active: Option<bool>,
     /// Must agree with the number's own country code.
     #[schema(value_type = Option<String>, min_length = 2, max_length = 2)]
@@ -130,6 +139,7 @@ impl FromBody for NewPhoneNumber {
         let country_code = read_country(r, &f);
         let label = r.text(&f, "label", Need::Optional, LABEL);
         let inbound_workflow_id = r.int(&f, "inbound_workflow_id", Need::Optional).map(WorkflowId);
+        let telephony_trunk_id = r.int(&f, "telephony_trunk_id", Need::Optional).map(TrunkId);
         let is_active = r.bool(&f, "is_active", Need::Optional).unwrap_or(true);
         let is_default_caller_id = r.bool(&f, "is_default_caller_id", Need::Optional).unwrap_or(false);
         let extra_metadata = r.dict(&f, "extra_metadata", Need::Optional).unwrap_or_default();
@@ -138,6 +148,7 @@ impl FromBody for NewPhoneNumber {
             country_code,
             label,
             inbound_workflow_id,
+            telephony_trunk_id,
             is_active,
             is_default_caller_id,
             extra_metadata,
@@ -152,6 +163,8 @@ impl FromBody for PhoneNumberPatch {
             label: r.text(&f, "label", Need::Optional, LABEL),
             inbound_workflow_id: r.int(&f, "inbound_workflow_id", Need::Optional).map(WorkflowId),
             clear_inbound_workflow: r.bool(&f, "clear_inbound_workflow", Need::NotNull).unwrap_or(false),
+            telephony_trunk_id: r.int(&f, "telephony_trunk_id", Need::Optional).map(TrunkId),
+            clear_trunk: r.bool(&f, "clear_trunk", Need::NotNull).unwrap_or(false),
             is_active: r.bool(&f, "is_active", Need::Optional),
             country_code: read_country(r, &f),
             extra_metadata: r.dict(&f, "extra_metadata", Need::Optional),
@@ -163,11 +176,21 @@ impl FromBody for PhoneNumberPatch {
 impl PhoneNumberPatch {
     /// The binding after this patch: a given id wins over `clear_inbound_workflow`.
     pub fn workflow_after(&self, current: Option<WorkflowId>) -> Option<WorkflowId> {
-        match (self.inbound_workflow_id, self.clear_inbound_workflow) {
-            (Some(id), _) => Some(id),
-            (None, true) => None,
-            (None, false) => current,
-        }
+        after(self.inbound_workflow_id, self.clear_inbound_workflow, current)
+    }
+
+    /// The trunk after this patch: a given id wins over `clear_trunk`.
+    pub fn trunk_after(&self, current: Option<TrunkId>) -> Option<TrunkId> {
+        after(self.telephony_trunk_id, self.clear_trunk, current)
+    }
+}
+
+/// A reference after a patch that may give it (`given`) or clear it.
+fn after<T>(given: Option<T>, clear: bool, current: Option<T>) -> Option<T> {
+    match (given, clear) {
+        (Some(id), _) => Some(id),
+        (None, true) => None,
+        (None, false) => current,
     }
 }
 
@@ -233,6 +256,23 @@ mod tests {
         assert_eq!(
             PhoneNumberPatch::default().workflow_after(Some(WorkflowId(3))),
             Some(WorkflowId(3))
+        );
+    }
+
+    #[test]
+    fn the_trunk_id_wins_over_clearing_and_null_clear_trunk_is_refused() {
+        let both = patch(json!({"telephony_trunk_id": 7, "clear_trunk": true})).unwrap();
+        assert_eq!(both.trunk_after(Some(TrunkId(3))), Some(TrunkId(7)));
+        let clear = patch(json!({"clear_trunk": true})).unwrap();
+        assert_eq!(clear.trunk_after(Some(TrunkId(3))), None);
+        assert_eq!(
+            PhoneNumberPatch::default().trunk_after(Some(TrunkId(3))),
+            Some(TrunkId(3))
+        );
+        let errors = patch(json!({"clear_trunk": null})).unwrap_err();
+        assert_eq!(
+            (errors[0].kind, errors[0].loc[1].as_str()),
+            ("bool_type", Some("clear_trunk"))
         );
     }
 

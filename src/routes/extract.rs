@@ -128,6 +128,15 @@ pub mod path {
 
     #[derive(IntoParams)]
     #[into_params(parameter_in = Path)]
+    pub struct TrunkPath {
+        #[param(minimum = 1)]
+        pub config_id: i64,
+        #[param(minimum = 1)]
+        pub trunk_id: i64,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
     pub struct WorkflowPath {
         #[param(minimum = 1)]
         pub workflow_id: i64,

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod phone_numbers;
 pub mod request_id;
+pub mod trunks;
 pub mod workflows;
 
 use actix_web::http::{header, Method, StatusCode};
@@ -77,6 +78,15 @@ pub struct HttpValidationError<'a> {
     // Not `required`, as the reference's document has it.
     #[schema(required = false)]
     pub detail: &'a [FieldError],
+}
+
+/// Runs `work` to its end even if the client goes away meanwhile (actix
+/// drops a request's future then): work that changes a carrier and then
+/// records it must not stop between the two.
+pub async fn to_the_end<T: 'static>(
+    work: impl std::future::Future<Output = Result<T, ApiError>> + 'static,
+) -> Result<T, ApiError> {
+    actix_web::rt::spawn(work).await.map_err(ApiError::internal)?
 }
 
 /// A resource whose unmatched methods answer the contract's JSON 405.
@@ -190,6 +200,12 @@ operations! {
         configs::update,
         configs::delete,
         configs::set_default_outbound,
+        configs::reactivate,
+        configs::warnings,
+        trunks::list,
+        trunks::create,
+        trunks::update,
+        trunks::delete,
         phone_numbers::list,
         phone_numbers::create,
         phone_numbers::get,

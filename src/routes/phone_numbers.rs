@@ -24,7 +24,8 @@ use crate::domain::phone_number::{needs_push, NewPhoneNumber, PhoneNumberPatch, 
 use crate::error::ApiError;
 use crate::providers::{Number, Ownership};
 use crate::records::{
-    check_config, check_unique_number, check_workflow, find_config, find_number as find, find_own_number, ADDRESS_TAKEN,
+    check_config, check_number_trunk, check_unique_number, check_workflow, find_config, find_number as find,
+    find_own_number, ADDRESS_TAKEN,
 };
 use crate::state::{AppState, CachedNumber};
 use crate::sync::{Deletion, NumberKey};
@@ -200,6 +201,7 @@ pub async fn create(
         .read(move |c| {
             let config = find_config(c, org_id, config_id)?;
             check_workflow(c, org_id, checked.inbound_workflow_id)?;
+            check_number_trunk(c, config_id, checked.telephony_trunk_id)?;
             let address = Address::parse(&checked.address, checked.country_code.as_ref())
                 .map_err(|e| invalid("", e, &checked.address))?;
             check_unique_number(c, org_id, &config, address.normalized())?;
@@ -229,11 +231,15 @@ pub async fn create(
     }
 
     let bound = new.inbound_workflow_id.is_some();
+    // Its configuration's trunk work waits for the write: the trunk it is
+    // pinned to is not being deleted (W6, W7), nor the configuration (W11).
+    let turn = state.config_locks.lock(config_id).await;
     let id = state
         .write(move |c| {
-            // Checked again in the transaction: either may have gone meanwhile.
+            // Checked again in the transaction: any may have gone meanwhile.
             let config = find_config(c, org_id, config_id)?;
             check_workflow(c, org_id, new.inbound_workflow_id)?;
+            check_number_trunk(c, config_id, new.telephony_trunk_id)?;
             let kind = config.credentials.kind();
             let row = NewRow {
                 org_id,
@@ -246,6 +252,7 @@ pub async fn create(
                 country_code: new.country_code.as_ref().map(|c| c.as_str()),
                 label: new.label.as_deref(),
                 inbound_workflow_id: new.inbound_workflow_id,
+                telephony_trunk_id: new.telephony_trunk_id,
                 is_active: new.is_active,
                 extra_metadata: &new.extra_metadata,
             };
@@ -263,6 +270,7 @@ pub async fn create(
             Ok(id)
         })
         .await?;
+    drop(turn);
 
     if bound {
         return push_current(&state, NumberKey { org_id, config_id, id }, &request_id).await;
@@ -298,11 +306,17 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let org_id = caller.org_id;
     let sync = state.sync.clone();
+    // A trunk being deleted is not pinned to meanwhile (W6, W7).
+    let pinning = match patch.telephony_trunk_id {
+        Some(_) => Some(state.config_locks.lock(config_id).await),
+        None => None,
+    };
     let needs_sync = state
         .write(move |c| {
             check_config(c, org_id, config_id)?;
             let number = find(c, config_id, id)?;
             check_workflow(c, org_id, patch.inbound_workflow_id)?;
+            check_number_trunk(c, config_id, patch.telephony_trunk_id)?;
             if let Some(address) = &patch.address {
                 if *address != number.address && *address != number.address_normalized {
                     let text = "address is immutable; delete the number and create it again";
@@ -322,6 +336,7 @@ pub async fn update(
             let changes = Changes {
                 label: patch.label.as_deref().or(number.label.as_deref()),
                 inbound_workflow_id: patch.workflow_after(number.inbound_workflow_id),
+                telephony_trunk_id: patch.trunk_after(number.telephony_trunk_id),
                 is_active: patch.is_active.unwrap_or(number.is_active),
                 country_code,
                 extra_metadata: extra_metadata.as_ref().unwrap_or(&number.extra_metadata),
@@ -331,6 +346,7 @@ pub async fn update(
             Ok(needs_push(after, number.last_provider_sync.as_ref()) || sync.is_pushing(id))
         })
         .await?;
+    drop(pinning);
 
     if needs_sync {
         return push_current(&state, NumberKey { org_id, config_id, id }, &request_id).await;

@@ -369,6 +369,7 @@ mod tests {
                     country_code: None,
                     label: None,
                     inbound_workflow_id: Some(workflow),
+                    telephony_trunk_id: None,
                     is_active: true,
                     extra_metadata: &Map::new(),
                 };

@@ -814,3 +814,45 @@ async fn old_calls_are_deleted_at_start() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+// ------------------------------------------------ parked configurations (TRUNKS.md §5.5)
+
+/// Runs `telebind configs ARGS` against `app`'s database, asserting success.
+fn configs_cli(app: &TestApp, args: &[&str]) {
+    let mut all = vec!["configs"];
+    all.extend_from_slice(args);
+    let out = app.cli(&all);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn a_parked_configuration_takes_no_calls_until_it_is_reactivated() {
+    for carrier in CARRIERS {
+        let l = line(carrier).await;
+        let id = l.cfg.to_string();
+        configs_cli(&l.app, &["deactivate", &id, "--reason", "parked"]);
+        let (headers, body) = start(carrier, "CA-parked", "+14155550100", "11111111111111111111");
+        let answer = post(&l.app, "", &headers, body.as_bytes()).await;
+        assert_eq!(answer, rejected(carrier), "{carrier:?}");
+        assert!(logged_calls(&l.app).await.is_empty(), "{carrier:?}");
+
+        configs_cli(&l.app, &["reactivate", &id]);
+        let (headers, body) = start(carrier, "CA-back", "+14155550100", "22222222222222222222");
+        let answer = post(&l.app, "", &headers, body.as_bytes()).await;
+        let calls = logged_calls(&l.app).await;
+        assert_eq!(calls.len(), 1, "{carrier:?}");
+        assert_eq!(answer, connected(carrier, &l.workflow["id"], &calls[0]["id"]));
+    }
+    // Plivo without an account id: the candidates found by the called number.
+    let l = line(Carrier::Plivo).await;
+    configs_cli(&l.app, &["deactivate", &l.cfg.to_string(), "--reason", "parked"]);
+    let answer = post(
+        &l.app,
+        "",
+        &plivo_headers(PLIVO_SIG, PLIVO_NONCE),
+        PLIVO_BODY.as_bytes(),
+    )
+    .await;
+    assert_eq!(answer, rejected(Carrier::Plivo));
+    assert!(logged_calls(&l.app).await.is_empty());
+}
