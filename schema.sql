@@ -124,3 +124,9 @@ CREATE TABLE inbound_calls (
 CREATE UNIQUE INDEX inbound_calls_call ON inbound_calls(provider, call_id);
 CREATE INDEX inbound_calls_by_org ON inbound_calls(org_id, id);
 CREATE INDEX inbound_calls_by_age ON inbound_calls(created_at);
+
+-- version: 6
+-- The inbound router's number lookups (the called number in the verified
+-- configurations, and Plivo's candidates by number) are point reads on the
+-- actix worker: one indexed search, not a scan of a configuration's numbers.
+CREATE INDEX phone_numbers_by_address ON phone_numbers(provider, address_normalized);

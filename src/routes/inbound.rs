@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use rusqlite::Connection;
 
 use crate::config::InboundConfig;
-use crate::db::{self, calls::Candidate, calls::InboundCall};
+use crate::db::{self, calls::CalledRow, calls::Candidate, calls::InboundCall};
 use crate::domain::ids::{ConfigId, OrgId};
 use crate::error::ApiError;
 use crate::inbound::document::{self, Document};
@@ -112,8 +112,9 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &AppState, router: 
     };
     let fields = CallFields::read(carrier, &params);
 
+    // Point reads on this worker (issue 11): configuration rows only, before auth.
     let lookup = (fields.account.clone(), fields.to.clone());
-    let candidates = match state.read(move |c| Ok(candidates(c, carrier, lookup)?)).await {
+    let candidates = match state.point(move |c| Ok(candidates(c, carrier, &lookup)?)).await {
         Ok(candidates) => candidates,
         Err(e) => return internal(e),
     };
@@ -152,15 +153,14 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &AppState, router: 
         );
         return reject();
     };
-    let pending = PendingCall {
-        provider: carrier.kind().as_str(),
+    let call = StartedCall {
+        carrier,
         call_id,
         fields,
         verified: verified.iter().map(|c| (c.config_id, c.org_id)).collect(),
-        media_target: !inbound.media_ws_url.is_empty(),
     };
-    match state.write(move |c| record(c, &pending)).await {
-        Ok(Some(call)) => answer(carrier, &call, inbound),
+    match start(state, call).await {
+        Ok(Some(row)) => answer(carrier, &row, inbound),
         Ok(None) => reject(),
         Err(e) => internal(e),
     }
@@ -197,12 +197,12 @@ fn internal(e: ApiError) -> Document {
 fn candidates(
     conn: &Connection,
     carrier: Carrier,
-    (account, to): (Option<String>, Option<String>),
+    (account, to): &(Option<String>, Option<String>),
 ) -> rusqlite::Result<Vec<Candidate>> {
     let provider = carrier.kind().as_str();
     match (account, to) {
-        (Some(account), _) => db::calls::candidates(conn, provider, &account),
-        (None, Some(to)) if carrier == Carrier::Plivo => match called_form(&to) {
+        (Some(account), _) => db::calls::candidates(conn, provider, account),
+        (None, Some(to)) if carrier == Carrier::Plivo => match called_form(to) {
             CalledForm::Exact(address) => db::calls::candidates_by_number(conn, provider, &address),
             _ => Ok(Vec::new()),
         },
@@ -243,95 +243,121 @@ fn verify<'a>(
 }
 
 /// A verified start request, to decide and record.
-struct PendingCall {
-    provider: &'static str,
+struct StartedCall {
+    carrier: Carrier,
     call_id: String,
     fields: CallFields,
     /// The verified configurations, with their organizations, oldest first.
     verified: Vec<(ConfigId, OrgId)>,
-    media_target: bool,
 }
 
 /// The call's row: the first one when the carrier retries (§2.4), else a
 /// new one with the decision. `None` when the call id is already recorded
-/// under configurations that did not sign this request.
-fn record(conn: &Connection, call: &PendingCall) -> Result<Option<InboundCall>, ApiError> {
-    let config_ids: Vec<ConfigId> = call.verified.iter().map(|(config, _)| *config).collect();
-    if let Some(first) = db::calls::find(conn, call.provider, &call.call_id)? {
-        if config_ids.contains(&first.telephony_configuration_id) {
-            return Ok(Some(first));
-        }
-        log::warn!(
-            "inbound {}: call id {} is recorded under another account",
-            call.provider,
-            call.call_id
-        );
-        return Ok(None);
+/// under configurations that did not sign this request. Everything but the
+/// insert is a point read on this worker; the insert goes to the writer.
+async fn start(state: &AppState, call: StartedCall) -> Result<Option<InboundCall>, ApiError> {
+    let provider = call.carrier.kind().as_str();
+    let call_id = call.call_id.clone();
+    if let Some(first) = state
+        .point(move |c| Ok(db::calls::find(c, provider, &call_id)?))
+        .await?
+    {
+        return Ok(retried(&call, first));
     }
-    let to = call.fields.to.as_deref().unwrap_or("");
-    let addresses = match called_form(to) {
+    let config_ids: Vec<ConfigId> = call.verified.iter().map(|(config, _)| *config).collect();
+    let (addresses, number) = called_number(state, provider, &call.fields, config_ids).await?;
+    let called = number.as_ref().map(|n| CalledNumber {
+        is_active: n.is_active,
+        workflow_id: n.workflow_id,
+        workflow_in_org: n.workflow_in_org,
+    });
+    let outcome = decide(called.as_ref(), !state.config.inbound.media_ws_url.is_empty());
+    let (config_id, org_id) = number.as_ref().map_or(call.verified[0], |n| (n.config_id, n.org_id));
+    let to_normalized = number
+        .as_ref()
+        .map(|n| n.address.clone())
+        .or_else(|| addresses.into_iter().next());
+    let fields = call.fields.clone();
+    let call_id = call.call_id.clone();
+    let (row, inserted) = state
+        .write(move |c| {
+            let new = db::calls::NewCall {
+                org_id,
+                provider,
+                call_id: &call_id,
+                config_id,
+                phone_number_id: number.as_ref().map(|n| n.id),
+                workflow_id: number
+                    .as_ref()
+                    .and_then(|n| n.workflow_id)
+                    .filter(|_| outcome != Outcome::WorkflowNotFound),
+                from_number: fields.from.as_deref(),
+                to_number: fields.to.as_deref(),
+                to_normalized: to_normalized.as_deref(),
+                outcome: outcome.as_str(),
+            };
+            Ok(db::calls::insert_once(c, &new)?)
+        })
+        .await?;
+    Ok(if inserted { Some(row) } else { retried(&call, row) })
+}
+
+/// The recorded call `first`, which this request retries, unless it was
+/// recorded under configurations that did not sign this request.
+fn retried(call: &StartedCall, first: InboundCall) -> Option<InboundCall> {
+    if call
+        .verified
+        .iter()
+        .any(|(config, _)| *config == first.telephony_configuration_id)
+    {
+        return Some(first);
+    }
+    log::warn!(
+        "inbound {}: call id {} is recorded under another account",
+        call.carrier.kind().as_str(),
+        call.call_id
+    );
+    None
+}
+
+/// The canonical forms of the called number (§5) and the number found at
+/// one of them in `config_ids`; several matches are refused, as none.
+async fn called_number(
+    state: &AppState,
+    provider: &'static str,
+    fields: &CallFields,
+    config_ids: Vec<ConfigId>,
+) -> Result<(Vec<String>, Option<CalledRow>), ApiError> {
+    let to = fields.to.clone().unwrap_or_default();
+    let addresses = match called_form(&to) {
         CalledForm::Exact(address) => vec![address],
         CalledForm::National => {
-            let hints = match &call.fields.to_country {
+            let hints = match &fields.to_country {
                 Some(country) => vec![country.clone()],
-                None => db::calls::country_codes(conn, &config_ids)?,
+                // Reads every number of the configurations: the blocking pool's work.
+                None => {
+                    let ids = config_ids.clone();
+                    state.read(move |c| Ok(db::calls::country_codes(c, &ids)?)).await?
+                }
             };
-            let mut addresses: Vec<String> = hints.iter().filter_map(|h| with_hint(to, h)).collect();
+            let mut addresses: Vec<String> = hints.iter().filter_map(|h| with_hint(&to, h)).collect();
             addresses.dedup();
             addresses
         }
         CalledForm::Invalid => Vec::new(),
     };
-    let mut found = Vec::new();
-    for address in &addresses {
-        found.extend(
-            db::calls::called_numbers(conn, &config_ids, address)?
-                .into_iter()
-                .map(|n| (address, n)),
-        );
+    if addresses.is_empty() {
+        return Ok((addresses, None));
     }
+    let wanted = addresses.clone();
+    let mut found = state
+        .point(move |c| Ok(db::calls::called_numbers(c, provider, &config_ids, &wanted)?))
+        .await?;
     if found.len() > 1 {
-        log::warn!(
-            "inbound {}: {to} matches {} numbers; refusing",
-            call.provider,
-            found.len()
-        );
+        log::warn!("inbound {provider}: {to} matches {} numbers; refusing", found.len());
         found.clear();
     }
-    let number = found.pop();
-    let called = number.as_ref().map(|(_, n)| CalledNumber {
-        is_active: n.is_active,
-        workflow_id: n.workflow_id,
-        workflow_in_org: n.workflow_in_org,
-    });
-    let outcome = decide(called.as_ref(), call.media_target);
-    let (config_id, org_id) = match &number {
-        Some((_, n)) => (n.config_id, n.org_id),
-        None => call.verified[0],
-    };
-    let to_normalized = number
-        .as_ref()
-        .map(|(a, _)| a.as_str())
-        .or(addresses.first().map(String::as_str));
-    let row = db::calls::insert(
-        conn,
-        &db::calls::NewCall {
-            org_id,
-            provider: call.provider,
-            call_id: &call.call_id,
-            config_id,
-            phone_number_id: number.as_ref().map(|(_, n)| n.id),
-            workflow_id: number
-                .as_ref()
-                .and_then(|(_, n)| n.workflow_id)
-                .filter(|_| outcome != Outcome::WorkflowNotFound),
-            from_number: call.fields.from.as_deref(),
-            to_number: call.fields.to.as_deref(),
-            to_normalized,
-            outcome: outcome.as_str(),
-        },
-    )?;
-    Ok(Some(row))
+    Ok((addresses, found.pop()))
 }
 
 /// The document of a recorded call: the same for the first request and
