@@ -1,8 +1,8 @@
 //! Prometheus metrics, named and described in this one place: the code that
 //! counts calls the function for its metric, so names and labels cannot
 //! drift apart. `GET /metrics` renders them (`routes::metrics`); it needs no
-//! API key by design (see `server.metrics_bind`). A new metric (the inbound
-//! router's decisions, by carrier and outcome) gets its function here.
+//! API key by design (see `server.metrics_bind`). A new metric gets its
+//! function here.
 //!
 //! One recorder serves the whole process: the `metrics` facade lets the
 //! writer thread and the sync pool count without a handle passed down to them.
@@ -20,6 +20,7 @@ const PUSH_SECONDS: &str = "telebind_carrier_push_duration_seconds";
 const WRITER_QUEUE: &str = "telebind_writer_queue_depth";
 const WRITER_BATCH: &str = "telebind_writer_batch_size";
 const KEY_CACHE: &str = "telebind_api_key_cache_lookups_total";
+const INBOUND: &str = "telebind_inbound_decisions_total";
 
 /// Seconds: from a cached read (well under a millisecond) to a push that
 /// reaches `sync.timeout_ms`.
@@ -79,6 +80,11 @@ fn describe() {
         KEY_CACHE,
         "API key lookups, by result: hit (cached) or miss (read from the database)"
     );
+    describe_counter!(
+        INBOUND,
+        "Inbound call requests, by carrier and outcome: a call-log outcome, retry (a call already \
+         recorded), or pre_auth_reject (refused before a signature verified, by cause)"
+    );
 }
 
 /// An answered request; `route` is the matched pattern, never the raw path,
@@ -114,4 +120,16 @@ pub fn writer_batch(writes: usize) {
 
 pub fn key_cache_lookup(hit: bool) {
     counter!(KEY_CACHE, "result" => if hit { "hit" } else { "miss" }).increment(1);
+}
+
+/// A verified start request of the inbound router: `outcome` is its
+/// call-log outcome, or `retry` for a call already recorded.
+pub fn inbound_decision(carrier: &'static str, outcome: &'static str) {
+    counter!(INBOUND, "carrier" => carrier, "outcome" => outcome).increment(1);
+}
+
+/// An inbound request refused before any signature verified, and why
+/// (INBOUND.md §10: counted per carrier and cause).
+pub fn inbound_refused(carrier: &'static str, cause: &'static str) {
+    counter!(INBOUND, "carrier" => carrier, "outcome" => "pre_auth_reject", "cause" => cause).increment(1);
 }

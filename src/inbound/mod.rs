@@ -31,6 +31,9 @@ pub enum PreAuthCause {
     BadSignature,
     /// A Plivo or Vobiz nonce seen before.
     Replayed,
+    /// The replay cache is full of live entries: signed requests are
+    /// refused until some expire, never let through unchecked.
+    CacheFull,
 }
 
 impl PreAuthCause {
@@ -40,6 +43,18 @@ impl PreAuthCause {
             PreAuthCause::NoCandidate => "no configuration for the account",
             PreAuthCause::BadSignature => "missing or invalid signature",
             PreAuthCause::Replayed => "replayed nonce",
+            PreAuthCause::CacheFull => "the replay cache is full; signed requests are refused until entries expire",
+        }
+    }
+
+    /// The metric's `cause` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            PreAuthCause::Malformed => "malformed",
+            PreAuthCause::NoCandidate => "no_candidate",
+            PreAuthCause::BadSignature => "bad_signature",
+            PreAuthCause::Replayed => "replayed",
+            PreAuthCause::CacheFull => "cache_full",
         }
     }
 }

@@ -47,6 +47,7 @@ struct Refusals {
 impl Router {
     /// Counts a pre-auth reject; logs at most one line a second per cause.
     fn refused(&self, carrier: Carrier, cause: PreAuthCause) {
+        crate::metrics::inbound_refused(carrier.kind().as_str(), cause.label());
         let mut all = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
         let entry = all.entry((carrier, cause)).or_default();
         entry.count += 1;
@@ -136,7 +137,7 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &AppState, router: 
                 return reject();
             }
             NonceUse::Full => {
-                log::error!("inbound: the nonce cache is full; refusing signed requests until nonces expire");
+                router.refused(carrier, PreAuthCause::CacheFull);
                 return reject();
             }
         }
@@ -159,10 +160,24 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &AppState, router: 
         fields,
         verified: verified.iter().map(|c| (c.config_id, c.org_id)).collect(),
     };
-    match start(state, call).await {
-        Ok(Some(row)) => answer(carrier, &row, inbound),
-        Ok(None) => reject(),
-        Err(e) => internal(e),
+    let recorded = match start(state, call).await {
+        Ok(recorded) => recorded,
+        Err(e) => return internal(e),
+    };
+    let provider = carrier.kind().as_str();
+    match recorded {
+        Recorded::First(row) => {
+            crate::metrics::inbound_decision(provider, outcome_name(&row));
+            answer(carrier, &row, inbound)
+        }
+        Recorded::Again(row) => {
+            crate::metrics::inbound_decision(provider, "retry");
+            answer(carrier, &row, inbound)
+        }
+        Recorded::Elsewhere => {
+            crate::metrics::inbound_decision(provider, "retry");
+            reject()
+        }
     }
 }
 
@@ -251,11 +266,25 @@ struct StartedCall {
     verified: Vec<(ConfigId, OrgId)>,
 }
 
+/// What a verified start request came to in the call log.
+enum Recorded {
+    /// A new row, with the decision.
+    First(InboundCall),
+    /// The row of the call this request retries (§2.4).
+    Again(InboundCall),
+    /// The call id is recorded under configurations that did not sign this request.
+    Elsewhere,
+}
+
+/// The call-log outcome of `row`, as the metric's label.
+fn outcome_name(row: &InboundCall) -> &'static str {
+    Outcome::parse(&row.outcome).map_or("unknown", Outcome::as_str)
+}
+
 /// The call's row: the first one when the carrier retries (§2.4), else a
-/// new one with the decision. `None` when the call id is already recorded
-/// under configurations that did not sign this request. Everything but the
-/// insert is a point read on this worker; the insert goes to the writer.
-async fn start(state: &AppState, call: StartedCall) -> Result<Option<InboundCall>, ApiError> {
+/// new one with the decision. Everything but the insert is a point read on
+/// this worker; the insert goes to the writer.
+async fn start(state: &AppState, call: StartedCall) -> Result<Recorded, ApiError> {
     let provider = call.carrier.kind().as_str();
     let call_id = call.call_id.clone();
     if let Some(first) = state
@@ -299,25 +328,29 @@ async fn start(state: &AppState, call: StartedCall) -> Result<Option<InboundCall
             Ok(db::calls::insert_once(c, &new)?)
         })
         .await?;
-    Ok(if inserted { Some(row) } else { retried(&call, row) })
+    Ok(if inserted {
+        Recorded::First(row)
+    } else {
+        retried(&call, row)
+    })
 }
 
 /// The recorded call `first`, which this request retries, unless it was
 /// recorded under configurations that did not sign this request.
-fn retried(call: &StartedCall, first: InboundCall) -> Option<InboundCall> {
+fn retried(call: &StartedCall, first: InboundCall) -> Recorded {
     if call
         .verified
         .iter()
         .any(|(config, _)| *config == first.telephony_configuration_id)
     {
-        return Some(first);
+        return Recorded::Again(first);
     }
     log::warn!(
         "inbound {}: call id {} is recorded under another account",
         call.carrier.kind().as_str(),
         call.call_id
     );
-    None
+    Recorded::Elsewhere
 }
 
 /// The canonical forms of the called number (§5) and the number found at

@@ -42,7 +42,7 @@ const VOBIZ_SIG_V3: &str = "eRzS1c5wXwhFV94eVmsFyrtNM6i1bGBp8w3X4oEUhF4=";
 const VOBIZ_SIG_V2: &str = "yZLwMlb96t8haaFbpY+IbzYLh08rWiM9Ke6LF5XKBk4=";
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Carrier {
+pub(crate) enum Carrier {
     Twilio,
     Plivo,
     Vobiz,
@@ -84,14 +84,14 @@ async fn number(app: &TestApp, cfg: &Value, address: &str, workflow: Option<&Val
 }
 
 /// One carrier line: its configuration, `+14155550100` bound to a workflow.
-struct Line {
-    app: TestApp,
+pub(crate) struct Line {
+    pub(crate) app: TestApp,
     cfg: Value,
     workflow: Value,
     number: Value,
 }
 
-async fn line(carrier: Carrier) -> Line {
+pub(crate) async fn line(carrier: Carrier) -> Line {
     line_with(carrier, |_| {}).await
 }
 
@@ -109,7 +109,7 @@ async fn line_with(carrier: Carrier, configure: impl FnOnce(&mut Config)) -> Lin
 }
 
 /// A carrier's answer: asserted HTTP 200, `application/xml`, well-formed XML.
-async fn post(app: &TestApp, query: &str, headers: &[(&str, String)], body: &[u8]) -> String {
+pub(crate) async fn post(app: &TestApp, query: &str, headers: &[(&str, String)], body: &[u8]) -> String {
     let url = if query.is_empty() {
         format!("{}{RUN}", app.address)
     } else {
@@ -183,7 +183,7 @@ fn vobiz_signature(token: &str, nonce: &str) -> String {
     b64(&hmac256(token, &format!("{BASE}{RUN}.{nonce}")))
 }
 
-fn twilio_headers(sig: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn twilio_headers(sig: &str) -> Vec<(&'static str, String)> {
     vec![("X-Twilio-Signature", sig.to_string())]
 }
 
@@ -203,7 +203,7 @@ fn vobiz_headers(sig: &str, nonce: &str) -> Vec<(&'static str, String)> {
 
 /// A start request of `carrier` for `call_id` to `to`, correctly signed
 /// (Plivo and Vobiz with the fresh `nonce`).
-fn start(carrier: Carrier, call_id: &str, to: &str, nonce: &str) -> (Vec<(&'static str, String)>, String) {
+pub(crate) fn start(carrier: Carrier, call_id: &str, to: &str, nonce: &str) -> (Vec<(&'static str, String)>, String) {
     let to = to.replace('+', "%2B");
     match carrier {
         Carrier::Twilio => {
