@@ -211,6 +211,13 @@ pub fn insert_once(conn: &Connection, call: &NewCall) -> rusqlite::Result<(Inbou
     }
 }
 
+/// Sets the outcome of call `id` (a Telnyx call once its answer took).
+pub fn set_outcome(conn: &Connection, id: CallId, outcome: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE inbound_calls SET outcome = ?2 WHERE id = ?1")?
+        .execute(params![id, outcome])?;
+    Ok(())
+}
+
 /// What the list shows; `None` is no filter.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
