@@ -10,6 +10,7 @@ mod disk_full;
 mod errors;
 mod helpers;
 mod inbound;
+mod inbound_json;
 mod metrics;
 mod mock_carrier;
 mod paging;
