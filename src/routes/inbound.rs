@@ -140,19 +140,11 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &AppState, router: 
         fields,
         verified,
     };
-    let provider = carrier.kind().as_str();
     match start(state, &call).await {
-        Ok(Recorded::First(row)) => {
-            let (document, outcome) = deliver(state, &call, row).await;
-            crate::metrics::inbound_decision(provider, outcome.as_str());
-            document
-        }
-        Ok(Recorded::Again(row)) => {
-            crate::metrics::inbound_decision(provider, "retry");
-            deliver(state, &call, row).await.0
-        }
+        Ok(Recorded::First(row)) => deliver(state, &call, row, true).await,
+        Ok(Recorded::Again(row)) => deliver(state, &call, row, false).await,
         Ok(Recorded::Elsewhere) => {
-            crate::metrics::inbound_decision(provider, "retry");
+            crate::metrics::inbound_decision(carrier.kind().as_str(), "retry");
             reject()
         }
         Err(e) => internal(e),
@@ -469,30 +461,40 @@ fn media_target(call: &InboundCall, inbound: &InboundConfig) -> Option<String> {
     ))
 }
 
-/// The answer to a recorded call, and its outcome. Built from the row
-/// alone, so a retry gets what the first request got; Telnyx is answered
-/// or rejected through its API.
-async fn deliver(state: &AppState, call: &StartedCall, row: InboundCall) -> (Document, Outcome) {
+/// The answer to a recorded call (`first`: recorded by this request, else
+/// a retry of it), counted as a decision. Built from the row alone, so a
+/// retry gets what the first request got; Telnyx is answered or rejected
+/// through its API.
+async fn deliver(state: &AppState, call: &StartedCall, row: InboundCall, first: bool) -> Document {
     let inbound = &state.config.inbound;
     let outcome = Outcome::parse(&row.outcome).unwrap_or(Outcome::NumberNotConfigured);
     if call.carrier == Carrier::Telnyx {
-        return telnyx(state, call, row, outcome).await;
+        return telnyx(state, call, row, outcome, first).await;
     }
-    let document = match media_target(&row, inbound) {
+    count(call.carrier, first, outcome);
+    match media_target(&row, inbound) {
         Some(url) => document::connect(call.carrier, &url, row.id, &row.call_id),
         None => document::reject(call.carrier, &inbound.reject_message),
-    };
-    (document, outcome)
+    }
+}
+
+/// Counts a verified start: its outcome when it made the row, else a retry.
+fn count(carrier: Carrier, first: bool, outcome: Outcome) {
+    let decision = if first { outcome.as_str() } else { "retry" };
+    crate::metrics::inbound_decision(carrier.kind().as_str(), decision);
 }
 
 /// Telnyx ignores webhook bodies: a call is answered with a stream, or
 /// rejected, by a Call Control command (§4.4), off the async workers and
 /// within `sync.timeout_ms`. A call answered before gets nothing new; one
 /// whose answer failed is answered again with the same `command_id`.
-async fn telnyx(state: &AppState, call: &StartedCall, row: InboundCall, outcome: Outcome) -> (Document, Outcome) {
+async fn telnyx(state: &AppState, call: &StartedCall, row: InboundCall, outcome: Outcome, first: bool) -> Document {
     let stream_url = media_target(&row, &state.config.inbound);
     let command = match (outcome, stream_url) {
-        (Outcome::Routed, Some(_)) => return (document::telnyx("ok"), outcome),
+        (Outcome::Routed, Some(_)) => {
+            count(Carrier::Telnyx, first, outcome);
+            return document::telnyx("ok");
+        }
         (_, Some(stream_url)) => CallCommand::Answer { stream_url },
         (_, None) => CallCommand::Reject,
     };
@@ -502,17 +504,16 @@ async fn telnyx(state: &AppState, call: &StartedCall, row: InboundCall, outcome:
         .find(|c| c.config_id == row.telephony_configuration_id)
     else {
         // `retried` let the row through only under a verified configuration.
-        return (document::telnyx("error"), outcome);
+        return document::telnyx("error");
     };
     let answering = matches!(command, CallCommand::Answer { .. });
     let (carriers, creds, call_id) = (state.carriers.clone(), config.credentials.clone(), row.call_id.clone());
     let sent = web::block(move || carriers.telnyx_command(&creds, &call_id, &command))
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
-    match (answering, sent) {
+    let (document, outcome) = match (answering, sent) {
         (true, Ok(())) => {
-            let id = row.id;
-            let routed = Outcome::Routed.as_str();
+            let (id, routed) = (row.id, Outcome::Routed.as_str());
             if let Err(e) = state.write(move |c| Ok(db::calls::set_outcome(c, id, routed)?)).await {
                 log::error!("inbound telnyx: call {id} was answered but not recorded as routed: {e}");
             }
@@ -528,5 +529,7 @@ async fn telnyx(state: &AppState, call: &StartedCall, row: InboundCall, outcome:
             }
             (document::telnyx("rejected"), outcome)
         }
-    }
+    };
+    count(Carrier::Telnyx, first, outcome);
+    document
 }

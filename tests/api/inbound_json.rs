@@ -864,6 +864,47 @@ async fn a_hanging_telnyx_answer_holds_up_no_other_request() {
     assert_eq!(pending.await.unwrap(), telnyx_status("error"));
 }
 
+#[tokio::test]
+async fn a_telnyx_answer_is_recorded_even_when_telnyx_stops_waiting_for_the_webhook() {
+    let l = line_with(Carrier::Telnyx, |c| c.sync.timeout_ms = 10_000).await;
+    l.carrier.server.reset().await;
+    l.carrier
+        .answer(
+            "POST",
+            COMMANDS,
+            200,
+            json!({"data": {"result": "ok"}}),
+            Duration::from_millis(1500),
+        )
+        .await;
+    let vector = telnyx_signed(&telnyx_key(), NOW, TELNYX_BODY);
+    let impatient = l
+        .app
+        .client
+        .post(format!("{}{RUN}", l.app.address))
+        .header("Content-Type", vector.content_type)
+        .header(vector.headers[0].0, vector.headers[0].1.as_str())
+        .header(vector.headers[1].0, vector.headers[1].1.as_str())
+        .body(vector.body.clone())
+        .timeout(Duration::from_millis(200))
+        .send()
+        .await;
+    assert!(impatient.is_err(), "the webhook gave up before the answer came back");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let calls = logged_calls(&l.app).await;
+        if calls.first().is_some_and(|c| c["outcome"] == "routed") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the answer that took was never recorded: {calls:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(commands(&l.carrier).await.len(), 1);
+}
+
 // ------------------------------------------------------------ bad input
 
 #[tokio::test]
