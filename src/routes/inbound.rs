@@ -2,7 +2,8 @@
 //! number (INBOUND.md §1). No API key: the carrier's signature is verified
 //! against the configurations of the claimed account before any number or
 //! workflow is read, and every pre-auth failure gets the same bytes.
-//! Every outcome of a POST is HTTP 200 with the carrier's document.
+//! Every outcome of a POST is HTTP 200 with the carrier's document; Telnyx,
+//! which ignores documents, is answered through its Call Control API.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -905,6 +905,29 @@ async fn a_telnyx_answer_is_recorded_even_when_telnyx_stops_waiting_for_the_webh
     assert_eq!(commands(&l.carrier).await.len(), 1);
 }
 
+#[tokio::test]
+async fn the_reject_line_is_json_encoded_for_vonage_and_escaped_for_cloudonix() {
+    let line_text = r#"Closed <today> & "tomorrow""#;
+    for carrier in [Carrier::Vonage, Carrier::Cloudonix] {
+        let l = line_with(carrier, |c| c.inbound.reject_message = line_text.into()).await;
+        let answer = send(&l.app, &start(carrier, "call-unknown", "+14155550199")).await;
+        match carrier {
+            Carrier::Vonage => assert_eq!(
+                serde_json::from_str::<Value>(&answer.body).unwrap(),
+                json!([{"action": "talk", "text": line_text}])
+            ),
+            _ => assert!(
+                answer
+                    .body
+                    .contains("<Say voice=\"alice\">Closed &lt;today&gt; &amp; &quot;tomorrow&quot;</Say>"),
+                "{}",
+                answer.body
+            ),
+        }
+        assert_eq!(logged_calls(&l.app).await[0]["outcome"], "number_not_configured");
+    }
+}
+
 // ------------------------------------------------------------ bad input
 
 #[tokio::test]
