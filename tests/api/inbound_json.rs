@@ -96,6 +96,13 @@ impl Respond for CallControl {
     }
 }
 
+/// Call Control answering every command after `delay`.
+async fn slow_call_control(carrier: &MockCarrier, delay: Duration) {
+    carrier.server.reset().await;
+    let ok = json!({"data": {"result": "ok"}});
+    carrier.answer("POST", COMMANDS, 200, ok, delay).await;
+}
+
 /// The Call Control requests the mock received (binds' pushes aside).
 async fn commands(carrier: &MockCarrier) -> Vec<Request> {
     carrier
@@ -205,7 +212,7 @@ struct Answer {
     body: String,
 }
 
-async fn send(app: &TestApp, sent: &Sent) -> Answer {
+fn request(app: &TestApp, sent: &Sent) -> reqwest::RequestBuilder {
     let mut request = app
         .client
         .post(format!("{}{RUN}", app.address))
@@ -214,7 +221,11 @@ async fn send(app: &TestApp, sent: &Sent) -> Answer {
     for (name, value) in &sent.headers {
         request = request.header(*name, value.as_str());
     }
-    let response = request.send().await.unwrap();
+    request
+}
+
+async fn send(app: &TestApp, sent: &Sent) -> Answer {
+    let response = request(app, sent).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
     let body = response.text().await.unwrap();
@@ -809,16 +820,7 @@ async fn a_verified_telnyx_call_that_cannot_be_routed_is_rejected_through_the_ap
 #[tokio::test]
 async fn a_telnyx_answer_that_hangs_returns_within_the_deadline_as_answer_failed() {
     let l = line(Carrier::Telnyx).await;
-    l.carrier.server.reset().await;
-    l.carrier
-        .answer(
-            "POST",
-            COMMANDS,
-            200,
-            json!({"data": {"result": "ok"}}),
-            Duration::from_secs(30),
-        )
-        .await;
+    slow_call_control(&l.carrier, Duration::from_secs(30)).await;
     let started = Instant::now();
     let answer = send(&l.app, &telnyx_signed(&telnyx_key(), NOW, TELNYX_BODY)).await;
     let elapsed = started.elapsed();
@@ -832,16 +834,7 @@ async fn a_telnyx_answer_that_hangs_returns_within_the_deadline_as_answer_failed
 #[tokio::test]
 async fn a_hanging_telnyx_answer_holds_up_no_other_request() {
     let l = line_with(Carrier::Telnyx, |c| c.sync.timeout_ms = 5000).await;
-    l.carrier.server.reset().await;
-    l.carrier
-        .answer(
-            "POST",
-            COMMANDS,
-            200,
-            json!({"data": {"result": "ok"}}),
-            Duration::from_secs(30),
-        )
-        .await;
+    slow_call_control(&l.carrier, Duration::from_secs(30)).await;
     let app = Arc::new(l.app);
     let pending = {
         let app = app.clone();
@@ -867,25 +860,9 @@ async fn a_hanging_telnyx_answer_holds_up_no_other_request() {
 #[tokio::test]
 async fn a_telnyx_answer_is_recorded_even_when_telnyx_stops_waiting_for_the_webhook() {
     let l = line_with(Carrier::Telnyx, |c| c.sync.timeout_ms = 10_000).await;
-    l.carrier.server.reset().await;
-    l.carrier
-        .answer(
-            "POST",
-            COMMANDS,
-            200,
-            json!({"data": {"result": "ok"}}),
-            Duration::from_millis(1500),
-        )
-        .await;
+    slow_call_control(&l.carrier, Duration::from_millis(1500)).await;
     let vector = telnyx_signed(&telnyx_key(), NOW, TELNYX_BODY);
-    let impatient = l
-        .app
-        .client
-        .post(format!("{}{RUN}", l.app.address))
-        .header("Content-Type", vector.content_type)
-        .header(vector.headers[0].0, vector.headers[0].1.as_str())
-        .header(vector.headers[1].0, vector.headers[1].1.as_str())
-        .body(vector.body.clone())
+    let impatient = request(&l.app, &vector)
         .timeout(Duration::from_millis(200))
         .send()
         .await;
