@@ -153,3 +153,9 @@ ALTER TABLE telephony_configurations ADD COLUMN inactive_reason TEXT CHECK (
     (length(inactive_reason) <= 255 OR inactive_reason IS NULL)
     AND ((inactive = 0 AND inactive_since IS NULL AND inactive_reason IS NULL)
          OR (inactive = 1 AND inactive_since IS NOT NULL)));
+
+-- version: 7
+-- The inbound router's number lookups (the called number in the verified
+-- configurations, and Plivo's candidates by number) are point reads on the
+-- actix worker: one indexed search, not a scan of a configuration's numbers.
+CREATE INDEX phone_numbers_by_address ON phone_numbers(provider, address_normalized);

@@ -8,6 +8,10 @@
 --   inbound-N  POST the signed Twilio starts of DIR/inbound-N.txt, each once
 --              (threads take alternate lines, so no CallSid is sent twice)
 --   forged  POST Twilio starts of the bind account with a wrong signature
+--   telnyx-N  POST the signed Telnyx starts of DIR/telnyx-N.txt, each once
+--             (Ed25519 over timestamp|body; each answered through the mock API)
+--   forged-vonage  POST DIR/forged_vonage.txt: a Vonage start whose token
+--                  names a seeded account but is signed with the wrong secret
 --   plain   GET / (the ceiling server)
 -- done() prints one line: RESULT requests seconds errors non2xx p50_us p99_us
 
@@ -34,7 +38,7 @@ local function pairs_of(path)
   return out
 end
 
-local mode, targets, list_path, inbound, numbers
+local mode, targets, list_path, inbound, numbers, telnyx, vonage
 local run_path = "/api/v1/telephony/inbound/run"
 local base = "/api/v1/organizations/telephony-configs/"
 
@@ -52,6 +56,21 @@ function init(args)
       end
       i = i + 1
     end
+    return
+  elseif mode:sub(1, 7) == "telnyx-" then
+    telnyx = {}
+    local i = 0
+    for line in io.lines(dir .. "/" .. mode .. ".txt") do
+      if i % 2 == ((thread_id or 1) - 1) % 2 then
+        local ts, sig, body = line:match("([^\t]+)\t([^\t]+)\t(.+)")
+        telnyx[#telnyx + 1] = { ts, sig, body }
+      end
+      i = i + 1
+    end
+    return
+  elseif mode == "forged-vonage" then
+    local token, body = lines(dir .. "/forged_vonage.txt")[1]:match("([^\t]+)\t(.+)")
+    vonage = { token, body }
     return
   elseif mode == "forged" then
     numbers = lines(dir .. "/inbound_numbers.txt")
@@ -82,6 +101,13 @@ function request()
     local r = inbound[(counter - 1) % #inbound + 1]
     return wrk.format("POST", run_path,
       { ["Content-Type"] = "application/x-www-form-urlencoded", ["X-Twilio-Signature"] = r[1] }, r[2])
+  elseif telnyx then
+    local r = telnyx[(counter - 1) % #telnyx + 1]
+    return wrk.format("POST", run_path, { ["Content-Type"] = "application/json",
+      ["telnyx-timestamp"] = r[1], ["telnyx-signature-ed25519"] = r[2] }, r[3])
+  elseif vonage then
+    return wrk.format("POST", run_path,
+      { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. vonage[1] }, vonage[2])
   elseif mode == "forged" then
     local to = numbers[math.random(#numbers)]:gsub("%+", "%%2B")
     local body = "AccountSid=ACbench0000000000000000000000000001&ApiVersion=2010-04-01&CallSid=CAforged"

@@ -3,16 +3,25 @@
 //!
 //! - `seed DB OUTDIR`: a database with 3 orgs, 50 workflows, 20 configurations
 //!   and 10,000 numbers, written through `telebind::db` in one transaction;
-//!   writes the keys and the target lists the wrk scripts read into OUTDIR.
+//!   writes the keys and the target lists the wrk scripts read into OUTDIR,
+//!   and one forged Vonage start (a token of a seeded account, signed with
+//!   the wrong secret) in OUTDIR/forged_vonage.txt.
 //! - `commit-rate DB SECONDS`: single-row UPDATE commits in a tight loop with
 //!   WAL and synchronous=FULL: the durable-write ceiling of the disk.
-//! - `mock-carrier ADDR DELAY_MS`: Twilio's number lookup and update, each
-//!   answered after DELAY_MS; accounts whose sid contains `hang` never answer.
+//! - `mock-carrier ADDR DELAY_MS`: Twilio's number lookup and update, and
+//!   Telnyx's Call Control commands, each answered after DELAY_MS; accounts
+//!   whose sid contains `hang` never answer.
 //! - `inbound-requests DIR BASE_URL COUNT FILE`: COUNT Twilio start requests
 //!   for random bound, active numbers of the bind configuration (from
 //!   DIR/inbound_numbers.txt), each with its own CallSid, signed over
 //!   BASE_URL's webhook: `signature<TAB>body` lines in DIR/FILE.
-//! - `calls DB`: how many calls the call log holds, and how many were routed.
+//! - `telnyx-requests DIR COUNT FILE`: COUNT Telnyx `call.initiated` events
+//!   for random bound, active numbers of the seeded Telnyx configurations
+//!   (DIR/telnyx_numbers.txt), each with its own call_control_id, signed
+//!   with the seeded public key's Ed25519 key and timestamped now:
+//!   `timestamp<TAB>signature<TAB>body` lines in DIR/FILE.
+//! - `calls DB [PROVIDER]`: how many calls the call log holds, and how many
+//!   were routed (of one provider when given).
 //! - `start LOG -- CMD…`: starts CMD (stdout and stderr to LOG), waits for its
 //!   first answered `GET /healthz` on the address in `TELEBIND_SERVER__BIND`,
 //!   prints `PID MILLISECONDS`.
@@ -39,6 +48,9 @@ const TWILIO_TOKEN: &str = "tok-0123456789-bench-secret";
 const BIND_ACCOUNT: &str = "ACbench0000000000000000000000000001";
 /// Account whose carrier calls never get an answer (the isolation scenario).
 const HANG_ACCOUNT: &str = "AChang00000000000000000000000000001";
+/// Seed of the Ed25519 key whose public half every seeded Telnyx
+/// configuration verifies with.
+const TELNYX_SEED: [u8; 32] = [42; 32];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -50,11 +62,15 @@ fn main() {
         ["inbound-requests", dir, base, count, file] => {
             inbound_requests(Path::new(dir), base, count.parse().expect("count"), file)
         }
-        ["calls", db_path] => calls(Path::new(db_path)),
+        ["telnyx-requests", dir, count, file] => telnyx_requests(Path::new(dir), count.parse().expect("count"), file),
+        ["calls", db_path] => calls(Path::new(db_path), None),
+        ["calls", db_path, provider] => calls(Path::new(db_path), Some(provider)),
         ["start", log, "--", cmd @ ..] => start(log, cmd),
         _ => {
             eprintln!(
-                "usage: bench seed DB OUTDIR | commit-rate DB SECONDS | mock-carrier ADDR DELAY_MS | start LOG -- CMD…"
+                "usage: bench seed DB OUTDIR | commit-rate DB SECONDS | mock-carrier ADDR DELAY_MS | \
+                 inbound-requests DIR BASE_URL COUNT FILE | telnyx-requests DIR COUNT FILE | calls DB [PROVIDER] | \
+                 start LOG -- CMD…"
             );
             std::process::exit(2);
         }
@@ -70,9 +86,15 @@ fn creds(value: Value) -> Credentials {
     Credentials::from_stored(&value).expect("valid credentials")
 }
 
+fn telnyx_key() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&TELNYX_SEED)
+}
+
 /// The credentials of the `n`th configuration that is neither the bind nor the hang one.
 fn other_credentials(org: usize, n: usize) -> Credentials {
-    match n % 4 {
+    use base64::Engine;
+    let public_key = base64::engine::general_purpose::STANDARD.encode(telnyx_key().verifying_key().as_bytes());
+    match n % 5 {
         0 => twilio(&format!("AC{org:02}{n:030}")),
         1 => creds(
             json!({"provider": "ari", "ari_endpoint": "http://pbx.example:8088", "app_name": format!("app{n}"),
@@ -82,10 +104,14 @@ fn other_credentials(org: usize, n: usize) -> Credentials {
             json!({"provider": "plivo", "auth_id": format!("MA{org}{n:018}"), "auth_token": "plivo-bench-token",
             "application_id": "app-1"}),
         ),
-        _ => creds(
+        3 => creds(
             json!({"provider": "telnyx", "api_key": "KEYbench0123456789", "connection_id": format!("conn-{org}-{n}"),
-            "webhook_public_key": null}),
+            "webhook_public_key": public_key}),
         ),
+        _ => creds(json!({"provider": "vonage", "application_id": format!("app-{org}-{n}"),
+            "private_key": "-----BEGIN PRIVATE KEY-----\nbench\n-----END PRIVATE KEY-----",
+            "api_key": format!("vbench{org}{n:02}"), "api_secret": "vonage-bench-secret",
+            "signature_secret": "vonage-bench-signature-secret"})),
     }
 }
 
@@ -167,6 +193,8 @@ fn seed(db_path: &Path, out: &Path) {
     let mut bind_targets = String::new();
     let mut hang_targets = String::new();
     let mut inbound_numbers = String::new();
+    let mut telnyx_numbers = String::new();
+    let mut vonage_account = None;
     let mut serial = 0usize;
     for (ci, cfg) in plan.iter().enumerate() {
         let org_id = orgs[cfg.org];
@@ -175,6 +203,9 @@ fn seed(db_path: &Path, out: &Path) {
             list_config = Some(config_id);
         }
         let kind = cfg.credentials.kind();
+        if let Credentials::Vonage(c) = &cfg.credentials {
+            vonage_account.get_or_insert_with(|| c.api_key.clone());
+        }
         for i in 0..cfg.numbers {
             serial += 1;
             // Distinct valid US numbers: +1 212 2xx xxxx.
@@ -225,7 +256,14 @@ fn seed(db_path: &Path, out: &Path) {
                         inbound_numbers.push_str(&format!("{e164}\n"));
                     }
                 }
-                _ => {}
+                _ => {
+                    if let Credentials::Telnyx(c) = &cfg.credentials {
+                        if bound && row.is_active {
+                            let connection = c.connection_id.as_deref().expect("seeded with one");
+                            telnyx_numbers.push_str(&format!("{connection} {e164}\n"));
+                        }
+                    }
+                }
             }
             if cfg.org == 0 && cfg.role != "hang" {
                 any_org0.push_str(&format!("{config_id} {id}\n"));
@@ -241,6 +279,11 @@ fn seed(db_path: &Path, out: &Path) {
     write("bind.txt", &bind_targets);
     write("hang.txt", &hang_targets);
     write("inbound_numbers.txt", &inbound_numbers);
+    write("telnyx_numbers.txt", &telnyx_numbers);
+    write(
+        "forged_vonage.txt",
+        &forged_vonage(&vonage_account.expect("the plan has a Vonage configuration")),
+    );
     write(
         "list_config",
         &list_config.expect("the plan lists one configuration").to_string(),
@@ -278,12 +321,65 @@ fn inbound_requests(dir: &Path, base_url: &str, count: usize, file: &str) {
     std::fs::write(dir.join(file), out).expect("write requests");
 }
 
-fn calls(db_path: &Path) {
+/// A Vonage answer webhook for a seeded account whose token is signed with
+/// the wrong secret: `token<TAB>body`.
+fn forged_vonage(api_key: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let body =
+        r#"{"from":"14155550199","to":"12122000001","uuid":"forged-0001","conversation_uuid":"CON-forged-0001"}"#;
+    let claims = json!({"iat": now(), "jti": "forged", "iss": "Vonage", "api_key": api_key,
+                        "payload_hash": "00".repeat(32)});
+    let signed = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = telebind::inbound::signature::hmac_sha256("not-the-signature-secret", &signed);
+    format!("{signed}.{}\t{body}\n", URL_SAFE_NO_PAD.encode(signature))
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+fn telnyx_requests(dir: &Path, count: usize, file: &str) {
+    use base64::Engine;
+    use ed25519_dalek::Signer;
+    use rand::Rng;
+    let lines: Vec<(String, String)> = std::fs::read_to_string(dir.join("telnyx_numbers.txt"))
+        .expect("telnyx_numbers.txt")
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(c, n)| (c.to_string(), n.to_string())))
+        .collect();
+    let key = telnyx_key();
+    let timestamp = now();
+    let mut rng = rand::rng();
+    let mut out = String::with_capacity(count * 400);
+    for n in 0..count {
+        let (connection, to) = &lines[rng.random_range(0..lines.len())];
+        let body = json!({"data": {"event_type": "call.initiated", "id": format!("ev-{file}-{n}"),
+            "record_type": "event", "payload": {"call_control_id": format!("v3:bench-{file}-{n}"),
+            "connection_id": connection, "direction": "incoming", "from": "+14155550199", "to": to,
+            "state": "parked"}}, "meta": {"attempt": 1}})
+        .to_string();
+        let signature = key.sign(format!("{timestamp}|{body}").as_bytes());
+        let signature = base64::engine::general_purpose::STANDARD.encode(signature.to_bytes());
+        out.push_str(&format!("{timestamp}\t{signature}\t{body}\n"));
+    }
+    std::fs::write(dir.join(file), out).expect("write requests");
+}
+
+fn calls(db_path: &Path, provider: Option<&str>) {
     let conn = Connection::open(db_path).expect("open");
     let (total, routed): (i64, i64) = conn
         .query_row(
-            "SELECT COUNT(*), COUNT(*) FILTER (WHERE outcome = 'routed') FROM inbound_calls",
-            [],
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE outcome = 'routed') FROM inbound_calls
+             WHERE ?1 IS NULL OR provider = ?1",
+            [provider],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .expect("count");
@@ -315,6 +411,9 @@ async fn carrier(req: HttpRequest, delay: web::Data<Duration>) -> HttpResponse {
         actix_web::rt::time::sleep(Duration::from_secs(3600)).await;
     }
     actix_web::rt::time::sleep(**delay).await;
+    if path.starts_with("/v2/calls/") {
+        return HttpResponse::Ok().json(json!({"data": {"result": "ok"}}));
+    }
     if path.ends_with("/IncomingPhoneNumbers.json") {
         let number = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
             .ok()

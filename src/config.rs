@@ -107,7 +107,8 @@ impl Synchronous {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SyncConfig {
-    /// One deadline for a whole push to a carrier, however many requests it takes.
+    /// One deadline for a whole push to a carrier, however many requests it
+    /// takes, and for the Call Control command that answers a Telnyx call.
     pub timeout_ms: u64,
     pub verify_ownership: bool,
     /// Pushes run at once, each on its own thread; more wait their turn.

@@ -68,6 +68,16 @@ impl Application {
 
     /// As `build`, on a listener the caller made (tests bind port 0).
     pub fn build_with_listener(config: Config, listener: TcpListener) -> Result<Application, StartupError> {
+        Application::build_with_clock(config, listener, inbound::Clock::System)
+    }
+
+    /// As `build_with_listener`, with the clock of the inbound router's
+    /// freshness checks (tests replay the carriers' signed vectors).
+    pub fn build_with_clock(
+        config: Config,
+        listener: TcpListener,
+        clock: inbound::Clock,
+    ) -> Result<Application, StartupError> {
         let addr = config.server.bind.to_string();
         let bind_error = |source| StartupError::Bind {
             addr: addr.clone(),
@@ -89,7 +99,7 @@ impl Application {
         call_log::start_retention(Arc::downgrade(&state), state.config.inbound.call_log_days)
             .map_err(StartupError::CallLog)?;
         let state = web::Data::from(state);
-        let router = web::Data::new(routes::inbound::Router::default());
+        let router = web::Data::new(routes::inbound::Router::new(clock));
         let served_metrics = metrics_here.is_some();
         let document = web::Data::new(routes::openapi::Document::new(&routes::operations(served_metrics)));
         let server = HttpServer::new(move || {

@@ -1,8 +1,8 @@
 //! Prometheus metrics, named and described in this one place: the code that
 //! counts calls the function for its metric, so names and labels cannot
 //! drift apart. `GET /metrics` renders them (`routes::metrics`); it needs no
-//! API key by design (see `server.metrics_bind`). A new metric (the inbound
-//! router's decisions, by carrier and outcome) gets its function here.
+//! API key by design (see `server.metrics_bind`). A new metric gets its
+//! function here.
 //!
 //! One recorder serves the whole process: the `metrics` facade lets the
 //! writer thread and the sync pool count without a handle passed down to them.
@@ -21,6 +21,7 @@ const WRITER_QUEUE: &str = "telebind_writer_queue_depth";
 const WRITER_BATCH: &str = "telebind_writer_batch_size";
 const KEY_CACHE: &str = "telebind_api_key_cache_lookups_total";
 const NUMBER_CACHE: &str = "telebind_number_cache_lookups_total";
+const INBOUND: &str = "telebind_inbound_decisions_total";
 
 /// Seconds: from a cached read (well under a millisecond) to a push that
 /// reaches `sync.timeout_ms`.
@@ -84,6 +85,11 @@ fn describe() {
         NUMBER_CACHE,
         "GETs of one phone number, by result: hit (body kept since the last commit) or miss"
     );
+    describe_counter!(
+        INBOUND,
+        "Inbound call requests, by carrier and outcome: a call-log outcome, retry (a call already \
+         recorded), or pre_auth_reject (refused before a signature verified, by cause)"
+    );
 }
 
 /// An answered request; `route` is the matched pattern, never the raw path,
@@ -123,4 +129,16 @@ pub fn key_cache_lookup(hit: bool) {
 
 pub fn number_cache_lookup(hit: bool) {
     counter!(NUMBER_CACHE, "result" => if hit { "hit" } else { "miss" }).increment(1);
+}
+
+/// A verified start request of the inbound router: `outcome` is its
+/// call-log outcome, or `retry` for a call already recorded.
+pub fn inbound_decision(carrier: &'static str, outcome: &'static str) {
+    counter!(INBOUND, "carrier" => carrier, "outcome" => outcome).increment(1);
+}
+
+/// An inbound request refused before any signature verified, and why
+/// (INBOUND.md §10: counted per carrier and cause).
+pub fn inbound_refused(carrier: &'static str, cause: &'static str) {
+    counter!(INBOUND, "carrier" => carrier, "outcome" => "pre_auth_reject", "cause" => cause).increment(1);
 }

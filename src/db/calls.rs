@@ -25,13 +25,23 @@ fn candidate(r: &Row) -> rusqlite::Result<Candidate> {
     })
 }
 
+// The router's point reads run on the actix worker (issue 11), so each is
+// one index search: the test below holds them to it.
+const CANDIDATES: &str = "SELECT id, org_id, credentials FROM telephony_configurations
+     WHERE provider = ?1 AND routing_account = ?2 AND routing_account <> '' AND NOT inactive ORDER BY id";
+const CANDIDATES_BY_NUMBER: &str = "SELECT c.id, c.org_id, c.credentials FROM telephony_configurations c
+     JOIN phone_numbers p ON p.config_id = c.id
+     WHERE p.provider = ?1 AND p.address_normalized = ?2 AND p.is_active AND NOT c.inactive ORDER BY c.id";
+const CALLED_NUMBERS: &str = "SELECT p.id, p.org_id, p.config_id, p.address_normalized, p.is_active,
+            p.inbound_workflow_id, w.id IS NOT NULL
+     FROM phone_numbers p LEFT JOIN workflows w ON w.id = p.inbound_workflow_id AND w.org_id = p.org_id
+     WHERE p.provider = ?1 AND p.address_normalized IN (SELECT value FROM json_each(?2))
+       AND p.config_id IN (SELECT value FROM json_each(?3))";
+
 /// The active configurations of `provider` with routing account `account`,
 /// oldest first: a parked configuration takes no calls (TRUNKS.md §5.5).
 pub fn candidates(conn: &Connection, provider: &str, account: &str) -> rusqlite::Result<Vec<Candidate>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, org_id, credentials FROM telephony_configurations
-         WHERE provider = ?1 AND routing_account = ?2 AND routing_account <> '' AND NOT inactive ORDER BY id",
-    )?;
+    let mut stmt = conn.prepare_cached(CANDIDATES)?;
     let rows = stmt.query_map(params![provider, account], candidate)?;
     rows.collect()
 }
@@ -39,47 +49,49 @@ pub fn candidates(conn: &Connection, provider: &str, account: &str) -> rusqlite:
 /// The active configurations of `provider` that own an active number
 /// `address`: the candidates when a carrier sends no account id (Plivo, §1).
 pub fn candidates_by_number(conn: &Connection, provider: &str, address: &str) -> rusqlite::Result<Vec<Candidate>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT c.id, c.org_id, c.credentials FROM telephony_configurations c
-         JOIN phone_numbers p ON p.config_id = c.id
-         WHERE p.provider = ?1 AND p.address_normalized = ?2 AND p.is_active AND NOT c.inactive ORDER BY c.id",
-    )?;
+    let mut stmt = conn.prepare_cached(CANDIDATES_BY_NUMBER)?;
     let rows = stmt.query_map(params![provider, address], candidate)?;
     rows.collect()
 }
 
-/// The called number in one of `config_ids`, with what routing it needs.
+/// A called number in one of the verified configurations, with what
+/// routing it needs.
 #[derive(Debug, Clone)]
 pub struct CalledRow {
     pub id: NumberId,
     pub org_id: OrgId,
     pub config_id: ConfigId,
+    /// The canonical form it was found at.
+    pub address: String,
     pub is_active: bool,
     pub workflow_id: Option<WorkflowId>,
     /// Whether the bound workflow exists in the number's organization.
     pub workflow_in_org: bool,
 }
 
-fn ids_json(ids: &[ConfigId]) -> String {
-    serde_json::to_string(ids).expect("integers serialize")
+fn json_list<T: Serialize>(items: &[T]) -> String {
+    serde_json::to_string(items).expect("ids and strings serialize")
 }
 
-/// Numbers at `address` in the configurations `config_ids` (at most one,
-/// by the routing key, unless the candidates span accounts).
-pub fn called_numbers(conn: &Connection, config_ids: &[ConfigId], address: &str) -> rusqlite::Result<Vec<CalledRow>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT p.id, p.org_id, p.config_id, p.is_active, p.inbound_workflow_id, w.id IS NOT NULL
-         FROM phone_numbers p LEFT JOIN workflows w ON w.id = p.inbound_workflow_id AND w.org_id = p.org_id
-         WHERE p.config_id IN (SELECT value FROM json_each(?1)) AND p.address_normalized = ?2",
-    )?;
-    let rows = stmt.query_map(params![ids_json(config_ids), address], |r| {
+/// Numbers of `provider` at one of `addresses` in the configurations
+/// `config_ids` (at most one, by the routing key, unless the candidates
+/// span accounts or the addresses are several readings of national digits).
+pub fn called_numbers(
+    conn: &Connection,
+    provider: &str,
+    config_ids: &[ConfigId],
+    addresses: &[String],
+) -> rusqlite::Result<Vec<CalledRow>> {
+    let mut stmt = conn.prepare_cached(CALLED_NUMBERS)?;
+    let rows = stmt.query_map(params![provider, json_list(addresses), json_list(config_ids)], |r| {
         Ok(CalledRow {
             id: r.get(0)?,
             org_id: r.get(1)?,
             config_id: r.get(2)?,
-            is_active: r.get(3)?,
-            workflow_id: r.get(4)?,
-            workflow_in_org: r.get(5)?,
+            address: r.get(3)?,
+            is_active: r.get(4)?,
+            workflow_id: r.get(5)?,
+            workflow_in_org: r.get(6)?,
         })
     })?;
     rows.collect()
@@ -92,7 +104,7 @@ pub fn country_codes(conn: &Connection, config_ids: &[ConfigId]) -> rusqlite::Re
         "SELECT DISTINCT country_code FROM phone_numbers
          WHERE config_id IN (SELECT value FROM json_each(?1)) AND country_code IS NOT NULL ORDER BY country_code",
     )?;
-    let rows = stmt.query_map([ids_json(config_ids)], |r| r.get(0))?;
+    let rows = stmt.query_map([json_list(config_ids)], |r| r.get(0))?;
     rows.collect()
 }
 
@@ -167,9 +179,13 @@ fn from_row(r: &Row) -> rusqlite::Result<InboundCall> {
     })
 }
 
+fn find_sql() -> String {
+    format!("{SELECT} WHERE provider = ?1 AND call_id = ?2")
+}
+
 /// The recorded call `(provider, call_id)`, whichever organization it is in.
 pub fn find(conn: &Connection, provider: &str, call_id: &str) -> rusqlite::Result<Option<InboundCall>> {
-    conn.prepare_cached(&format!("{SELECT} WHERE provider = ?1 AND call_id = ?2"))?
+    conn.prepare_cached(&find_sql())?
         .query_row(params![provider, call_id], from_row)
         .optional()
 }
@@ -196,6 +212,23 @@ pub fn insert(conn: &Connection, call: &NewCall) -> rusqlite::Result<InboundCall
     let id = CallId(conn.last_insert_rowid());
     conn.prepare_cached(&format!("{SELECT} WHERE id = ?1"))?
         .query_row([id], from_row)
+}
+
+/// The row of `(provider, call_id)`: the one recorded first, if a retry of
+/// the call got there before this request, else `call` inserted now
+/// (`true`). In one transaction, so two racing requests make one row.
+pub fn insert_once(conn: &Connection, call: &NewCall) -> rusqlite::Result<(InboundCall, bool)> {
+    match find(conn, call.provider, call.call_id)? {
+        Some(first) => Ok((first, false)),
+        None => Ok((insert(conn, call)?, true)),
+    }
+}
+
+/// Sets the outcome of call `id` (a Telnyx call once its answer took).
+pub fn set_outcome(conn: &Connection, id: CallId, outcome: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE inbound_calls SET outcome = ?2 WHERE id = ?1")?
+        .execute(params![id, outcome])?;
+    Ok(())
 }
 
 /// What the list shows; `None` is no filter.
@@ -301,6 +334,27 @@ mod tests {
         .is_err());
         assert_eq!(find(&conn, "twilio", "CA1").unwrap(), Some(first));
         assert_eq!(find(&conn, "plivo", "CA1").unwrap(), None);
+    }
+
+    #[test]
+    fn the_routers_point_reads_are_index_searches() {
+        let conn = db();
+        for sql in [CANDIDATES, CANDIDATES_BY_NUMBER, CALLED_NUMBERS, &find_sql()] {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let unbound = vec![rusqlite::types::Null; stmt.parameter_count()];
+            let steps: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(unbound), |r| r.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            // The lists of ids and addresses given as JSON are the only scans.
+            let scans: Vec<&String> = steps
+                .iter()
+                .filter(|s| s.starts_with("SCAN") && !s.contains("json_each VIRTUAL TABLE"))
+                .collect();
+            assert!(scans.is_empty(), "{sql}: {steps:?}");
+            assert!(steps.iter().any(|s| s.starts_with("SEARCH")), "{sql}: {steps:?}");
+        }
     }
 
     #[test]

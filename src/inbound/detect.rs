@@ -3,10 +3,9 @@
 //! ends in a reject, never in acceptance. Every check is a total function:
 //! odd JSON shapes and missing fields simply do not match.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde_json::Value;
 
+use super::jwt;
 use super::request::{Headers, Payload};
 use crate::domain::provider::ProviderKind;
 
@@ -107,10 +106,7 @@ fn is_telnyx(headers: &Headers, body: Option<&Payload>) -> bool {
 }
 
 fn is_vonage(headers: &Headers, body: Option<&Payload>) -> bool {
-    let claims = headers
-        .get("authorization")
-        .and_then(|a| a.strip_prefix("Bearer ").or_else(|| a.strip_prefix("bearer ")))
-        .and_then(unverified_claims);
+    let claims = jwt::bearer(headers).and_then(jwt::unverified_claims);
     if claims.is_some_and(|c| {
         c.get("iss").and_then(Value::as_str) == Some("Vonage")
             || c.get("api_key").is_some()
@@ -126,15 +122,11 @@ fn is_vonage(headers: &Headers, body: Option<&Payload>) -> bool {
         .all(|k| value.get(k).and_then(Value::as_str).is_some_and(|s| !s.is_empty()))
 }
 
-/// A JWT's payload, read without verifying it (it only picks candidates).
-fn unverified_claims(token: &str) -> Option<Value> {
-    let payload = token.trim().split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    serde_json::from_slice::<Value>(&bytes).ok().filter(Value::is_object)
-}
-
 #[cfg(test)]
 mod tests {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
     use super::*;
     use crate::inbound::request::Params;
 

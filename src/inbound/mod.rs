@@ -6,6 +6,7 @@
 pub mod detect;
 pub mod document;
 pub mod fields;
+pub mod jwt;
 pub mod media;
 pub mod replay;
 pub mod request;
@@ -19,6 +20,24 @@ use crate::domain::ids::WorkflowId;
 /// from `server.public_base_url` and this path, never from the request.
 pub const WEBHOOK_PATH: &str = "/api/v1/telephony/inbound/run";
 
+/// Unix seconds now, for the freshness checks of Telnyx and Vonage (§2.3):
+/// injectable, since the §4 vectors are signed at 1767225600.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Clock {
+    #[default]
+    System,
+    Fixed(i64),
+}
+
+impl Clock {
+    pub fn now(self) -> i64 {
+        match self {
+            Clock::System => chrono::Utc::now().timestamp(),
+            Clock::Fixed(now) => now,
+        }
+    }
+}
+
 /// Why a call was refused before its carrier's signature verified: counted
 /// and logged, never told to the caller (INBOUND.md §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,10 +46,19 @@ pub enum PreAuthCause {
     Malformed,
     /// No active configuration of the carrier has the claimed account.
     NoCandidate,
+    /// The account's configurations hold no key to verify with (Telnyx
+    /// without `webhook_public_key`, Vonage without `signature_secret`).
+    NoKey,
     /// The signature headers are missing or do not verify.
     BadSignature,
-    /// A Plivo or Vobiz nonce seen before.
+    /// Signed, but too old or too new: a Telnyx timestamp or a Vonage
+    /// token's `iat` or `exp`.
+    Stale,
+    /// A Plivo or Vobiz nonce, or a Vonage `jti`, seen before.
     Replayed,
+    /// The replay cache is full of live entries: signed requests are
+    /// refused until some expire, never let through unchecked.
+    CacheFull,
 }
 
 impl PreAuthCause {
@@ -38,8 +66,24 @@ impl PreAuthCause {
         match self {
             PreAuthCause::Malformed => "malformed body",
             PreAuthCause::NoCandidate => "no configuration for the account",
+            PreAuthCause::NoKey => "the account's configurations hold no key to verify with",
             PreAuthCause::BadSignature => "missing or invalid signature",
-            PreAuthCause::Replayed => "replayed nonce",
+            PreAuthCause::Stale => "stale timestamp or token",
+            PreAuthCause::Replayed => "replayed nonce or token",
+            PreAuthCause::CacheFull => "the replay cache is full; signed requests are refused until entries expire",
+        }
+    }
+
+    /// The metric's `cause` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            PreAuthCause::Malformed => "malformed",
+            PreAuthCause::NoCandidate => "no_candidate",
+            PreAuthCause::NoKey => "no_key",
+            PreAuthCause::BadSignature => "bad_signature",
+            PreAuthCause::Stale => "stale",
+            PreAuthCause::Replayed => "replayed",
+            PreAuthCause::CacheFull => "cache_full",
         }
     }
 }
@@ -53,16 +97,19 @@ pub enum Outcome {
     WorkflowNotBound,
     WorkflowNotFound,
     NoMediaTarget,
+    /// Telnyx refused the answer command or did not answer in time.
+    AnswerFailed,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 7] = [
         Outcome::Routed,
         Outcome::NumberNotConfigured,
         Outcome::NumberInactive,
         Outcome::WorkflowNotBound,
         Outcome::WorkflowNotFound,
         Outcome::NoMediaTarget,
+        Outcome::AnswerFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +120,7 @@ impl Outcome {
             Outcome::WorkflowNotBound => "workflow_not_bound",
             Outcome::WorkflowNotFound => "workflow_not_found",
             Outcome::NoMediaTarget => "no_media_target",
+            Outcome::AnswerFailed => "answer_failed",
         }
     }
 

@@ -1,7 +1,8 @@
-//! Plivo and Vobiz nonces seen in the last ten minutes (INBOUND.md §2.3):
-//! a captured signature and nonce authenticate any body, so each nonce is
-//! accepted once. Only verified requests reach the cache, so unsigned
-//! traffic cannot fill it.
+//! Plivo and Vobiz nonces and Vonage token ids (`jti`) seen in the last ten
+//! minutes (INBOUND.md §2.3): a captured Vobiz signature and nonce
+//! authenticate any body, and a captured Vonage token is valid for its whole
+//! ±300 s window, so each is accepted once. Only verified requests reach the
+//! cache, so unsigned traffic cannot fill it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -9,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use super::Carrier;
 
-/// How long a nonce is remembered: longer than any carrier retry window.
+/// How long a nonce is remembered: longer than any carrier retry window,
+/// and as long as a Vonage token can be fresh (`iat` ± 300 s).
 pub const NONCE_TTL: Duration = Duration::from_secs(600);
 /// At most this many nonces are remembered (about 330 signed requests a
 /// second for ten minutes); past it new nonces are refused, never an old

@@ -29,6 +29,9 @@ impl Headers {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Params(Vec<(String, String)>);
 
+/// No parameters: what a JSON body adds to a signed URL.
+pub static NO_PARAMS: Params = Params(Vec::new());
+
 impl Params {
     /// `application/x-www-form-urlencoded` decoding: `+` is a space, then
     /// percent-decoding, then UTF-8, which must be valid (nothing is

@@ -1,15 +1,22 @@
-//! Carrier signatures (INBOUND.md §2.1, §2.2, §4.1–§4.3), all HMACs from
+//! Carrier signatures (INBOUND.md §2.1–§2.3, §4): HMACs and Ed25519 from
 //! RustCrypto, every comparison constant-time over the decoded bytes.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use ed25519_dalek::{Signature, VerifyingKey};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::jwt::{self, Jwt};
 use super::request::{Headers, Params};
-use super::{Carrier, WEBHOOK_PATH};
+use super::{Carrier, PreAuthCause, WEBHOOK_PATH};
+use crate::domain::credentials::Credentials;
+
+/// How far a Telnyx timestamp or a Vonage `iat` may be from now, in
+/// seconds (the Telnyx SDKs use 300).
+pub const FRESHNESS_SECS: i64 = 300;
 
 /// What a request presents as proof that its carrier sent it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +31,16 @@ pub enum Proof {
         signatures: Vec<String>,
         nonce: String,
     },
+    /// `telnyx-signature-ed25519` over `telnyx-timestamp|body`.
+    Telnyx {
+        timestamp: String,
+        at: i64,
+        signature: Signature,
+    },
+    /// The signed-webhook token.
+    Vonage(Jwt),
+    /// `X-CX-APIKey`: a static key, no signature exists (§4.6).
+    Cloudonix { key: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,9 +49,22 @@ pub enum VobizVersion {
     V2,
 }
 
+/// What the carriers sign, besides their own headers.
+#[derive(Debug, Clone, Copy)]
+pub struct Signed<'a> {
+    /// The public base URL and its aliases: the webhook URL is built on each.
+    pub bases: &'a [String],
+    /// The request's query string as received.
+    pub raw_query: &'a str,
+    /// The form parameters (none for JSON bodies).
+    pub params: &'a Params,
+    /// The raw body.
+    pub body: &'a [u8],
+}
+
 impl Proof {
-    /// The proof in `headers`, or `None` when it is missing or a request
-    /// that telebind cannot verify (fails closed).
+    /// The proof in `headers`, or `None` when it is missing, malformed, or
+    /// a request that telebind cannot verify (fails closed).
     pub fn read(carrier: Carrier, headers: &Headers, raw_query: &str) -> Option<Proof> {
         match carrier {
             Carrier::Twilio => {
@@ -67,46 +97,126 @@ impl Proof {
                     nonce: nonce.to_string(),
                 })
             }
-            Carrier::Telnyx | Carrier::Vonage | Carrier::Cloudonix => None,
+            Carrier::Telnyx => {
+                let timestamp = headers.get("telnyx-timestamp")?.trim().to_string();
+                let at = timestamp.parse().ok()?;
+                let bytes = STANDARD.decode(headers.get("telnyx-signature-ed25519")?.trim()).ok()?;
+                Some(Proof::Telnyx {
+                    at,
+                    timestamp,
+                    signature: Signature::from_slice(&bytes).ok()?,
+                })
+            }
+            Carrier::Vonage => jwt::bearer(headers).and_then(Jwt::parse).map(Proof::Vonage),
+            Carrier::Cloudonix => Some(Proof::Cloudonix {
+                key: headers.get("x-cx-apikey")?.to_string(),
+            }),
         }
     }
 
-    /// The nonce a genuine carrier never sends twice, if the scheme has one.
+    /// What a genuine carrier never sends twice, if the scheme has it: a
+    /// Plivo or Vobiz nonce, a Vonage `jti` (required by `check`).
     pub fn nonce(&self) -> Option<&str> {
         match self {
-            Proof::Twilio { .. } => None,
             Proof::Plivo { nonce, .. } | Proof::Vobiz { nonce, .. } => Some(nonce),
+            Proof::Vonage(token) => token.text("jti"),
+            Proof::Twilio { .. } | Proof::Telnyx { .. } | Proof::Cloudonix { .. } => None,
         }
     }
 
-    /// Whether this proof was made with `secret` over what the carrier signs:
-    /// the webhook URL on one of `bases` (the public base URL and its
-    /// aliases) with the request's `raw_query`, and the form `params`.
-    pub fn verifies(&self, secret: &str, bases: &[String], raw_query: &str, params: &Params) -> bool {
-        let mut ok = false;
-        for base in bases {
-            let url = format!("{base}{WEBHOOK_PATH}");
-            // `|=`, not `||`: every variant costs the same whatever matched.
-            ok |= match self {
-                Proof::Twilio { signature } => twilio_urls(&url, raw_query)
-                    .iter()
-                    .fold(false, |ok, u| ok | matches(&twilio_mac(secret, u, params), signature)),
-                Proof::Plivo { signatures, nonce } => match plivo_message(&url, raw_query, params, nonce) {
-                    Some(message) => any_matches(&hmac_sha256(secret, &message), signatures),
-                    None => false,
-                },
-                Proof::Vobiz {
-                    version,
-                    signatures,
-                    nonce,
-                } => {
-                    let separator = if *version == VobizVersion::V3 { "." } else { "" };
-                    any_matches(&hmac_sha256(secret, &format!("{url}{separator}{nonce}")), signatures)
-                }
-            };
+    /// Whether this proof was made with `secret` (Telnyx: by the holder of
+    /// the public key `secret`) over what the carrier signs.
+    pub fn verifies(&self, secret: &str, signed: &Signed) -> bool {
+        match self {
+            Proof::Telnyx {
+                timestamp, signature, ..
+            } => {
+                let Some(key) = public_key(secret) else {
+                    return false;
+                };
+                let message = [timestamp.as_bytes(), b"|", signed.body].concat();
+                key.verify_strict(&message, signature).is_ok()
+            }
+            Proof::Vonage(token) => token.verifies(secret),
+            Proof::Cloudonix { key } => {
+                bool::from(Sha256::digest(key.as_bytes()).ct_eq(&Sha256::digest(secret.as_bytes())))
+            }
+            // Signed over the webhook URL: on every base, and `|`, not `||`,
+            // so that every variant costs the same whatever matched.
+            _ => signed.bases.iter().fold(false, |ok, base| {
+                ok | self.verifies_url(secret, &format!("{base}{WEBHOOK_PATH}"), signed)
+            }),
         }
-        ok
     }
+
+    /// Twilio, Plivo and Vobiz over the webhook at `url`.
+    fn verifies_url(&self, secret: &str, url: &str, signed: &Signed) -> bool {
+        match self {
+            Proof::Twilio { signature } => twilio_urls(url, signed.raw_query).iter().fold(false, |ok, u| {
+                ok | matches(&twilio_mac(secret, u, signed.params), signature)
+            }),
+            Proof::Plivo { signatures, nonce } => match plivo_message(url, signed.raw_query, signed.params, nonce) {
+                Some(message) => any_matches(&hmac_sha256(secret, &message), signatures),
+                None => false,
+            },
+            Proof::Vobiz {
+                version,
+                signatures,
+                nonce,
+            } => {
+                let separator = if *version == VobizVersion::V3 { "." } else { "" };
+                any_matches(&hmac_sha256(secret, &format!("{url}{separator}{nonce}")), signatures)
+            }
+            Proof::Telnyx { .. } | Proof::Vonage(_) | Proof::Cloudonix { .. } => false,
+        }
+    }
+
+    /// Once the signature has verified: the freshness of a Telnyx timestamp
+    /// (§4.4), and a Vonage token's claims (§4.5): issuer, the hash of this
+    /// very body, `jti`, `iat` within the window and `exp` not passed.
+    pub fn check(&self, body: &[u8], now: i64) -> Result<(), PreAuthCause> {
+        let fresh = |at: f64| (now as f64 - at).abs() <= FRESHNESS_SECS as f64;
+        match self {
+            Proof::Telnyx { at, .. } if !fresh(*at as f64) => Err(PreAuthCause::Stale),
+            Proof::Vonage(token) => {
+                let body_hash = hex::encode(Sha256::digest(body));
+                if token.text("iss") != Some("Vonage")
+                    || token.text("payload_hash") != Some(body_hash.as_str())
+                    || token.text("jti").is_none_or(str::is_empty)
+                {
+                    return Err(PreAuthCause::BadSignature);
+                }
+                let iat_fresh = token.number("iat").is_some_and(fresh);
+                let exp_ahead = token.number("exp").is_none_or(|exp| exp > now as f64);
+                if iat_fresh && exp_ahead {
+                    Ok(())
+                } else {
+                    Err(PreAuthCause::Stale)
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a verified proof is for the configuration `credentials`: a
+    /// Vonage token names the account (`api_key`) and, when it has one, the
+    /// application; other proofs are the key itself.
+    pub fn binds(&self, credentials: &Credentials) -> bool {
+        match (self, credentials) {
+            (Proof::Vonage(token), Credentials::Vonage(c)) => {
+                token.text("api_key") == Some(c.api_key.as_str())
+                    && token.text("application_id").is_none_or(|id| id == c.application_id)
+            }
+            (Proof::Vonage(_), _) => false,
+            _ => true,
+        }
+    }
+}
+
+/// A Telnyx public key: base64 of 32 bytes, a valid curve point.
+fn public_key(base64: &str) -> Option<VerifyingKey> {
+    let bytes: [u8; 32] = STANDARD.decode(base64.trim()).ok()?.try_into().ok()?;
+    VerifyingKey::from_bytes(&bytes).ok()
 }
 
 /// The comma-separated signatures of each header in `names`.
@@ -231,6 +341,16 @@ mod tests {
         urls.iter().map(|u| u.to_string()).collect()
     }
 
+    /// A form request to the webhook on `bases` (form carriers sign no raw body).
+    fn signed<'a>(bases: &'a [String], raw_query: &'a str, params: &'a Params) -> Signed<'a> {
+        Signed {
+            bases,
+            raw_query,
+            params,
+            body: b"",
+        }
+    }
+
     const TWILIO_BODY: &str = "AccountSid=AC00000000000000000000000000000001&ApiVersion=2010-04-01&CallSid=CA00000000000000000000000000000002&CallStatus=ringing&Called=%2B14155550100&Caller=%2B14155550199&Direction=inbound&From=%2B14155550199&To=%2B14155550100&ToCountry=US";
     const TWILIO_TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
@@ -250,8 +370,14 @@ mod tests {
     fn twilio_vector_and_its_port_variant_verify() {
         let p = params(TWILIO_BODY);
         for sig in ["GZbuQ3U6laFKI1yosaNgiWUuJLU=", "vQuR9eBoWGb2+504LDYcHFWUL5w="] {
-            assert!(twilio(sig).verifies(TWILIO_TOKEN, &bases(&[BASE]), "", &p), "{sig}");
-            assert!(twilio(sig).verifies(TWILIO_TOKEN, &bases(&["https://telebind.example.com:443"]), "", &p));
+            assert!(
+                twilio(sig).verifies(TWILIO_TOKEN, &signed(&bases(&[BASE]), "", &p)),
+                "{sig}"
+            );
+            assert!(twilio(sig).verifies(
+                TWILIO_TOKEN,
+                &signed(&bases(&["https://telebind.example.com:443"]), "", &p)
+            ));
         }
         let wrong = [
             (TWILIO_TOKEN, BASE, "GZbuQ3U6laFKI1yosaNgiWUuJLU"),
@@ -261,7 +387,7 @@ mod tests {
         ];
         for (token, base, sig) in wrong {
             assert!(
-                !twilio(sig).verifies(token, &bases(&[base]), "", &p),
+                !twilio(sig).verifies(token, &signed(&bases(&[base]), "", &p)),
                 "{token} {base} {sig}"
             );
         }
@@ -312,18 +438,16 @@ mod tests {
         let b = bases(&[BASE]);
         let plain = "a1UiZLZYNYKbPU73WpVmDbUF6i0h700+1viS9jPRgao=";
         let with_query = "Z+XW+IJKULOBuw4DH0xmdAyWcESHfAEe9nO5JOnxlHw=";
-        assert!(plivo(plain, PLIVO_NONCE).verifies(PLIVO_TOKEN, &b, "", &p));
-        assert!(plivo(with_query, PLIVO_NONCE).verifies(PLIVO_TOKEN, &b, "b=2&a=1", &p));
-        assert!(plivo(&format!("bogus,{plain}"), PLIVO_NONCE).verifies(PLIVO_TOKEN, &b, "", &p));
-        assert!(!plivo(plain, "05429567804466091623").verifies(PLIVO_TOKEN, &b, "", &p));
-        assert!(!plivo(plain, PLIVO_NONCE).verifies("plivo-auth-token-0123456788", &b, "", &p));
+        assert!(plivo(plain, PLIVO_NONCE).verifies(PLIVO_TOKEN, &signed(&b, "", &p)));
+        assert!(plivo(with_query, PLIVO_NONCE).verifies(PLIVO_TOKEN, &signed(&b, "b=2&a=1", &p)));
+        assert!(plivo(&format!("bogus,{plain}"), PLIVO_NONCE).verifies(PLIVO_TOKEN, &signed(&b, "", &p)));
+        assert!(!plivo(plain, "05429567804466091623").verifies(PLIVO_TOKEN, &signed(&b, "", &p)));
+        assert!(!plivo(plain, PLIVO_NONCE).verifies("plivo-auth-token-0123456788", &signed(&b, "", &p)));
         assert!(!plivo(plain, PLIVO_NONCE).verifies(
             PLIVO_TOKEN,
-            &b,
-            "",
-            &params(&PLIVO_BODY.replace("ringing", "ringinG"))
+            &signed(&b, "", &params(&PLIVO_BODY.replace("ringing", "ringinG")))
         ));
-        assert!(!plivo(plain, PLIVO_NONCE).verifies(PLIVO_TOKEN, &bases(&["http://127.0.0.1:8000"]), "", &p));
+        assert!(!plivo(plain, PLIVO_NONCE).verifies(PLIVO_TOKEN, &signed(&bases(&["http://127.0.0.1:8000"]), "", &p)));
     }
 
     #[test]
@@ -360,9 +484,12 @@ mod tests {
         ]);
         for h in [v3, v2] {
             let proof = Proof::read(Carrier::Vobiz, &h, "").unwrap();
-            assert!(proof.verifies(VOBIZ_TOKEN, &b, "q=ignored", &anything));
-            assert!(!proof.verifies("vobiz-auth-token-0123456788", &b, "", &anything));
-            assert!(!proof.verifies(VOBIZ_TOKEN, &bases(&["https://other.example.com"]), "", &anything));
+            assert!(proof.verifies(VOBIZ_TOKEN, &signed(&b, "q=ignored", &anything)));
+            assert!(!proof.verifies("vobiz-auth-token-0123456788", &signed(&b, "", &anything)));
+            assert!(!proof.verifies(
+                VOBIZ_TOKEN,
+                &signed(&bases(&["https://other.example.com"]), "", &anything)
+            ));
             let Proof::Vobiz {
                 version, signatures, ..
             } = proof
@@ -374,7 +501,7 @@ mod tests {
                 signatures,
                 nonce: "12345678901234567891".into(),
             };
-            assert!(!flipped.verifies(VOBIZ_TOKEN, &b, "", &anything));
+            assert!(!flipped.verifies(VOBIZ_TOKEN, &signed(&b, "", &anything)));
         }
     }
 
@@ -384,8 +511,171 @@ mod tests {
         for sig in ["", "%%%", "====", "a,b,,c", "\u{7f}"] {
             let h = headers(&[("X-Plivo-Signature-V3", sig), ("X-Plivo-Signature-V3-Nonce", "1")]);
             if let Some(proof) = Proof::read(Carrier::Plivo, &h, "") {
-                assert!(!proof.verifies(PLIVO_TOKEN, &bases(&[BASE]), "", &p));
+                assert!(!proof.verifies(PLIVO_TOKEN, &signed(&bases(&[BASE]), "", &p)));
             }
         }
+    }
+
+    const TELNYX_KEY: &str = "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=";
+    const TELNYX_BODY: &str = r#"{"data":{"event_type":"call.initiated","id":"0ccc7b54-4df3-4bca-a65a-3da1ecc777f0","occurred_at":"2026-01-01T00:00:00.000000Z","payload":{"call_control_id":"v3:call-control-id-0001","call_leg_id":"leg-0001","call_session_id":"session-0001","client_state":null,"connection_id":"1234567890123456789","direction":"incoming","from":"+14155550199","start_time":"2026-01-01T00:00:00.000000Z","state":"parked","to":"+14155550100"},"record_type":"event"},"meta":{"attempt":1,"delivered_to":"https://telebind.example.com/api/v1/telephony/inbound/run"}}"#;
+    const TELNYX_SIG: &str = "ZNx3q+/VmaYVvXHU7xS2u+L5yqVslshC1Y65KYbdV0N0OXmpgfTZ3vdxlzqQxcMUNW3k8jTqupozndWUT59aDg==";
+    const NOW: i64 = 1767225600;
+
+    fn json_request(body: &[u8]) -> Signed<'_> {
+        Signed {
+            bases: &[],
+            raw_query: "",
+            params: &crate::inbound::request::NO_PARAMS,
+            body,
+        }
+    }
+
+    fn telnyx(signature: &str, timestamp: &str) -> Option<Proof> {
+        let h = headers(&[("telnyx-signature-ed25519", signature), ("telnyx-timestamp", timestamp)]);
+        Proof::read(Carrier::Telnyx, &h, "")
+    }
+
+    #[test]
+    fn the_telnyx_vector_verifies_and_each_flip_fails() {
+        let body = TELNYX_BODY.as_bytes();
+        let proof = telnyx(TELNYX_SIG, "1767225600").unwrap();
+        assert!(proof.verifies(TELNYX_KEY, &json_request(body)));
+        assert_eq!(proof.check(body, NOW), Ok(()));
+        let flipped = TELNYX_BODY.replace("incoming", "incominG");
+        assert!(!proof.verifies(TELNYX_KEY, &json_request(flipped.as_bytes())));
+        // The timestamp is signed: a new one breaks the signature.
+        let later = telnyx(TELNYX_SIG, "1767225601").unwrap();
+        assert!(!later.verifies(TELNYX_KEY, &json_request(body)));
+        // Another key, a key that is not one, the dummy key.
+        let other = STANDARD.encode(
+            ed25519_dalek::SigningKey::from_bytes(&[7; 32])
+                .verifying_key()
+                .as_bytes(),
+        );
+        for key in [other.as_str(), "", "AAAA", "not base64!", &STANDARD.encode([0u8; 31])] {
+            assert!(!proof.verifies(key, &json_request(body)), "{key}");
+        }
+    }
+
+    #[test]
+    fn a_telnyx_timestamp_is_fresh_for_300_seconds_either_way() {
+        let proof = telnyx(TELNYX_SIG, "1767225600").unwrap();
+        let body = TELNYX_BODY.as_bytes();
+        assert_eq!(proof.check(body, NOW + 300), Ok(()));
+        assert_eq!(proof.check(body, NOW - 300), Ok(()));
+        assert_eq!(proof.check(body, NOW + 301), Err(PreAuthCause::Stale));
+        assert_eq!(proof.check(body, NOW - 301), Err(PreAuthCause::Stale));
+    }
+
+    #[test]
+    fn telnyx_headers_that_are_not_numbers_or_signatures_are_no_proof() {
+        assert_eq!(telnyx(TELNYX_SIG, "soon"), None);
+        assert_eq!(telnyx(TELNYX_SIG, "1767225600.5"), None);
+        assert_eq!(telnyx(TELNYX_SIG, ""), None);
+        assert_eq!(telnyx("not base64!", "1767225600"), None);
+        assert_eq!(telnyx(&STANDARD.encode([1u8; 63]), "1767225600"), None);
+        assert_eq!(
+            Proof::read(Carrier::Telnyx, &headers(&[("telnyx-timestamp", "1")]), ""),
+            None
+        );
+    }
+
+    const VONAGE_SECRET: &str = "vonage-signature-secret-0123456789";
+    const VONAGE_BODY: &str = r#"{"from":"14155550199","to":"14155550100","uuid":"aaaaaaaa-bbbb-cccc-dddd-000000000001","conversation_uuid":"CON-aaaaaaaa-bbbb-cccc-dddd-000000000002","region_url":"https://api-us-3.vonage.com"}"#;
+    const VONAGE_HASH: &str = "d3914d2d1384298a6d11d3b2659fd62cbe77fc5acad6d47bf7ec843b6aabcace";
+
+    /// A token with `claims`, signed with the vector's secret.
+    fn vonage_token(claims: serde_json::Value) -> Proof {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let signed = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let token = format!(
+            "{signed}.{}",
+            URL_SAFE_NO_PAD.encode(hmac_sha256(VONAGE_SECRET, &signed))
+        );
+        let h = headers(&[("Authorization", &format!("Bearer {token}"))]);
+        Proof::read(Carrier::Vonage, &h, "").unwrap()
+    }
+
+    fn vonage_claims() -> serde_json::Value {
+        serde_json::json!({"iat": NOW, "jti": "j-1", "iss": "Vonage", "payload_hash": VONAGE_HASH,
+                           "api_key": "a1b2c3d4", "application_id": "app-1"})
+    }
+
+    #[test]
+    fn the_vonage_vector_checks_out_and_flips_fail() {
+        let body = VONAGE_BODY.as_bytes();
+        let proof = vonage_token(vonage_claims());
+        assert!(proof.verifies(VONAGE_SECRET, &json_request(body)));
+        assert!(!proof.verifies("vonage-signature-secret-0123456788", &json_request(body)));
+        assert_eq!(proof.check(body, NOW), Ok(()));
+        assert_eq!(proof.nonce(), Some("j-1"));
+        let flipped = VONAGE_BODY.replace("14155550100", "14155550101");
+        assert_eq!(proof.check(flipped.as_bytes(), NOW), Err(PreAuthCause::BadSignature));
+        assert_eq!(proof.check(body, NOW + 301), Err(PreAuthCause::Stale));
+        assert_eq!(proof.check(body, NOW - 301), Err(PreAuthCause::Stale));
+    }
+
+    #[test]
+    fn vonage_claims_are_all_required() {
+        let body = VONAGE_BODY.as_bytes();
+        for (claim, cause) in [
+            ("payload_hash", PreAuthCause::BadSignature),
+            ("iss", PreAuthCause::BadSignature),
+            ("jti", PreAuthCause::BadSignature),
+            ("iat", PreAuthCause::Stale),
+        ] {
+            let mut claims = vonage_claims();
+            claims.as_object_mut().unwrap().remove(claim);
+            assert_eq!(vonage_token(claims).check(body, NOW), Err(cause), "{claim}");
+        }
+        let mut claims = vonage_claims();
+        claims["iss"] = "Nexmo".into();
+        assert_eq!(vonage_token(claims).check(body, NOW), Err(PreAuthCause::BadSignature));
+        let mut claims = vonage_claims();
+        claims["exp"] = NOW.into();
+        assert_eq!(vonage_token(claims).check(body, NOW), Err(PreAuthCause::Stale));
+        let mut claims = vonage_claims();
+        claims["exp"] = (NOW + 60).into();
+        assert_eq!(vonage_token(claims).check(body, NOW), Ok(()));
+    }
+
+    #[test]
+    fn a_vonage_token_binds_its_account_and_application() {
+        let config = |api_key: &str, application_id: &str| {
+            Credentials::Vonage(crate::domain::credentials::Vonage {
+                application_id: application_id.into(),
+                private_key: "k".into(),
+                api_key: api_key.into(),
+                api_secret: "s".into(),
+                signature_secret: Some(VONAGE_SECRET.into()),
+            })
+        };
+        let proof = vonage_token(vonage_claims());
+        assert!(proof.binds(&config("a1b2c3d4", "app-1")));
+        assert!(!proof.binds(&config("a1b2c3d4", "app-2")));
+        assert!(!proof.binds(&config("a1b2c3d5", "app-1")));
+        let mut claims = vonage_claims();
+        claims.as_object_mut().unwrap().remove("application_id");
+        assert!(vonage_token(claims).binds(&config("a1b2c3d4", "app-2")));
+    }
+
+    #[test]
+    fn the_cloudonix_key_must_match_exactly() {
+        let proof = Proof::read(
+            Carrier::Cloudonix,
+            &headers(&[("X-CX-APIKey", "XI0123456789abcdef")]),
+            "",
+        )
+        .unwrap();
+        let request = json_request(b"{}");
+        assert!(proof.verifies("XI0123456789abcdef", &request));
+        for key in ["XI0123456789abcdeg", "XI0123456789abcde", "XI0123456789abcdef ", ""] {
+            assert!(!proof.verifies(key, &request), "{key}");
+        }
+        assert_eq!(Proof::read(Carrier::Cloudonix, &headers(&[]), ""), None);
     }
 }

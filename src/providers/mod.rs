@@ -23,6 +23,7 @@ use crate::domain::provider::mask;
 pub use self::cloudonix::{Applied, RemoteTrunk};
 pub use self::http::Http;
 use self::http::Reply;
+pub use self::telnyx::CallCommand;
 pub use crate::domain::phone_number::SyncResult;
 
 /// Longest message handed back: carriers echo whole response bodies.
@@ -169,6 +170,21 @@ impl Carriers {
         };
         let carrier = cloudonix::Cloudonix::new(base(&self.base_urls.cloudonix_base_url), c);
         cloudonix::remove_trunks(&self.http(), &carrier, external_ids).map_err(|e| scrubbed(creds, e))
+    }
+
+    /// Blocking. Sends a Call Control `command` for a Telnyx call, under
+    /// `sync.timeout_ms` like every carrier call; `Err` is the scrubbed reason.
+    pub fn telnyx_command(
+        &self,
+        creds: &Credentials,
+        call_control_id: &str,
+        command: &CallCommand,
+    ) -> Result<(), String> {
+        let Credentials::Telnyx(telnyx) = creds else {
+            return Err("not a Telnyx configuration".into());
+        };
+        let base_url = base(&self.base_urls.telnyx_base_url);
+        telnyx::call_command(&self.http(), base_url, telnyx, call_control_id, command).map_err(|e| scrub(creds, &e))
     }
 
     fn http(&self) -> Http {

@@ -227,6 +227,54 @@ impl Provider for Telnyx<'_> {
     }
 }
 
+/// A Call Control command on an inbound call (INBOUND.md §4.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallCommand {
+    /// Answer and stream the call's audio to `stream_url`.
+    Answer { stream_url: String },
+    /// Refuse the call without answering it, so it is not billed.
+    Reject,
+}
+
+/// Sends `command` for call `call_control_id`. Its `command_id` is derived
+/// from the call, so a retry of the same command is one Telnyx drops
+/// ("Telnyx will ignore any command with the same command_id for the same
+/// call_control_id", https://developers.telnyx.com/api-reference/call-commands/answer-call).
+/// `Err` says why it did not take.
+pub fn call_command(
+    http: &Http,
+    base_url: &str,
+    creds: &credentials::Telnyx,
+    call_control_id: &str,
+    command: &CallCommand,
+) -> Result<(), String> {
+    let (action, body) = match command {
+        CallCommand::Answer { stream_url } => (
+            "answer",
+            json!({
+                "stream_url": stream_url,
+                "stream_track": "inbound_track",
+                "stream_bidirectional_mode": "rtp",
+                "stream_bidirectional_codec": "PCMU",
+                "command_id": format!("answer-{call_control_id}"),
+            }),
+        ),
+        CallCommand::Reject => (
+            "reject",
+            json!({"cause": "CALL_REJECTED", "command_id": format!("reject-{call_control_id}")}),
+        ),
+    };
+    // A path segment; Telnyx's ids carry a `:` (`v3:…`), which may stay literal.
+    let id = encode(call_control_id).replace("%3A", ":");
+    let url = format!("{base_url}/v2/calls/{id}/actions/{action}");
+    let telnyx = Telnyx::new(base_url, creds);
+    match telnyx.authed(http.post(&url)).json(&body) {
+        Ok(reply) if reply.status == 200 => Ok(()),
+        Ok(reply) => Err(api_error(&reply)),
+        Err(e) => Err(format!("Telnyx {action} failed: {e}")),
+    }
+}
+
 /// Save-time provisioning: without a `connection_id`, a call-control
 /// application pointed at `webhook` is created, and its id becomes the
 /// configuration's `connection_id` — and so its routing account.

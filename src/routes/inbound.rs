@@ -2,7 +2,8 @@
 //! number (INBOUND.md §1). No API key: the carrier's signature is verified
 //! against the configurations of the claimed account before any number or
 //! workflow is read, and every pre-auth failure gets the same bytes.
-//! Every outcome of a POST is HTTP 200 with the carrier's document.
+//! Every outcome of a POST is HTTP 200 with the carrier's document; Telnyx,
+//! which ignores documents, is answered through its Call Control API.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,29 +14,35 @@ use futures_util::StreamExt;
 use rusqlite::Connection;
 
 use crate::config::InboundConfig;
-use crate::db::{self, calls::Candidate, calls::InboundCall};
-use crate::domain::ids::{ConfigId, OrgId};
+use crate::db::{self, calls::CalledRow, calls::Candidate, calls::InboundCall};
+use crate::domain::ids::ConfigId;
 use crate::error::ApiError;
 use crate::inbound::document::{self, Document};
 use crate::inbound::fields::{signing_secret, CallFields};
 use crate::inbound::replay::{NonceCache, NonceUse};
-use crate::inbound::request::{BodyError, Headers, Params, Payload};
+use crate::inbound::request::{BodyError, Headers, Payload, NO_PARAMS};
 use crate::inbound::resolve::{called_form, with_hint, CalledForm};
-use crate::inbound::signature::Proof;
-use crate::inbound::{decide, detect, media, CalledNumber, Carrier, Outcome, PreAuthCause, WEBHOOK_PATH};
+use crate::inbound::signature::{Proof, Signed};
+use crate::inbound::{decide, detect, media, CalledNumber, Carrier, Clock, Outcome, PreAuthCause, WEBHOOK_PATH};
+use crate::providers::CallCommand;
 use crate::state::AppState;
 
 /// At most this many distinct secrets are tried per request (§1 step 5).
 const MAX_SECRETS: usize = 8;
-/// Verified when no configuration matches, so that "no such account" costs
-/// what "bad signature" does.
+/// Verified when no configuration holds a key, so that "no such account"
+/// costs what "bad signature" does.
 const DUMMY_SECRET: &str = "telebind-no-candidate-0000000000";
+/// Telnyx's counterpart: a valid public key (RFC 8032's first test key), so
+/// that the Ed25519 check runs in full.
+const DUMMY_PUBLIC_KEY: &str = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
 
-/// The router's own state: the nonce cache and the pre-auth reject counters.
+/// The router's own state: the replay cache, the pre-auth reject counters
+/// and the clock the freshness checks read.
 #[derive(Default)]
 pub struct Router {
     nonces: NonceCache,
     refusals: Mutex<HashMap<(Carrier, PreAuthCause), Refusals>>,
+    clock: Clock,
 }
 
 #[derive(Default)]
@@ -45,8 +52,16 @@ struct Refusals {
 }
 
 impl Router {
+    pub fn new(clock: Clock) -> Router {
+        Router {
+            clock,
+            ..Router::default()
+        }
+    }
+
     /// Counts a pre-auth reject; logs at most one line a second per cause.
     fn refused(&self, carrier: Carrier, cause: PreAuthCause) {
+        crate::metrics::inbound_refused(carrier.kind().as_str(), cause.label());
         let mut all = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
         let entry = all.entry((carrier, cause)).or_default();
         entry.count += 1;
@@ -69,10 +84,13 @@ impl Router {
     tag = "inbound calls",
     summary = "The carrier webhook of every bound number",
     description = "Carriers post each call here; the carrier's signature (`X-Twilio-Signature`, \
-        `X-Plivo-Signature-V3` with its nonce, Vobiz's), checked over the URL built from \
-        `server.public_base_url`, authenticates it, not an API key. Every outcome is a 200 with \
+        `X-Plivo-Signature-V3` with its nonce, Vobiz's, Telnyx's Ed25519 `telnyx-signature-ed25519`, \
+        Vonage's signed JWT, Cloudonix's `X-CX-APIKey`; Twilio's over the URL built from \
+        `server.public_base_url`) authenticates it, not an API key. Every outcome is a 200 with \
         the carrier's document: a stream to the voice agent, the one neutral reject line, an \
-        acknowledgement of a callback, or a hangup (unknown carrier, unsupported or oversize body).",
+        acknowledgement of a callback, or a hangup (unknown carrier, unsupported or oversize body). \
+        XML for Twilio, Plivo, Vobiz and Cloudonix (CXML); JSON for Vonage (an NCCO array) and \
+        Telnyx (whose call is answered through its API).",
     request_body(
         description = "The carrier's call fields as it sends them",
         content(
@@ -80,7 +98,10 @@ impl Router {
             (Object = "application/json"),
         )
     ),
-    responses((status = 200, description = "The carrier's call-control document", body = String, content_type = "application/xml"))
+    responses((status = 200, description = "The carrier's call-control document", content(
+        (String = "application/xml"),
+        (Value = "application/json"),
+    )))
 )]
 pub async fn run(
     req: HttpRequest,
@@ -111,55 +132,23 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &AppState, router: 
     let Some(carrier) = detect::detect(&headers, payload.as_ref()) else {
         return document::generic_hangup();
     };
-    if !matches!(carrier, Carrier::Twilio | Carrier::Plivo | Carrier::Vobiz) {
-        log::info!(
-            "inbound {}: not supported yet; answered with a hangup",
-            carrier.kind().as_str()
-        );
-        return document::generic_hangup();
-    }
     let inbound = &state.config.inbound;
     let reject = || document::reject(carrier, &inbound.reject_message);
-    // These carriers post forms; anything else is a body that cannot be theirs.
-    let Some(params) = payload.as_ref().and_then(Payload::params).cloned() else {
-        router.refused(carrier, PreAuthCause::Malformed);
-        return reject();
+    let request = Request {
+        carrier,
+        headers: &headers,
+        payload: payload.as_ref(),
+        body: &bytes,
+        raw_query: req.query_string(),
     };
-    let query = req.query_string().to_string();
-    let Some(proof) = Proof::read(carrier, &headers, &query) else {
-        router.refused(carrier, PreAuthCause::BadSignature);
-        return reject();
-    };
-    let fields = CallFields::read(carrier, &params);
-
-    let lookup = (fields.account.clone(), fields.to.clone());
-    let candidates = match state.read(move |c| Ok(candidates(c, carrier, lookup)?)).await {
-        Ok(candidates) => candidates,
-        Err(e) => return internal(e),
-    };
-    let verified = verify(carrier, &proof, &candidates, state, &query, &params);
-    if verified.is_empty() {
-        let cause = if candidates.is_empty() {
-            PreAuthCause::NoCandidate
-        } else {
-            PreAuthCause::BadSignature
-        };
-        router.refused(carrier, cause);
-        return reject();
-    }
-    if let Some(nonce) = proof.nonce() {
-        match router.nonces.first_use(carrier, nonce, Instant::now()) {
-            NonceUse::First => {}
-            NonceUse::Replayed => {
-                router.refused(carrier, PreAuthCause::Replayed);
-                return reject();
-            }
-            NonceUse::Full => {
-                log::error!("inbound: the nonce cache is full; refusing signed requests until nonces expire");
-                return reject();
-            }
+    let (fields, verified) = match authenticate(&request, state, router).await {
+        Ok(authenticated) => authenticated,
+        Err(Refused::Before(cause)) => {
+            router.refused(carrier, cause);
+            return reject();
         }
-    }
+        Err(Refused::Internal(e)) => return internal(e),
+    };
 
     // Post-auth from here on.
     if !fields.is_start {
@@ -172,18 +161,85 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &AppState, router: 
         );
         return reject();
     };
-    let pending = PendingCall {
-        provider: carrier.kind().as_str(),
+    let call = StartedCall {
+        carrier,
         call_id,
         fields,
-        verified: verified.iter().map(|c| (c.config_id, c.org_id)).collect(),
-        media_target: !inbound.media_ws_url.is_empty(),
+        verified,
     };
-    match state.write(move |c| record(c, &pending)).await {
-        Ok(Some(call)) => answer(carrier, &call, inbound),
-        Ok(None) => reject(),
+    match start(state, &call).await {
+        Ok(Recorded::First(row)) => deliver(state, &call, row, true).await,
+        Ok(Recorded::Again(row)) => deliver(state, &call, row, false).await,
+        Ok(Recorded::Elsewhere) => {
+            crate::metrics::inbound_decision(carrier.kind().as_str(), "retry");
+            reject()
+        }
         Err(e) => internal(e),
     }
+}
+
+/// A request as the carrier sent it.
+struct Request<'a> {
+    carrier: Carrier,
+    headers: &'a Headers,
+    /// `None` when the body does not parse as its content type says.
+    payload: Option<&'a Payload>,
+    body: &'a [u8],
+    raw_query: &'a str,
+}
+
+/// Why a request went no further than authentication.
+enum Refused {
+    /// The carrier's pre-auth reject, the same bytes whatever the cause.
+    Before(PreAuthCause),
+    Internal(ApiError),
+}
+
+impl From<PreAuthCause> for Refused {
+    fn from(cause: PreAuthCause) -> Self {
+        Refused::Before(cause)
+    }
+}
+
+/// §1 steps 3–5: the fields, the candidate configurations of the claimed
+/// account (configuration rows only, point reads on this worker), the
+/// signature against their keys, then freshness and replay. Returns the
+/// fields and the configurations whose key verified.
+async fn authenticate(
+    request: &Request<'_>,
+    state: &AppState,
+    router: &Router,
+) -> Result<(CallFields, Vec<Candidate>), Refused> {
+    let carrier = request.carrier;
+    let payload = request.payload.ok_or(PreAuthCause::Malformed)?;
+    let fields = CallFields::read(carrier, payload, request.headers).ok_or(PreAuthCause::Malformed)?;
+    let proof = Proof::read(carrier, request.headers, request.raw_query).ok_or(PreAuthCause::BadSignature)?;
+    let lookup = (fields.account.clone(), fields.to.clone());
+    let candidates = state
+        .point(move |c| Ok(candidates(c, carrier, &lookup)?))
+        .await
+        .map_err(Refused::Internal)?;
+    let server = &state.config.server;
+    let bases: Vec<String> = std::iter::once(&server.public_base_url)
+        .chain(&server.public_base_url_aliases)
+        .cloned()
+        .collect();
+    let signed = Signed {
+        bases: &bases,
+        raw_query: request.raw_query,
+        params: payload.params().unwrap_or(&NO_PARAMS),
+        body: request.body,
+    };
+    let verified = verify(carrier, &proof, candidates, &signed)?;
+    proof.check(request.body, router.clock.now())?;
+    if let Some(nonce) = proof.nonce() {
+        match router.nonces.first_use(carrier, nonce, Instant::now()) {
+            NonceUse::First => {}
+            NonceUse::Replayed => return Err(PreAuthCause::Replayed.into()),
+            NonceUse::Full => return Err(PreAuthCause::CacheFull.into()),
+        }
+    }
+    Ok((fields, verified))
 }
 
 /// The body, unless it is over the limit or cannot be read.
@@ -217,12 +273,12 @@ fn internal(e: ApiError) -> Document {
 fn candidates(
     conn: &Connection,
     carrier: Carrier,
-    (account, to): (Option<String>, Option<String>),
+    (account, to): &(Option<String>, Option<String>),
 ) -> rusqlite::Result<Vec<Candidate>> {
     let provider = carrier.kind().as_str();
     match (account, to) {
-        (Some(account), _) => db::calls::candidates(conn, provider, &account),
-        (None, Some(to)) if carrier == Carrier::Plivo => match called_form(&to) {
+        (Some(account), _) => db::calls::candidates(conn, provider, account),
+        (None, Some(to)) if carrier == Carrier::Plivo => match called_form(to) {
             CalledForm::Exact(address) => db::calls::candidates_by_number(conn, provider, &address),
             _ => Ok(Vec::new()),
         },
@@ -230,144 +286,277 @@ fn candidates(
     }
 }
 
-/// The candidates whose secret verifies the proof.
-fn verify<'a>(
+/// The candidates whose key verifies the proof and that the proof is for
+/// (a Vonage token names its account and application), or why none.
+fn verify(
     carrier: Carrier,
     proof: &Proof,
-    candidates: &'a [Candidate],
-    state: &AppState,
-    query: &str,
-    params: &Params,
-) -> Vec<&'a Candidate> {
-    let server = &state.config.server;
-    let bases: Vec<String> = std::iter::once(&server.public_base_url)
-        .chain(&server.public_base_url_aliases)
-        .cloned()
-        .collect();
+    candidates: Vec<Candidate>,
+    signed: &Signed,
+) -> Result<Vec<Candidate>, PreAuthCause> {
     let mut tried: Vec<(&str, bool)> = Vec::new();
     for secret in candidates
         .iter()
         .filter_map(|c| signing_secret(carrier, &c.credentials))
     {
         if tried.len() < MAX_SECRETS && !tried.iter().any(|(s, _)| *s == secret) {
-            tried.push((secret, proof.verifies(secret, &bases, query, params)));
+            tried.push((secret, proof.verifies(secret, signed)));
         }
     }
     if tried.is_empty() {
-        proof.verifies(DUMMY_SECRET, &bases, query, params);
+        let dummy = if carrier == Carrier::Telnyx {
+            DUMMY_PUBLIC_KEY
+        } else {
+            DUMMY_SECRET
+        };
+        proof.verifies(dummy, signed);
+        return Err(if candidates.is_empty() {
+            PreAuthCause::NoCandidate
+        } else {
+            PreAuthCause::NoKey
+        });
     }
-    candidates
+    let verified_key = |c: &Candidate| {
+        signing_secret(carrier, &c.credentials).is_some_and(|s| tried.iter().any(|(t, ok)| *ok && *t == s))
+    };
+    let verified: Vec<Candidate> = candidates
         .iter()
-        .filter(|c| signing_secret(carrier, &c.credentials).is_some_and(|s| tried.iter().any(|(t, ok)| *ok && *t == s)))
-        .collect()
+        .filter(|c| verified_key(c) && proof.binds(&c.credentials))
+        .cloned()
+        .collect();
+    if verified.is_empty() {
+        return Err(PreAuthCause::BadSignature);
+    }
+    Ok(verified)
 }
 
 /// A verified start request, to decide and record.
-struct PendingCall {
-    provider: &'static str,
+struct StartedCall {
+    carrier: Carrier,
     call_id: String,
     fields: CallFields,
-    /// The verified configurations, with their organizations, oldest first.
-    verified: Vec<(ConfigId, OrgId)>,
-    media_target: bool,
+    /// The configurations whose key verified the request, oldest first.
+    verified: Vec<Candidate>,
+}
+
+/// What a verified start request came to in the call log.
+enum Recorded {
+    /// A new row, with the decision.
+    First(InboundCall),
+    /// The row of the call this request retries (§2.4).
+    Again(InboundCall),
+    /// The call id is recorded under configurations that did not sign this request.
+    Elsewhere,
 }
 
 /// The call's row: the first one when the carrier retries (§2.4), else a
-/// new one with the decision. `None` when the call id is already recorded
-/// under configurations that did not sign this request.
-fn record(conn: &Connection, call: &PendingCall) -> Result<Option<InboundCall>, ApiError> {
-    let config_ids: Vec<ConfigId> = call.verified.iter().map(|(config, _)| *config).collect();
-    if let Some(first) = db::calls::find(conn, call.provider, &call.call_id)? {
-        if config_ids.contains(&first.telephony_configuration_id) {
-            return Ok(Some(first));
-        }
-        log::warn!(
-            "inbound {}: call id {} is recorded under another account",
-            call.provider,
-            call.call_id
-        );
-        return Ok(None);
+/// new one with the decision. Everything but the insert is a point read on
+/// this worker; the insert goes to the writer.
+async fn start(state: &AppState, call: &StartedCall) -> Result<Recorded, ApiError> {
+    let provider = call.carrier.kind().as_str();
+    let call_id = call.call_id.clone();
+    if let Some(first) = state
+        .point(move |c| Ok(db::calls::find(c, provider, &call_id)?))
+        .await?
+    {
+        return Ok(retried(call, first));
     }
-    let to = call.fields.to.as_deref().unwrap_or("");
-    let addresses = match called_form(to) {
+    let config_ids: Vec<ConfigId> = call.verified.iter().map(|c| c.config_id).collect();
+    let (addresses, number) = called_number(state, provider, &call.fields, config_ids).await?;
+    let called = number.as_ref().map(|n| CalledNumber {
+        is_active: n.is_active,
+        workflow_id: n.workflow_id,
+        workflow_in_org: n.workflow_in_org,
+    });
+    let decided = decide(called.as_ref(), !state.config.inbound.media_ws_url.is_empty());
+    // A Telnyx call is routed once Telnyx takes the answer command, which
+    // needs this row's id first; until then a retry (after a crash or a
+    // time-out) must answer again (§2.4).
+    let outcome = match (call.carrier, decided) {
+        (Carrier::Telnyx, Outcome::Routed) => Outcome::AnswerFailed,
+        _ => decided,
+    };
+    let (config_id, org_id) = number.as_ref().map_or_else(
+        || (call.verified[0].config_id, call.verified[0].org_id),
+        |n| (n.config_id, n.org_id),
+    );
+    let to_normalized = number
+        .as_ref()
+        .map(|n| n.address.clone())
+        .or_else(|| addresses.into_iter().next());
+    let fields = call.fields.clone();
+    let call_id = call.call_id.clone();
+    let (row, inserted) = state
+        .write(move |c| {
+            let new = db::calls::NewCall {
+                org_id,
+                provider,
+                call_id: &call_id,
+                config_id,
+                phone_number_id: number.as_ref().map(|n| n.id),
+                workflow_id: number
+                    .as_ref()
+                    .and_then(|n| n.workflow_id)
+                    .filter(|_| decided != Outcome::WorkflowNotFound),
+                from_number: fields.from.as_deref(),
+                to_number: fields.to.as_deref(),
+                to_normalized: to_normalized.as_deref(),
+                outcome: outcome.as_str(),
+            };
+            Ok(db::calls::insert_once(c, &new)?)
+        })
+        .await?;
+    Ok(if inserted {
+        Recorded::First(row)
+    } else {
+        retried(call, row)
+    })
+}
+
+/// The recorded call `first`, which this request retries, unless it was
+/// recorded under configurations that did not sign this request.
+fn retried(call: &StartedCall, first: InboundCall) -> Recorded {
+    if call
+        .verified
+        .iter()
+        .any(|c| c.config_id == first.telephony_configuration_id)
+    {
+        return Recorded::Again(first);
+    }
+    log::warn!(
+        "inbound {}: call id {} is recorded under another account",
+        call.carrier.kind().as_str(),
+        call.call_id
+    );
+    Recorded::Elsewhere
+}
+
+/// The canonical forms of the called number (§5) and the number found at
+/// one of them in `config_ids`; several matches are refused, as none.
+async fn called_number(
+    state: &AppState,
+    provider: &'static str,
+    fields: &CallFields,
+    config_ids: Vec<ConfigId>,
+) -> Result<(Vec<String>, Option<CalledRow>), ApiError> {
+    let to = fields.to.clone().unwrap_or_default();
+    let addresses = match called_form(&to) {
         CalledForm::Exact(address) => vec![address],
         CalledForm::National => {
-            let hints = match &call.fields.to_country {
+            let hints = match &fields.to_country {
                 Some(country) => vec![country.clone()],
-                None => db::calls::country_codes(conn, &config_ids)?,
+                // Reads every number of the configurations: the blocking pool's work.
+                None => {
+                    let ids = config_ids.clone();
+                    state.read(move |c| Ok(db::calls::country_codes(c, &ids)?)).await?
+                }
             };
-            let mut addresses: Vec<String> = hints.iter().filter_map(|h| with_hint(to, h)).collect();
+            let mut addresses: Vec<String> = hints.iter().filter_map(|h| with_hint(&to, h)).collect();
             addresses.dedup();
             addresses
         }
         CalledForm::Invalid => Vec::new(),
     };
-    let mut found = Vec::new();
-    for address in &addresses {
-        found.extend(
-            db::calls::called_numbers(conn, &config_ids, address)?
-                .into_iter()
-                .map(|n| (address, n)),
-        );
+    if addresses.is_empty() {
+        return Ok((addresses, None));
     }
+    let wanted = addresses.clone();
+    let mut found = state
+        .point(move |c| Ok(db::calls::called_numbers(c, provider, &config_ids, &wanted)?))
+        .await?;
     if found.len() > 1 {
-        log::warn!(
-            "inbound {}: {to} matches {} numbers; refusing",
-            call.provider,
-            found.len()
-        );
+        log::warn!("inbound {provider}: {to} matches {} numbers; refusing", found.len());
         found.clear();
     }
-    let number = found.pop();
-    let called = number.as_ref().map(|(_, n)| CalledNumber {
-        is_active: n.is_active,
-        workflow_id: n.workflow_id,
-        workflow_in_org: n.workflow_in_org,
-    });
-    let outcome = decide(called.as_ref(), call.media_target);
-    let (config_id, org_id) = match &number {
-        Some((_, n)) => (n.config_id, n.org_id),
-        None => call.verified[0],
-    };
-    let to_normalized = number
-        .as_ref()
-        .map(|(a, _)| a.as_str())
-        .or(addresses.first().map(String::as_str));
-    let row = db::calls::insert(
-        conn,
-        &db::calls::NewCall {
-            org_id,
-            provider: call.provider,
-            call_id: &call.call_id,
-            config_id,
-            phone_number_id: number.as_ref().map(|(_, n)| n.id),
-            workflow_id: number
-                .as_ref()
-                .and_then(|(_, n)| n.workflow_id)
-                .filter(|_| outcome != Outcome::WorkflowNotFound),
-            from_number: call.fields.from.as_deref(),
-            to_number: call.fields.to.as_deref(),
-            to_normalized,
-            outcome: outcome.as_str(),
-        },
-    )?;
-    Ok(Some(row))
+    Ok((addresses, found.pop()))
 }
 
-/// The document of a recorded call: the same for the first request and
-/// every retry, since it is built from the row alone.
-fn answer(carrier: Carrier, call: &InboundCall, inbound: &InboundConfig) -> Document {
-    match (call.outcome == Outcome::Routed.as_str(), call.workflow_id) {
-        (true, Some(workflow_id)) if !inbound.media_ws_url.is_empty() => {
-            let url = media::media_url(
-                &inbound.media_ws_url,
-                &inbound.ws_token_secret,
-                workflow_id,
-                call.organization_id,
-                call.id,
-            );
-            document::connect(carrier, &url)
-        }
-        _ => document::reject(carrier, &inbound.reject_message),
+/// The stream a recorded call is handed to, when it is to be handed on.
+fn media_target(call: &InboundCall, inbound: &InboundConfig) -> Option<String> {
+    let to_hand_on = [Outcome::Routed, Outcome::AnswerFailed]
+        .iter()
+        .any(|o| call.outcome == o.as_str());
+    let workflow_id = call
+        .workflow_id
+        .filter(|_| to_hand_on && !inbound.media_ws_url.is_empty())?;
+    Some(media::media_url(
+        &inbound.media_ws_url,
+        &inbound.ws_token_secret,
+        workflow_id,
+        call.organization_id,
+        call.id,
+    ))
+}
+
+/// The answer to a recorded call (`first`: recorded by this request, else
+/// a retry of it), counted as a decision. Built from the row alone, so a
+/// retry gets what the first request got; Telnyx is answered or rejected
+/// through its API.
+async fn deliver(state: &AppState, call: &StartedCall, row: InboundCall, first: bool) -> Document {
+    let inbound = &state.config.inbound;
+    let outcome = Outcome::parse(&row.outcome).unwrap_or(Outcome::NumberNotConfigured);
+    if call.carrier == Carrier::Telnyx {
+        return telnyx(state, call, row, outcome, first).await;
     }
+    count(call.carrier, first, outcome);
+    match media_target(&row, inbound) {
+        Some(url) => document::connect(call.carrier, &url, row.id, &row.call_id),
+        None => document::reject(call.carrier, &inbound.reject_message),
+    }
+}
+
+/// Counts a verified start: its outcome when it made the row, else a retry.
+fn count(carrier: Carrier, first: bool, outcome: Outcome) {
+    let decision = if first { outcome.as_str() } else { "retry" };
+    crate::metrics::inbound_decision(carrier.kind().as_str(), decision);
+}
+
+/// Telnyx ignores webhook bodies: a call is answered with a stream, or
+/// rejected, by a Call Control command (§4.4), off the async workers and
+/// within `sync.timeout_ms`. A call answered before gets nothing new; one
+/// whose answer failed is answered again with the same `command_id`.
+async fn telnyx(state: &AppState, call: &StartedCall, row: InboundCall, outcome: Outcome, first: bool) -> Document {
+    let stream_url = media_target(&row, &state.config.inbound);
+    let command = match (outcome, stream_url) {
+        (Outcome::Routed, Some(_)) => {
+            count(Carrier::Telnyx, first, outcome);
+            return document::telnyx("ok");
+        }
+        (_, Some(stream_url)) => CallCommand::Answer { stream_url },
+        (_, None) => CallCommand::Reject,
+    };
+    let Some(config) = call
+        .verified
+        .iter()
+        .find(|c| c.config_id == row.telephony_configuration_id)
+    else {
+        // `retried` let the row through only under a verified configuration.
+        return document::telnyx("error");
+    };
+    let answering = matches!(command, CallCommand::Answer { .. });
+    let (carriers, creds, call_id) = (state.carriers.clone(), config.credentials.clone(), row.call_id.clone());
+    let sent = web::block(move || carriers.telnyx_command(&creds, &call_id, &command))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+    let (document, outcome) = match (answering, sent) {
+        (true, Ok(())) => {
+            let (id, routed) = (row.id, Outcome::Routed.as_str());
+            if let Err(e) = state.write(move |c| Ok(db::calls::set_outcome(c, id, routed)?)).await {
+                log::error!("inbound telnyx: call {id} was answered but not recorded as routed: {e}");
+            }
+            (document::telnyx("ok"), Outcome::Routed)
+        }
+        (true, Err(e)) => {
+            log::warn!("inbound telnyx: answering call {} failed: {e}", row.call_id);
+            (document::telnyx("error"), Outcome::AnswerFailed)
+        }
+        (false, sent) => {
+            if let Err(e) = sent {
+                log::warn!("inbound telnyx: rejecting call {} failed: {e}", row.call_id);
+            }
+            (document::telnyx("rejected"), outcome)
+        }
+    };
+    count(Carrier::Telnyx, first, outcome);
+    document
 }

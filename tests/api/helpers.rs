@@ -8,6 +8,7 @@ use actix_web::dev::ServerHandle;
 use reqwest::Method;
 use serde_json::{json, Value};
 use telebind::config::Config;
+use telebind::inbound::Clock;
 use telebind::Application;
 use tempfile::TempDir;
 use wiremock::matchers::{method, path_regex};
@@ -22,6 +23,8 @@ pub struct TestApp {
     pub dir: Arc<TempDir>,
     /// `http://127.0.0.1:PORT` of `GET /metrics` when `server.metrics_bind` is set.
     pub metrics_address: Option<String>,
+    /// The inbound router's clock.
+    clock: Clock,
     handle: ServerHandle,
 }
 
@@ -32,6 +35,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// A server on a fresh database, with settings changed by `configure`.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_at(Clock::System, configure).await
+}
+
+/// As `spawn_app_with`, the inbound router reading `clock`.
+pub async fn spawn_app_at(clock: Clock, configure: impl FnOnce(&mut Config)) -> TestApp {
     let dir = Arc::new(TempDir::new().unwrap());
     let mut config = Config::default();
     config.database.path = dir.path().join("telebind.db");
@@ -40,7 +48,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     // carriers are a loopback port nobody listens on.
     set_carrier_urls(&mut config, "http://127.0.0.1:9");
     configure(&mut config);
-    start(config, dir).await
+    start(config, dir, clock).await
 }
 
 /// A server whose carriers all live on one local mock, with a short sync deadline.
@@ -55,7 +63,7 @@ pub async fn spawn_app_with_carrier() -> (TestApp, MockCarrier) {
     (app, carrier)
 }
 
-fn set_carrier_urls(config: &mut Config, url: &str) {
+pub fn set_carrier_urls(config: &mut Config, url: &str) {
     for (_, base) in config.providers.base_urls_mut() {
         *base = url.to_string();
     }
@@ -69,9 +77,9 @@ pub fn numbers_path(config_id: &Value) -> String {
     format!("/api/v1/organizations/telephony-configs/{config_id}/phone-numbers")
 }
 
-async fn start(config: Config, dir: Arc<TempDir>) -> TestApp {
+async fn start(config: Config, dir: Arc<TempDir>, clock: Clock) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let app = Application::build_with_listener(config.clone(), listener).expect("the app starts");
+    let app = Application::build_with_clock(config.clone(), listener, clock).expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let key = app.bootstrap_key().map(str::to_string).unwrap_or_default();
     let metrics_address = app.metrics_port().map(|port| format!("http://127.0.0.1:{port}"));
@@ -84,6 +92,7 @@ async fn start(config: Config, dir: Arc<TempDir>) -> TestApp {
         config,
         dir,
         metrics_address,
+        clock,
         handle,
     }
 }
@@ -93,7 +102,7 @@ impl TestApp {
     pub async fn restart(self) -> TestApp {
         self.handle.stop(true).await;
         let key = self.key.clone();
-        let mut app = start(self.config.clone(), self.dir.clone()).await;
+        let mut app = start(self.config.clone(), self.dir.clone(), self.clock).await;
         app.key = key;
         app
     }

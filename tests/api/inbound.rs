@@ -1,6 +1,7 @@
 //! The inbound router through the real server (INBOUND.md §8 items 1–6, 9,
 //! 10 for Twilio, Plivo and Vobiz) and the call log (§10). Signatures are
-//! computed here independently and pinned by the §4 vectors.
+//! computed here independently and pinned by the §4 vectors. Telnyx, Vonage
+//! and Cloudonix: `inbound_json.rs`.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -13,13 +14,13 @@ use telebind::config::Config;
 
 use crate::helpers::{spawn_app_with, TestApp};
 
-const BASE: &str = "https://telebind.example.com";
-const RUN: &str = "/api/v1/telephony/inbound/run";
+pub(crate) const BASE: &str = "https://telebind.example.com";
+pub(crate) const RUN: &str = "/api/v1/telephony/inbound/run";
 const CALLS: &str = "/api/v1/telephony/inbound-calls";
-const TEMPLATE: &str = "wss://agent.example.com/ws/{workflow_id}/{organization_id}/{call_ref}/{token}";
-const WS_SECRET: &str = "agent-shared-secret-0123456789";
-const REJECT_LINE: &str = "This number cannot take your call right now. Goodbye.";
-const DECLARATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
+pub(crate) const TEMPLATE: &str = "wss://agent.example.com/ws/{workflow_id}/{organization_id}/{call_ref}/{token}";
+pub(crate) const WS_SECRET: &str = "agent-shared-secret-0123456789";
+pub(crate) const REJECT_LINE: &str = "This number cannot take your call right now. Goodbye.";
+pub(crate) const DECLARATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
 
 const TWILIO_SID: &str = "AC00000000000000000000000000000001";
 const TWILIO_TOKEN: &str = "0123456789abcdef0123456789abcdef";
@@ -132,7 +133,7 @@ pub(crate) async fn post(app: &TestApp, query: &str, headers: &[(&str, String)],
     text
 }
 
-fn assert_well_formed(xml: &str) {
+pub(crate) fn assert_well_formed(xml: &str) {
     let mut reader = quick_xml::Reader::from_str(xml);
     let mut depth = 0i32;
     loop {
@@ -165,7 +166,7 @@ fn twilio_signature(token: &str, url: &str, body: &str) -> String {
     b64(&mac.finalize().into_bytes())
 }
 
-fn hmac256(key: &str, message: &str) -> Vec<u8> {
+pub(crate) fn hmac256(key: &str, message: &str) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
     mac.update(message.as_bytes());
     mac.finalize().into_bytes().to_vec()
@@ -203,7 +204,7 @@ fn vobiz_headers(sig: &str, nonce: &str) -> Vec<(&'static str, String)> {
 
 /// A start request of `carrier` for `call_id` to `to`, correctly signed
 /// (Plivo and Vobiz with the fresh `nonce`).
-fn start(carrier: Carrier, call_id: &str, to: &str, nonce: &str) -> (Vec<(&'static str, String)>, String) {
+pub(crate) fn start(carrier: Carrier, call_id: &str, to: &str, nonce: &str) -> (Vec<(&'static str, String)>, String) {
     let to = to.replace('+', "%2B");
     match carrier {
         Carrier::Twilio => {
@@ -269,7 +270,7 @@ async fn call_log(app: &TestApp, query: &str) -> Value {
     app.call(Method::GET, &format!("{CALLS}{query}"), None, 200).await
 }
 
-async fn logged_calls(app: &TestApp) -> Vec<Value> {
+pub(crate) async fn logged_calls(app: &TestApp) -> Vec<Value> {
     call_log(app, "").await["calls"].as_array().unwrap().clone()
 }
 

@@ -11,6 +11,7 @@ mod disk_full;
 mod errors;
 mod helpers;
 mod inbound;
+mod inbound_json;
 mod metrics;
 mod mock_carrier;
 mod number_cache;

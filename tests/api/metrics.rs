@@ -2,6 +2,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::{numbers_path, spawn_app, spawn_app_with, TestApp};
+use crate::inbound::{self, Carrier};
 
 /// One sample of the Prometheus text format: name, labels, value.
 type Sample = (String, Vec<(String, String)>, f64);
@@ -119,4 +120,31 @@ async fn metrics_bind_serves_metrics_on_its_own_address_only() {
     assert_eq!(status, 200);
     let route = [("route", "/api/v1/workflows"), ("status", "200")];
     assert!(value(&parse(&text), "telebind_http_requests_total", &route) >= 1.0);
+}
+
+#[tokio::test]
+async fn metrics_count_inbound_decisions_by_carrier_and_outcome() {
+    let line = inbound::line(Carrier::Twilio).await;
+    let app = &line.app;
+    let routed = [("carrier", "twilio"), ("outcome", "routed")];
+    let retry = [("carrier", "twilio"), ("outcome", "retry")];
+    let forged = [
+        ("carrier", "twilio"),
+        ("outcome", "pre_auth_reject"),
+        ("cause", "bad_signature"),
+    ];
+    let before = samples(app).await;
+    let (headers, body) = inbound::start(Carrier::Twilio, "CA-metrics", "+14155550100", "");
+    for _ in 0..2 {
+        inbound::post(app, "", &headers, body.as_bytes()).await;
+    }
+    let forgery = inbound::twilio_headers("Zm9yZ2VkIHNpZ25hdHVyZQ==");
+    inbound::post(app, "", &forgery, body.as_bytes()).await;
+    let after = samples(app).await;
+    for labels in [&routed[..], &retry, &forged] {
+        let name = "telebind_inbound_decisions_total";
+        // Other tests share the process's recorder: counts only grow.
+        let counted = value(&after, name, labels) - value(&before, name, labels);
+        assert!(counted >= 1.0, "{labels:?}: {counted}");
+    }
 }
