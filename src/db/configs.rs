@@ -80,6 +80,14 @@ pub fn get(conn: &Connection, org_id: OrgId, id: ConfigId) -> rusqlite::Result<O
         .optional()
 }
 
+/// The credentials of `org_id`'s configuration `id`: all a carrier call
+/// needs, without `get`'s counts over the configuration's numbers.
+pub fn credentials(conn: &Connection, org_id: OrgId, id: ConfigId) -> rusqlite::Result<Option<Credentials>> {
+    conn.prepare_cached("SELECT credentials FROM telephony_configurations WHERE org_id = ?1 AND id = ?2")?
+        .query_row(params![org_id, id], |r| super::json_column(r, 0))
+        .optional()
+}
+
 /// Whether configuration `id` is one of `org_id`'s: the check every
 /// phone-number route makes first, without `get`'s count of active numbers
 /// (a scan of the configuration's numbers).

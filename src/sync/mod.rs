@@ -21,6 +21,7 @@ use tokio::sync::oneshot;
 
 use crate::db::phone_numbers::PhoneNumber;
 use crate::db::{self, Database, DbError};
+use crate::domain::credentials::Credentials;
 use crate::domain::ids::{ConfigId, NumberId, OrgId};
 use crate::domain::phone_number::{may_be_attached, should_attach, LastSync, SyncResult};
 use crate::providers::{Carriers, Number};
@@ -254,21 +255,21 @@ impl Inner {
     /// (the row no longer asks the carrier for what was pushed).
     fn run(&self, pending: &Pending) -> Result<(Outcome, bool), SyncError> {
         let NumberKey { org_id, config_id, id } = pending.key;
-        let (config, number) = self.db.read_blocking(move |c| {
-            let config = db::configs::get(c, org_id, config_id)?.ok_or(SyncError::NotFound)?;
+        let (credentials, number) = self.db.read_blocking(move |c| {
+            let credentials = db::configs::credentials(c, org_id, config_id)?.ok_or(SyncError::NotFound)?;
             let number = db::phone_numbers::get(c, config_id, id)?.ok_or(SyncError::NotFound)?;
-            Ok::<_, SyncError>((config, number))
+            Ok::<_, SyncError>((credentials, number))
         })?;
         match pending.kind {
             Kind::Current => {
                 let attach = should_attach(number.inbound_workflow_id, number.is_active);
-                let (number, result, overtaken) = self.push(&pending.request_id, &config, number, attach)?;
+                let (number, result, overtaken) = self.push(&pending.request_id, &credentials, number, attach)?;
                 Ok((Outcome::Pushed(Box::new(number), result), overtaken))
             }
             Kind::Delete { force } => {
                 let mut provider_sync = None;
                 if may_be_attached(number.inbound_workflow_id, number.last_provider_sync.as_ref()) {
-                    let (_, result, _) = self.push(&pending.request_id, &config, number, false)?;
+                    let (_, result, _) = self.push(&pending.request_id, &credentials, number, false)?;
                     if !result.ok && !force {
                         return Ok((Outcome::Deletion(Deletion::Refused(result)), false));
                     }
@@ -288,7 +289,7 @@ impl Inner {
     fn push(
         &self,
         request_id: &str,
-        config: &db::configs::Config,
+        credentials: &Credentials,
         mut number: PhoneNumber,
         attach: bool,
     ) -> Result<(PhoneNumber, SyncResult, bool), SyncError> {
@@ -297,8 +298,8 @@ impl Inner {
             kind: number.address_type,
         };
         let started = std::time::Instant::now();
-        let result = self.carriers.configure_inbound(&config.credentials, target, attach);
-        let (carrier, id) = (config.credentials.kind().as_str(), number.id);
+        let result = self.carriers.configure_inbound(credentials, target, attach);
+        let (carrier, id) = (credentials.kind().as_str(), number.id);
         crate::metrics::push(carrier, attach, result.ok, started.elapsed());
         let action = if attach { "attach" } else { "detach" };
         match &result.message {
