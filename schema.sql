@@ -124,3 +124,16 @@ CREATE TABLE inbound_calls (
 CREATE UNIQUE INDEX inbound_calls_call ON inbound_calls(provider, call_id);
 CREATE INDEX inbound_calls_by_org ON inbound_calls(org_id, id);
 CREATE INDEX inbound_calls_by_age ON inbound_calls(created_at);
+
+-- version: 6
+-- Credentials are sealed at rest (XChaCha20-Poly1305, the organization and
+-- configuration ids bound as associated data; src/db/sealed.rs): the
+-- `credentials` column holds a BLOB from here on. This row, sealed with the
+-- same key, tells at start-up whether the configured key is the one the
+-- rows were sealed with, even before any configuration exists. The rows of
+-- an older file are sealed by telebind right after this step, in Rust,
+-- since that needs the key.
+CREATE TABLE encryption_key_check (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    sealed BLOB NOT NULL
+);

@@ -19,6 +19,7 @@ pub struct Config {
     pub sync: SyncConfig,
     pub providers: ProvidersConfig,
     pub inbound: InboundConfig,
+    pub security: SecurityConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -243,6 +244,40 @@ impl InboundConfig {
     }
 }
 
+/// The key the stored credentials are sealed with (README, "Secrets at rest").
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// The key itself, base64 of 32 bytes; empty: the key file is used.
+    pub encryption_key: String,
+    /// Where the key is kept when `encryption_key` is empty, generated on
+    /// first use; empty: beside the database (`SecurityConfig::key_file_for`).
+    pub key_file: PathBuf,
+}
+
+impl SecurityConfig {
+    /// The key file used for the database at `database`: `key_file`, or the
+    /// database's path with the extension `.key` (`telebind.db` → `telebind.key`).
+    pub fn key_file_for(&self, database: &Path) -> PathBuf {
+        if self.key_file.as_os_str().is_empty() {
+            database.with_extension("key")
+        } else {
+            self.key_file.clone()
+        }
+    }
+}
+
+/// The key never reaches a log line, whatever prints the settings.
+impl std::fmt::Debug for SecurityConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = if self.encryption_key.is_empty() { "" } else { MASK };
+        f.debug_struct("SecurityConfig")
+            .field("encryption_key", &key)
+            .field("key_file", &self.key_file)
+            .finish()
+    }
+}
+
 /// A configuration problem, said in one line that names the key and where
 /// its value came from.
 #[derive(Debug, thiserror::Error)]
@@ -325,6 +360,8 @@ impl Config {
             *url = http_url(url).map_err(|message| (key, message))?;
         }
         self.inbound.check()?;
+        crate::secrets::check_configured(&self.security.encryption_key)
+            .map_err(|message| ("security.encryption_key".to_string(), message))?;
         let at_least_one = [
             ("server.max_body_bytes", self.server.max_body_bytes as u64),
             ("database.pool_size", u64::from(self.database.pool_size)),
@@ -349,7 +386,8 @@ impl Config {
             };
             for (key, value) in section.iter_mut() {
                 let Some(text) = value.as_str() else { continue };
-                let secret = ["secret", "token", "password", "key"].iter().any(|s| key.contains(s));
+                // `encryption_key` is a secret, `key_file` (a path) is not.
+                let secret = ["secret", "token", "password"].iter().any(|s| key.contains(s)) || key.ends_with("key");
                 let masked = if secret && !text.is_empty() {
                     MASK.to_string()
                 } else {

@@ -9,7 +9,7 @@ use tokio::sync::Semaphore;
 
 use crate::auth::KeyCache;
 use crate::config::Config;
-use crate::db::{Database, Pool};
+use crate::db::{Database, Pool, Store};
 use crate::error::ApiError;
 use crate::providers::Carriers;
 use crate::sync::SyncService;
@@ -31,8 +31,8 @@ pub struct AppState {
 const LISTS_AT_ONCE: usize = 4;
 
 impl AppState {
-    pub fn new(pool: Pool, config: Arc<Config>) -> Result<AppState, StartupError> {
-        let db = Database::new(pool, &config.database)?;
+    pub fn new(pool: Pool, store: &Store, config: Arc<Config>) -> Result<AppState, StartupError> {
+        let db = Database::new(pool, store)?;
         let carriers = Carriers::new(&config);
         let sync = SyncService::start(db.clone(), carriers.clone(), config.sync.workers).map_err(StartupError::Sync)?;
         Ok(AppState {

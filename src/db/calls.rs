@@ -26,7 +26,7 @@ fn candidate(r: &Row) -> rusqlite::Result<Candidate> {
 /// The configurations of `provider` with routing account `account`, oldest first.
 pub fn candidates(conn: &Connection, provider: &str, account: &str) -> rusqlite::Result<Vec<Candidate>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, org_id, credentials FROM telephony_configurations
+        "SELECT id, org_id, open_credentials(org_id, id, credentials) FROM telephony_configurations
          WHERE provider = ?1 AND routing_account = ?2 AND routing_account <> '' ORDER BY id",
     )?;
     let rows = stmt.query_map(params![provider, account], candidate)?;
@@ -37,7 +37,7 @@ pub fn candidates(conn: &Connection, provider: &str, account: &str) -> rusqlite:
 /// the candidates when a carrier sends no account id (Plivo, §1).
 pub fn candidates_by_number(conn: &Connection, provider: &str, address: &str) -> rusqlite::Result<Vec<Candidate>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT c.id, c.org_id, c.credentials FROM telephony_configurations c
+        "SELECT c.id, c.org_id, open_credentials(c.org_id, c.id, c.credentials) FROM telephony_configurations c
          JOIN phone_numbers p ON p.config_id = c.id
          WHERE p.provider = ?1 AND p.address_normalized = ?2 AND p.is_active ORDER BY c.id",
     )?;

@@ -17,7 +17,8 @@ pub struct Config {
     pub updated_at: String,
 }
 
-const SELECT: &str = "SELECT c.id, c.name, c.credentials, c.is_default_outbound,
+/// Credentials are sealed in the file (`db::sealed`); SQL opens them.
+const SELECT: &str = "SELECT c.id, c.name, open_credentials(c.org_id, c.id, c.credentials), c.is_default_outbound,
         (SELECT COUNT(*) FROM phone_numbers p WHERE p.config_id = c.id AND p.is_active), c.created_at, c.updated_at
      FROM telephony_configurations c";
 
@@ -72,22 +73,28 @@ pub fn name_taken(conn: &Connection, org_id: OrgId, name: &str, except: Option<C
 }
 
 /// Inserts; a taken name is a unique violation of `Unique::ConfigName`.
+/// The credentials are sealed to the new row's id, so they are written once
+/// it has one, in the caller's transaction.
 pub fn insert(conn: &Connection, org_id: OrgId, name: &str, credentials: &Credentials) -> rusqlite::Result<ConfigId> {
     let now = super::now();
     conn.execute(
         "INSERT INTO telephony_configurations
              (org_id, name, provider, routing_account, credentials, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+         VALUES (?1, ?2, ?3, ?4, x'', ?5, ?5)",
         params![
             org_id,
             name,
             credentials.kind().as_str(),
             credentials.routing_account(),
-            credentials.to_stored().to_string(),
             now
         ],
     )?;
-    Ok(ConfigId(conn.last_insert_rowid()))
+    let id = ConfigId(conn.last_insert_rowid());
+    conn.execute(
+        "UPDATE telephony_configurations SET credentials = seal_credentials(org_id, id, ?2) WHERE id = ?1",
+        params![id, credentials.to_stored().to_string()],
+    )?;
+    Ok(id)
 }
 
 pub fn update(
@@ -99,7 +106,7 @@ pub fn update(
 ) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE telephony_configurations
-         SET name = ?3, routing_account = ?4, credentials = ?5, updated_at = ?6
+         SET name = ?3, routing_account = ?4, credentials = seal_credentials(org_id, id, ?5), updated_at = ?6
          WHERE org_id = ?1 AND id = ?2",
         params![
             org_id,

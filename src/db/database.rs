@@ -9,24 +9,23 @@ use rusqlite::Connection;
 
 use super::point::{self, Busy};
 use super::writer::{Answer, WriteError, Writer};
-use super::{DbError, Pool};
-use crate::config::DatabaseConfig;
+use super::{DbError, Pool, Store};
 
 #[derive(Clone)]
 pub struct Database {
     pool: Pool,
     writer: Arc<Writer>,
-    config: Arc<DatabaseConfig>,
+    store: Store,
 }
 
 impl Database {
-    /// Starts the writer, on its own connection to `config`'s file; it stops
+    /// Starts the writer, on its own connection to `store`'s file; it stops
     /// when the last handle is dropped.
-    pub fn new(pool: Pool, config: &DatabaseConfig) -> Result<Database, DbError> {
+    pub fn new(pool: Pool, store: &Store) -> Result<Database, DbError> {
         Ok(Database {
-            writer: Arc::new(Writer::start(config)?),
+            writer: Arc::new(Writer::start(store)?),
             pool,
-            config: Arc::new(config.clone()),
+            store: store.clone(),
         })
     }
 
@@ -39,7 +38,7 @@ impl Database {
         T: Send + 'static,
         E: From<DbError> + Busy + Send + 'static,
     {
-        match point::read_here(&self.config, &f) {
+        match point::read_here(&self.store, &f) {
             Err(e) if e.is_busy() => self.read(f).await,
             done => done,
         }

@@ -8,8 +8,7 @@ use std::path::PathBuf;
 
 use rusqlite::{Connection, ErrorCode};
 
-use super::DbError;
-use crate::config::DatabaseConfig;
+use super::{DbError, Store};
 
 /// How long a point read waits for a lock before the caller falls back to
 /// the blocking pool: the thread must stay free for other requests.
@@ -40,24 +39,25 @@ impl Busy for DbError {
     }
 }
 
-/// Runs `f` on this thread's read-only connection to `config`'s file,
+/// Runs `f` on this thread's read-only connection to `store`'s file,
 /// opening it on first use.
-pub fn read_here<T, E, F>(config: &DatabaseConfig, f: F) -> Result<T, E>
+pub fn read_here<T, E, F>(store: &Store, f: F) -> Result<T, E>
 where
     F: FnOnce(&Connection) -> Result<T, E>,
     E: From<DbError>,
 {
     CONNECTION.with_borrow_mut(|slot| {
-        if slot.as_ref().is_none_or(|(path, _)| *path != config.path) {
-            *slot = Some((config.path.clone(), open(config)?));
+        let path = &store.config().path;
+        if slot.as_ref().is_none_or(|(open, _)| open != path) {
+            *slot = Some((path.clone(), open(store)?));
         }
         let (_, conn) = slot.as_ref().expect("opened above");
         f(conn)
     })
 }
 
-fn open(config: &DatabaseConfig) -> Result<Connection, DbError> {
-    let conn = super::connect(config)?;
+fn open(store: &Store) -> Result<Connection, DbError> {
+    let conn = store.connect()?;
     conn.execute_batch(&format!(
         "PRAGMA query_only = ON; PRAGMA busy_timeout = {POINT_BUSY_TIMEOUT_MS};"
     ))?;

@@ -149,12 +149,19 @@ impl TestApp {
         self.call(Method::POST, &numbers_path(config_id), Some(body), 200).await
     }
 
-    /// The stored credentials JSON of configuration `id`, read from the file.
+    /// A connection to this server's database that reads and writes the
+    /// credentials column as the server does (`open_credentials`, `seal_credentials`).
+    pub fn db_conn(&self) -> rusqlite::Connection {
+        let (_, store, _) = telebind::db::open_with(&self.config, telebind::db::Create::Never).unwrap();
+        store.connect().unwrap()
+    }
+
+    /// The stored credentials JSON of configuration `id`, opened with the server's key.
     pub fn stored_credentials(&self, id: i64) -> Value {
-        let conn = rusqlite::Connection::open(self.db_path()).unwrap();
-        let text: String = conn
+        let text: String = self
+            .db_conn()
             .query_row(
-                "SELECT credentials FROM telephony_configurations WHERE id = ?1",
+                "SELECT open_credentials(org_id, id, credentials) FROM telephony_configurations WHERE id = ?1",
                 [id],
                 |r| r.get(0),
             )
@@ -296,7 +303,7 @@ pub fn existing_db() -> (TempDir, PathBuf) {
     let (dir, path) = temp_db();
     let mut config = Config::default();
     config.database.path = path.clone();
-    telebind::db::open(&config.database).expect("a new database");
+    telebind::db::open(&config).expect("a new database");
     (dir, path)
 }
 

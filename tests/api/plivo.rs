@@ -353,10 +353,10 @@ async fn binding_without_an_application_fails_before_any_request() {
     let cfg = app.create_config("Plivo", config(Some(APP_ID))).await;
     let id = cfg["id"].as_i64().unwrap();
     // A configuration stored before provisioning existed, with no application.
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    let conn = app.db_conn();
     let stored = serde_json::to_string(&config(None)).unwrap();
     conn.execute(
-        "UPDATE telephony_configurations SET credentials = ?1 WHERE id = ?2",
+        "UPDATE telephony_configurations SET credentials = seal_credentials(org_id, id, ?1) WHERE id = ?2",
         rusqlite::params![stored, id],
     )
     .unwrap();
