@@ -52,11 +52,8 @@ impl Scrubber {
         }
         needles.sort_by_key(|n| Reverse(n.len()));
         needles.dedup();
-        let forms = needles
-            .iter()
-            .flat_map(|n| n.chars())
-            .map(|c| (c, forms(c, DEPTH)))
-            .collect();
+        let distinct: std::collections::BTreeSet<char> = needles.iter().flat_map(|n| n.chars()).collect();
+        let forms = distinct.into_iter().map(|c| (c, forms(c, DEPTH))).collect();
         Scrubber {
             needles: Arc::new(needles.into_iter().map(|n| n.chars().collect()).collect()),
             forms: Arc::new(forms),

@@ -195,17 +195,26 @@ pub fn lock_path(database: &Path) -> PathBuf {
 /// Takes the database's lock without waiting; refused when a process holds
 /// it the other way (see `Lock`).
 pub fn lock(database: &Path, how: Lock) -> Result<File, DbError> {
-    let path = lock_path(database);
+    let file = open_lock_file(database).map_err(|e| DbError::Unusable {
+        path: database.to_path_buf(),
+        reason: format!("cannot open its lock file {}: {e}", lock_path(database).display()),
+    })?;
+    take_lock(database, file, how)
+}
+
+fn open_lock_file(database: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lock_path(database))
+}
+
+fn take_lock(database: &Path, file: File, how: Lock) -> Result<File, DbError> {
     let unusable = |reason: String| DbError::Unusable {
         path: database.to_path_buf(),
         reason,
     };
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| unusable(format!("cannot open its lock file {}: {e}", path.display())))?;
     let taken = match how {
         Lock::Shared => file.try_lock_shared(),
         Lock::Exclusive => file.try_lock(),
@@ -265,7 +274,19 @@ fn prepare(full: &Config, create: Create) -> Result<(Store, Opened), DbError> {
         },
         Err(e) => return Err(unusable(e.to_string())),
     };
-    let lock = lock(path, Lock::Shared)?;
+    // The lock file sits beside the database: a directory telebind cannot
+    // write stops it here, said as for the database itself.
+    let lock_file = open_lock_file(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::PermissionDenied if created => unusable(format!(
+            "cannot be created: the directory {} is not writable",
+            dir.display()
+        )),
+        std::io::ErrorKind::PermissionDenied => {
+            unusable(format!("cannot be opened for writing: {}", needs_writes(dir)))
+        }
+        _ => unusable(format!("cannot open its lock file: {e}")),
+    })?;
+    let lock = take_lock(path, lock_file, Lock::Shared)?;
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if created {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
