@@ -93,12 +93,19 @@ fn write_lines(lines: mpsc::Receiver<Message>, out: Box<dyn Write + Send>) {
 /// Until dropped, the log's lines still in flight are written out at the end.
 pub struct Flush(mpsc::SyncSender<Message>);
 
-impl Drop for Flush {
-    fn drop(&mut self) {
+impl Flush {
+    /// Returns once every line logged before the call is written out.
+    pub fn now(&self) {
         let (done, written) = mpsc::sync_channel(1);
         if self.0.send(Message::Flush(done)).is_ok() {
             let _ = written.recv();
         }
+    }
+}
+
+impl Drop for Flush {
+    fn drop(&mut self) {
+        self.now();
     }
 }
 

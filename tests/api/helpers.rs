@@ -1,7 +1,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
@@ -69,7 +69,46 @@ pub fn numbers_path(config_id: &Value) -> String {
     format!("/api/v1/organizations/telephony-configs/{config_id}/phone-numbers")
 }
 
+/// The log of every server this test binary starts, written by telebind's
+/// own logger at `RUST_LOG` (default `trace`) into one file, so that the
+/// secret scans can read what the whole run logged.
+pub struct CapturedLog {
+    pub path: PathBuf,
+    flush: telebind::logging::Flush,
+}
+
+impl CapturedLog {
+    /// Everything logged so far.
+    pub fn read(&self) -> String {
+        self.flush.now();
+        String::from_utf8_lossy(&std::fs::read(&self.path).unwrap()).into_owned()
+    }
+}
+
+/// `TELEBIND_TEST_LOG` names the file (CI keeps it for the scan of the
+/// whole run); else `api-test.log` in the target directory, new each run.
+pub fn captured_log() -> &'static CapturedLog {
+    static LOG: OnceLock<CapturedLog> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let (path, append) = match std::env::var_os("TELEBIND_TEST_LOG") {
+            Some(path) => (PathBuf::from(path), true),
+            None => (Path::new(env!("CARGO_TARGET_TMPDIR")).join("api-test.log"), false),
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(append)
+            .write(true)
+            .truncate(!append)
+            .open(&path)
+            .unwrap();
+        let filters = std::env::var("RUST_LOG").unwrap_or_else(|_| "trace".into());
+        let flush = telebind::logging::install(Box::new(file), &filters).unwrap();
+        CapturedLog { path, flush }
+    })
+}
+
 async fn start(config: Config, dir: Arc<TempDir>) -> TestApp {
+    captured_log();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let app = Application::build_with_listener(config.clone(), listener).expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -96,6 +135,11 @@ impl TestApp {
         let mut app = start(self.config.clone(), self.dir.clone()).await;
         app.key = key;
         app
+    }
+
+    /// Stops this server gracefully.
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
     }
 
     /// Stops this server at once: requests in flight are dropped mid-way.
@@ -196,10 +240,16 @@ pub async fn expect_json(response: reqwest::Response, expected: u16, what: &str)
 
 /// Runs `telebind ARGS` with the database at `db`.
 pub fn run_cli(db: &Path, args: &[&str]) -> Output {
+    run_cli_with(db, args, &[])
+}
+
+/// As `run_cli`, with more environment variables.
+pub fn run_cli_with(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_telebind"))
         .args(args)
         .env("TELEBIND_DATABASE__PATH", db)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .current_dir(db.parent().unwrap())
         .output()
         .expect("the telebind binary runs")
@@ -652,4 +702,51 @@ pub fn assert_honest(sync: &Value, carrier: &impl RoutesCalls, e164: &str) {
         routed.as_deref() == Some(WEBHOOK),
         "{sync} while the carrier routes {e164} to {routed:?}"
     );
+}
+
+/// Every way a carrier, a proxy or a log could write `secret` that the
+/// scans look for: raw, JSON-escaped, percent-encoded (either case), base64
+/// (standard and URL-safe) alone or as `user:secret` with each of `users`,
+/// and the part of its base64 that is the same wherever it sits inside a
+/// longer base64 text. Written apart from telebind's scrubber, so the scans
+/// do not trust what they check.
+pub fn secret_forms(secret: &str, users: &[&str]) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine;
+    let json = serde_json::to_string(secret).unwrap();
+    let mut forms = vec![secret.to_string(), json[1..json.len() - 1].to_string()];
+    let percent = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string();
+    forms.push(percent.to_lowercase());
+    forms.push(percent);
+    let mut plain = vec![secret.to_string()];
+    plain.extend(users.iter().map(|u| format!("{u}:{secret}")));
+    for text in plain {
+        forms.push(STANDARD.encode(&text));
+        forms.push(URL_SAFE_NO_PAD.encode(&text));
+    }
+    // Whole base64 quanta of the secret after 0, 1 or 2 bytes of something else.
+    for offset in 0..3usize {
+        let mut bytes = vec![b'x'; offset];
+        bytes.extend_from_slice(secret.as_bytes());
+        let encoded = STANDARD.encode(&bytes);
+        let (first, last) = (offset.div_ceil(3), bytes.len() / 3);
+        if last > first + 1 {
+            forms.push(encoded[4 * first..4 * last].to_string());
+        }
+    }
+    forms
+}
+
+/// Asserts that no form of any of `secrets` (`secret_forms`) is in `text`.
+pub fn assert_no_secret_form(text: &str, secrets: &[&str], users: &[&str], what: &str) {
+    for secret in secrets {
+        for form in secret_forms(secret, users) {
+            if let Some(at) = text.find(&form) {
+                let start = text.floor_char_boundary(at.saturating_sub(200));
+                let end = text.ceil_char_boundary((at + form.len() + 200).min(text.len()));
+                let around = &text[start..end];
+                panic!("{what}: {secret:?} appears as {form:?} in …{around}…");
+            }
+        }
+    }
 }

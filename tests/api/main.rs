@@ -16,6 +16,7 @@ mod paging;
 mod phone_numbers;
 mod plivo;
 mod request_id;
+mod secrets;
 mod storage;
 mod sync;
 mod telnyx;
