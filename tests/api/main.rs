@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod auth;
+mod backup;
 mod cli;
 mod cloudonix;
 mod configs;
