@@ -750,3 +750,80 @@ pub fn assert_no_secret_form(text: &str, secrets: &[&str], users: &[&str], what:
         }
     }
 }
+
+/// `telebind serve` as a process of its own on `db`, on a free loopback port.
+pub struct Served {
+    pub child: std::process::Child,
+    pub address: String,
+    /// The key printed on the first start of an empty database.
+    keys: std::sync::mpsc::Receiver<String>,
+    stderr: Arc<std::sync::Mutex<String>>,
+}
+
+impl Served {
+    /// Starts the binary and waits until it listens (its start-up block says where).
+    pub fn start(db: &Path, env: &[(&str, &str)]) -> Served {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_telebind"))
+            .arg("serve")
+            .env("TELEBIND_DATABASE__PATH", db)
+            .env("TELEBIND_SERVER__BIND", "127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .current_dir(db.parent().unwrap())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the telebind binary runs");
+        let (found, listening) = std::sync::mpsc::channel();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (key, keys) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if let Some(k) = line.trim().strip_prefix("API key: ") {
+                    let _ = key.send(k.to_string());
+                }
+            }
+        });
+        let stderr = Arc::new(std::sync::Mutex::new(String::new()));
+        let seen = stderr.clone();
+        let lines = BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in lines.lines().map_while(Result::ok) {
+                if let Some((_, rest)) = line.split_once("listening on http://") {
+                    let _ = found.send(rest.split_whitespace().next().unwrap().to_string());
+                }
+                seen.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
+        let address = match listening.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => format!("http://{addr}"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("telebind did not start: {}", stderr.lock().unwrap());
+            }
+        };
+        Served {
+            child,
+            address,
+            keys,
+            stderr,
+        }
+    }
+
+    /// The key the first start of an empty database prints.
+    pub fn bootstrap_key(&self) -> String {
+        self.keys
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a bootstrap key")
+    }
+
+    /// SIGKILL: no shutdown of any kind.
+    pub fn kill(mut self) -> String {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let log = self.stderr.lock().unwrap().clone();
+        log
+    }
+}

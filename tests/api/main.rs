@@ -7,6 +7,7 @@ mod backup;
 mod cli;
 mod cloudonix;
 mod configs;
+mod crash;
 mod disk_full;
 mod echo;
 mod errors;
