@@ -16,7 +16,7 @@ use crate::helpers::{
 };
 
 const CONFIGS: &str = "/api/v1/organizations/telephony-configs";
-const TOKEN: &str = "cx-bearer-0123456789-secret";
+pub const TOKEN: &str = "cx-bearer-0123456789-secret";
 const BEARER: &str = "Bearer cx-bearer-0123456789-secret";
 const APP: &str = "telebind-app";
 const NUMBER: &str = "+14155550100";

@@ -13,6 +13,7 @@ mod echo;
 mod errors;
 mod helpers;
 mod inbound;
+mod litestream;
 mod metrics;
 mod mock_carrier;
 mod paging;

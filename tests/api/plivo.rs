@@ -15,9 +15,9 @@ use crate::helpers::{
     CarrierSetup, MockBody, MockCarrier, RoutesCalls, SYNC_TIMEOUT_MS, WEBHOOK,
 };
 
-const AUTH_ID: &str = "MAPLIVO0123456789";
+pub const AUTH_ID: &str = "MAPLIVO0123456789";
 const AUTH_TOKEN: &str = "plivo-token-abcdef";
-const SECRETS: [&str; 2] = [AUTH_ID, AUTH_TOKEN];
+pub const SECRETS: [&str; 2] = [AUTH_ID, AUTH_TOKEN];
 const BASIC: &str = "Basic TUFQTElWTzAxMjM0NTY3ODk6cGxpdm8tdG9rZW4tYWJjZGVm";
 const APP_ID: &str = "plivo-app-1";
 const OTHER_APP: &str = "other-app-7";
