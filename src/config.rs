@@ -664,6 +664,57 @@ mod tests {
     }
 
     #[test]
+    fn the_encryption_key_is_masked_checked_and_kept_out_of_debug_output() {
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let c = Config::load(
+            Some(file("").path()),
+            env(&[
+                ("TELEBIND_SECURITY__ENCRYPTION_KEY", key),
+                ("TELEBIND_SECURITY__KEY_FILE", "/etc/telebind/key"),
+            ]),
+        )
+        .unwrap();
+        let masked = c.masked().to_string();
+        assert!(
+            !masked.contains(key) && masked.contains("encryption_key = \"********\""),
+            "{masked}"
+        );
+        assert!(
+            masked.contains("key_file = \"/etc/telebind/key\""),
+            "a path is no secret: {masked}"
+        );
+        let debug = format!("{c:?}");
+        assert!(!debug.contains(key) && debug.contains("/etc/telebind/key"), "{debug}");
+
+        let err = Config::load(
+            Some(file("").path()),
+            env(&[("TELEBIND_SECURITY__ENCRYPTION_KEY", "short")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("security.encryption_key (from TELEBIND_SECURITY__ENCRYPTION_KEY)"),
+            "{err}"
+        );
+        assert!(!err.contains("short"), "the rejected value is not echoed: {err}");
+    }
+
+    #[test]
+    fn the_key_file_defaults_to_beside_the_database() {
+        let c = Config::load(
+            Some(file("").path()),
+            env(&[("TELEBIND_DATABASE__PATH", "/var/lib/tb/main.db")]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.security.key_file_for(&c.database.path),
+            PathBuf::from("/var/lib/tb/main.key")
+        );
+        let c = Config::load(Some(file("[security]\nkey_file = \"/k\"\n").path()), env(&[])).unwrap();
+        assert_eq!(c.security.key_file_for(&c.database.path), PathBuf::from("/k"));
+    }
+
+    #[test]
     fn aliases_come_from_a_comma_separated_variable() {
         let c = Config::load(
             Some(file("").path()),
