@@ -167,7 +167,7 @@ impl ProvidersConfig {
 }
 
 /// The inbound-call router (INBOUND.md §2.6, §6, §10).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct InboundConfig {
     /// Where a routed call's audio goes: a ws(s):// template; empty means
@@ -189,6 +189,18 @@ impl Default for InboundConfig {
             reject_message: "This number cannot take your call right now. Goodbye.".into(),
             call_log_days: 30,
         }
+    }
+}
+
+/// The token secret never reaches a log line, whatever prints the settings.
+impl std::fmt::Debug for InboundConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboundConfig")
+            .field("media_ws_url", &self.media_ws_url)
+            .field("ws_token_secret", &redacted(&self.ws_token_secret))
+            .field("reject_message", &self.reject_message)
+            .field("call_log_days", &self.call_log_days)
+            .finish()
     }
 }
 
@@ -270,9 +282,8 @@ impl SecurityConfig {
 /// The key never reaches a log line, whatever prints the settings.
 impl std::fmt::Debug for SecurityConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let key = if self.encryption_key.is_empty() { "" } else { MASK };
         f.debug_struct("SecurityConfig")
-            .field("encryption_key", &key)
+            .field("encryption_key", &redacted(&self.encryption_key))
             .field("key_file", &self.key_file)
             .finish()
     }
@@ -401,6 +412,15 @@ impl Config {
 }
 
 const MASK: &str = "********";
+
+/// A secret setting as `Debug` shows it: whether it is set, never its value.
+fn redacted(secret: &str) -> &'static str {
+    if secret.is_empty() {
+        ""
+    } else {
+        MASK
+    }
+}
 
 /// `url` with the password of its user info, if any, masked.
 fn mask_url_password(url: &str) -> String {
@@ -685,6 +705,9 @@ mod tests {
         );
         let debug = format!("{c:?}");
         assert!(!debug.contains(key) && debug.contains("/etc/telebind/key"), "{debug}");
+        let f = file("[inbound]\nws_token_secret = \"0123456789abcdef-token\"\n");
+        let debug = format!("{:?}", Config::load(Some(f.path()), env(&[])).unwrap());
+        assert!(!debug.contains("0123456789abcdef-token"), "{debug}");
 
         let err = Config::load(
             Some(file("").path()),

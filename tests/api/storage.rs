@@ -91,6 +91,10 @@ fn the_database_is_durable_and_in_wal_mode() {
     assert_eq!(pragma("synchronous"), rusqlite::types::Value::Integer(2), "FULL");
     assert_eq!(pragma("foreign_keys"), rusqlite::types::Value::Integer(1));
     assert_eq!(pragma("busy_timeout"), rusqlite::types::Value::Integer(5000));
+    // What Litestream needs beside it (README, "Continuous replication"):
+    // shared locking, and SQLite's passive autocheckpoints only.
+    assert_eq!(pragma("locking_mode"), rusqlite::types::Value::Text("normal".into()));
+    assert_eq!(pragma("wal_autocheckpoint"), rusqlite::types::Value::Integer(1000));
 }
 
 #[tokio::test]
