@@ -819,11 +819,19 @@ impl Served {
             .expect("a bootstrap key")
     }
 
-    /// SIGKILL: no shutdown of any kind.
+    /// SIGKILL: no shutdown of any kind. Returns what it logged.
     pub fn kill(mut self) -> String {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
         let log = self.stderr.lock().unwrap().clone();
         log
+    }
+}
+
+/// A test that fails half-way leaves no server running.
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
