@@ -159,3 +159,16 @@ ALTER TABLE telephony_configurations ADD COLUMN inactive_reason TEXT CHECK (
 -- configurations, and Plivo's candidates by number) are point reads on the
 -- actix worker: one indexed search, not a scan of a configuration's numbers.
 CREATE INDEX phone_numbers_by_address ON phone_numbers(provider, address_normalized);
+
+-- version: 8
+-- Credentials are sealed at rest (XChaCha20-Poly1305, the organization and
+-- configuration ids bound as associated data; src/db/sealed.rs): the
+-- `credentials` column holds a BLOB from here on. This row, sealed with the
+-- same key, tells at start-up whether the configured key is the one the
+-- rows were sealed with, even before any configuration exists. The rows of
+-- an older file are sealed by telebind right after this step, in Rust,
+-- since that needs the key.
+CREATE TABLE encryption_key_check (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    sealed BLOB NOT NULL
+);

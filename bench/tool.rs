@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use rusqlite::{Connection, TransactionBehavior};
 use serde_json::{json, Map, Value};
-use telebind::config::DatabaseConfig;
+use telebind::config::Config;
 use telebind::db::{self, phone_numbers::NewRow};
 use telebind::domain::address::AddressType;
 use telebind::domain::credentials::Credentials;
@@ -125,10 +125,9 @@ struct SeedConfig {
 
 fn seed(db_path: &Path, out: &Path) {
     let started = Instant::now();
-    let config = DatabaseConfig {
-        path: db_path.to_path_buf(),
-        ..DatabaseConfig::default()
-    };
+    // The key file is made beside the database, where the server finds it.
+    let mut config = Config::default();
+    config.database.path = db_path.to_path_buf();
     let pool = db::open(&config).expect("database opens");
     let mut conn = pool.get().expect("a connection");
     let tx = conn

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -14,6 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::config::Config;
 use crate::domain::ids::ConfigId;
 use crate::providers::Carriers;
+use crate::secrets::{self, KeyOrigin, Sealer};
 use crate::sync::{NumberKey, SyncService};
 use crate::{auth, db, startup, Application};
 
@@ -52,6 +53,14 @@ pub enum Command {
     /// Park or reactivate telephony configurations.
     #[command(subcommand)]
     Configs(ConfigsCommand),
+    /// Write a consistent copy of the database to PATH while the server runs
+    /// (SQLite's online backup API); checked with integrity_check, written
+    /// aside and renamed into place. Prints its size and schema version.
+    Backup { path: PathBuf },
+    /// Replace the database with the backup at PATH. Refused while a telebind
+    /// server (or another command) has the database open; the replaced
+    /// database is kept as <database>.pre-restore.
+    Restore { path: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +112,18 @@ pub enum NumbersCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
+    #[command(flatten)]
+    Api(ApiKeysCommand),
+    /// Re-seal every stored credential under a new encryption key, in one
+    /// transaction, with the server stopped. With a key file, the new key
+    /// replaces it; with security.encryption_key, the new key is read from
+    /// TELEBIND_NEW_ENCRYPTION_KEY and you set it as the key afterwards.
+    RotateEncryption,
+}
+
+/// The API keys clients authenticate with.
+#[derive(Debug, Subcommand)]
+pub enum ApiKeysCommand {
     /// Create a key (and the organization, if missing); prints only the key.
     Create {
         #[arg(long)]
@@ -127,11 +148,14 @@ pub async fn run(cli: Cli) -> ExitCode {
     };
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::Orgs(cmd) => manage(&config, |c| orgs(c, cmd)),
-        Command::Keys(cmd) => manage(&config, |c| keys(c, cmd)),
-        Command::Config(ConfigCommand::Check) => manage(&config, |c| check(c, &config)),
+        Command::Orgs(cmd) => manage(&config, |c, _| orgs(c, cmd)),
+        Command::Keys(KeysCommand::RotateEncryption) => rotate_encryption(&config),
+        Command::Keys(KeysCommand::Api(cmd)) => manage(&config, |c, _| keys(c, cmd)),
+        Command::Config(ConfigCommand::Check) => manage(&config, |c, opened| check(c, &config, opened)),
         Command::Numbers(NumbersCommand::Resync { org, config_id }) => resync(&config, org, config_id).await,
-        Command::Configs(cmd) => manage(&config, |c| configs(c, cmd)),
+        Command::Configs(cmd) => manage(&config, |c, _| configs(c, cmd)),
+        Command::Backup { path } => backup(&config, &path),
+        Command::Restore { path } => restore(&config, &path),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -164,14 +188,95 @@ async fn serve(config: Config) -> Result<(), String> {
 }
 
 /// Runs a management command in one write transaction.
-fn manage(config: &Config, f: impl FnOnce(&rusqlite::Connection) -> Result<(), String>) -> Result<(), String> {
-    let (pool, _) = db::open_with(&config.database, db::Create::Never).map_err(|e| e.to_string())?;
+fn manage(
+    config: &Config,
+    f: impl FnOnce(&rusqlite::Connection, &db::Opened) -> Result<(), String>,
+) -> Result<(), String> {
+    let (pool, _, opened) = db::open_with(config, db::Create::Never).map_err(|e| e.to_string())?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(|e| e.to_string())?;
-    f(&tx)?;
+    f(&tx, &opened)?;
     tx.commit().map_err(|e| e.to_string())
+}
+
+/// `backup PATH`, through a connection of the pool, while the server runs.
+fn backup(config: &Config, path: &Path) -> Result<(), String> {
+    let (pool, _, _) = db::open_with(config, db::Create::Never).map_err(|e| e.to_string())?;
+    let conn = pool.get().map_err(|e| e.to_string())?;
+    let copied = db::backup::backup(&conn, &config.database.path, path).map_err(|e| e.to_string())?;
+    println!(
+        "backup written to {}: {} bytes, schema version {}, integrity ok",
+        copied.path.display(),
+        copied.bytes,
+        copied.schema_version
+    );
+    Ok(())
+}
+
+fn restore(config: &Config, path: &Path) -> Result<(), String> {
+    let restored = db::backup::restore(config, path).map_err(|e| e.to_string())?;
+    let copied = &restored.copied;
+    println!(
+        "restored {} into {}: {} bytes, schema version {}",
+        path.display(),
+        copied.path.display(),
+        copied.bytes,
+        copied.schema_version
+    );
+    if let Some(previous) = restored.previous {
+        println!("the database it replaced is kept as {}", previous.display());
+    }
+    Ok(())
+}
+
+/// The variable `keys rotate-encryption` reads the new key from when the
+/// key is configured rather than kept in a key file.
+const NEW_KEY_VARIABLE: &str = "TELEBIND_NEW_ENCRYPTION_KEY";
+
+/// `keys rotate-encryption`: with a key file, the new key is staged beside
+/// it first and renamed over it once the database has committed, so a
+/// crash at any point leaves a key that opens the database (an interrupted
+/// rename is finished at the next open, `secrets::finish_rotation`).
+fn rotate_encryption(config: &Config) -> Result<(), String> {
+    let err = |e: db::DbError| e.to_string();
+    let (_pool, store, _) = db::open_with(config, db::Create::Never).map_err(err)?;
+    store.lock_exclusively().map_err(err)?;
+    let mut conn = store.connect().map_err(err)?;
+    let path = &config.database.path;
+    let (count, said) = match store.sealer().origin().clone() {
+        KeyOrigin::Configured => {
+            let text = std::env::var(NEW_KEY_VARIABLE).map_err(|_| {
+                format!("the key is security.encryption_key: put the new key (e.g. `openssl rand -base64 32`) in {NEW_KEY_VARIABLE}")
+            })?;
+            let new =
+                Sealer::from_base64(&text, KeyOrigin::Configured).map_err(|e| format!("{NEW_KEY_VARIABLE}: {e}"))?;
+            let count = db::sealed::rotate(&mut conn, store.sealer(), &new, path).map_err(err)?;
+            (count, "now set security.encryption_key to the new key".to_string())
+        }
+        KeyOrigin::File(key_file) | KeyOrigin::Generated(key_file) => {
+            let staged = secrets::staged_path(&key_file);
+            let _ = std::fs::remove_file(&staged);
+            let (new, text) = Sealer::generate(KeyOrigin::File(key_file.clone()));
+            secrets::write_key_file(&staged, &text).map_err(|e| e.to_string())?;
+            let count = db::sealed::rotate(&mut conn, store.sealer(), &new, path).map_err(|e| {
+                let _ = std::fs::remove_file(&staged);
+                err(e)
+            })?;
+            std::fs::rename(&staged, &key_file).map_err(|e| {
+                format!(
+                    "the database is sealed with the new key in {}, which could not replace {}: {e}; rename it by hand",
+                    staged.display(),
+                    key_file.display()
+                )
+            })?;
+            secrets::sync_dir(&key_file);
+            (count, format!("the new key is in {}; back it up", key_file.display()))
+        }
+    };
+    println!("re-sealed the credentials of {count} configurations under a new key; {said}");
+    Ok(())
 }
 
 fn org_name(raw: &str) -> Result<&str, String> {
@@ -202,15 +307,15 @@ fn orgs(conn: &rusqlite::Connection, cmd: OrgsCommand) -> Result<(), String> {
     Ok(())
 }
 
-fn keys(conn: &rusqlite::Connection, cmd: KeysCommand) -> Result<(), String> {
+fn keys(conn: &rusqlite::Connection, cmd: ApiKeysCommand) -> Result<(), String> {
     let sql = |e: rusqlite::Error| e.to_string();
     match cmd {
-        KeysCommand::Create { org, name } => {
+        ApiKeysCommand::Create { org, name } => {
             let org = db::orgs::find_or_insert(conn, org_name(&org)?).map_err(sql)?;
             let (_, key) = auth::issue_key(conn, org.id, name.trim()).map_err(sql)?;
             println!("{key}");
         }
-        KeysCommand::List { org } => {
+        ApiKeysCommand::List { org } => {
             let org_id = match org {
                 Some(name) => Some(
                     db::orgs::find_by_name(conn, org_name(&name)?)
@@ -239,7 +344,7 @@ fn keys(conn: &rusqlite::Connection, cmd: KeysCommand) -> Result<(), String> {
                 );
             }
         }
-        KeysCommand::Revoke { prefix_or_id } => {
+        ApiKeysCommand::Revoke { prefix_or_id } => {
             let needle = prefix_or_id.trim();
             let (id, org) = match db::api_keys::find_by_prefix_or_id(conn, needle)
                 .map_err(sql)?
@@ -275,7 +380,7 @@ fn configs(conn: &rusqlite::Connection, cmd: ConfigsCommand) -> Result<(), Strin
     Ok(())
 }
 
-fn check(conn: &rusqlite::Connection, config: &Config) -> Result<(), String> {
+fn check(conn: &rusqlite::Connection, config: &Config, opened: &db::Opened) -> Result<(), String> {
     let sql = |e: rusqlite::Error| e.to_string();
     println!("# configuration: ok");
     println!(
@@ -284,6 +389,7 @@ fn check(conn: &rusqlite::Connection, config: &Config) -> Result<(), String> {
         db::schema_version(conn).map_err(sql)?,
         db::orgs::list(conn).map_err(sql)?.len(),
     );
+    println!("# encryption key: {} opens the stored credentials", opened.key);
     let stored = startup::Stored::read(conn).map_err(sql)?;
     for warning in startup::warnings(config, &stored) {
         println!("# warning: {warning}");
@@ -296,7 +402,7 @@ fn check(conn: &rusqlite::Connection, config: &Config) -> Result<(), String> {
 /// same database file as a running server.
 async fn resync(config: &Config, org: Option<String>, config_id: Option<i64>) -> Result<(), String> {
     let err = |e: db::DbError| e.to_string();
-    let (pool, _) = db::open_with(&config.database, db::Create::Never).map_err(err)?;
+    let (pool, store, _) = db::open_with(config, db::Create::Never).map_err(err)?;
     let targets = {
         let conn = pool.get().map_err(|e| err(e.into()))?;
         let org_id = match org {
@@ -310,7 +416,7 @@ async fn resync(config: &Config, org: Option<String>, config_id: Option<i64>) ->
         };
         db::phone_numbers::bound(&conn, org_id, config_id.map(ConfigId)).map_err(|e| err(e.into()))?
     };
-    let database = db::Database::new(pool, &config.database).map_err(err)?;
+    let database = db::Database::new(pool, &store).map_err(err)?;
     let sync = SyncService::start(database, Carriers::new(config), config.sync.workers).map_err(|e| e.to_string())?;
 
     let bar = ProgressBar::new(targets.len() as u64)

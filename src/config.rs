@@ -19,6 +19,7 @@ pub struct Config {
     pub sync: SyncConfig,
     pub providers: ProvidersConfig,
     pub inbound: InboundConfig,
+    pub security: SecurityConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -167,7 +168,7 @@ impl ProvidersConfig {
 }
 
 /// The inbound-call router (INBOUND.md §2.6, §6, §10).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct InboundConfig {
     /// Where a routed call's audio goes: a ws(s):// template; empty means
@@ -189,6 +190,18 @@ impl Default for InboundConfig {
             reject_message: "This number cannot take your call right now. Goodbye.".into(),
             call_log_days: 30,
         }
+    }
+}
+
+/// The token secret never reaches a log line, whatever prints the settings.
+impl std::fmt::Debug for InboundConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboundConfig")
+            .field("media_ws_url", &self.media_ws_url)
+            .field("ws_token_secret", &redacted(&self.ws_token_secret))
+            .field("reject_message", &self.reject_message)
+            .field("call_log_days", &self.call_log_days)
+            .finish()
     }
 }
 
@@ -241,6 +254,39 @@ impl InboundConfig {
             return Err(("inbound.call_log_days".into(), "must be at least 1".into()));
         }
         Ok(())
+    }
+}
+
+/// The key the stored credentials are sealed with (README, "Secrets at rest").
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// The key itself, base64 of 32 bytes; empty: the key file is used.
+    pub encryption_key: String,
+    /// Where the key is kept when `encryption_key` is empty, generated on
+    /// first use; empty: beside the database (`SecurityConfig::key_file_for`).
+    pub key_file: PathBuf,
+}
+
+impl SecurityConfig {
+    /// The key file used for the database at `database`: `key_file`, or the
+    /// database's path with the extension `.key` (`telebind.db` → `telebind.key`).
+    pub fn key_file_for(&self, database: &Path) -> PathBuf {
+        if self.key_file.as_os_str().is_empty() {
+            database.with_extension("key")
+        } else {
+            self.key_file.clone()
+        }
+    }
+}
+
+/// The key never reaches a log line, whatever prints the settings.
+impl std::fmt::Debug for SecurityConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecurityConfig")
+            .field("encryption_key", &redacted(&self.encryption_key))
+            .field("key_file", &self.key_file)
+            .finish()
     }
 }
 
@@ -326,6 +372,8 @@ impl Config {
             *url = http_url(url).map_err(|message| (key, message))?;
         }
         self.inbound.check()?;
+        crate::secrets::check_configured(&self.security.encryption_key)
+            .map_err(|message| ("security.encryption_key".to_string(), message))?;
         let at_least_one = [
             ("server.max_body_bytes", self.server.max_body_bytes as u64),
             ("database.pool_size", u64::from(self.database.pool_size)),
@@ -350,7 +398,8 @@ impl Config {
             };
             for (key, value) in section.iter_mut() {
                 let Some(text) = value.as_str() else { continue };
-                let secret = ["secret", "token", "password", "key"].iter().any(|s| key.contains(s));
+                // `encryption_key` is a secret, `key_file` (a path) is not.
+                let secret = ["secret", "token", "password"].iter().any(|s| key.contains(s)) || key.ends_with("key");
                 let masked = if secret && !text.is_empty() {
                     MASK.to_string()
                 } else {
@@ -364,6 +413,15 @@ impl Config {
 }
 
 const MASK: &str = "********";
+
+/// A secret setting as `Debug` shows it: whether it is set, never its value.
+fn redacted(secret: &str) -> &'static str {
+    if secret.is_empty() {
+        ""
+    } else {
+        MASK
+    }
+}
 
 /// `url` with the password of its user info, if any, masked.
 fn mask_url_password(url: &str) -> String {
@@ -624,6 +682,60 @@ mod tests {
         assert!(!masked.contains("s3cret"), "{masked}");
         assert!(masked.contains("https://me:********@proxy.example.com/tw"), "{masked}");
         assert!(masked.contains("bind = \"127.0.0.1:8000\""), "{masked}");
+    }
+
+    #[test]
+    fn the_encryption_key_is_masked_checked_and_kept_out_of_debug_output() {
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let c = Config::load(
+            Some(file("").path()),
+            env(&[
+                ("TELEBIND_SECURITY__ENCRYPTION_KEY", key),
+                ("TELEBIND_SECURITY__KEY_FILE", "/etc/telebind/key"),
+            ]),
+        )
+        .unwrap();
+        let masked = c.masked().to_string();
+        assert!(
+            !masked.contains(key) && masked.contains("encryption_key = \"********\""),
+            "{masked}"
+        );
+        assert!(
+            masked.contains("key_file = \"/etc/telebind/key\""),
+            "a path is no secret: {masked}"
+        );
+        let debug = format!("{c:?}");
+        assert!(!debug.contains(key) && debug.contains("/etc/telebind/key"), "{debug}");
+        let f = file("[inbound]\nws_token_secret = \"0123456789abcdef-token\"\n");
+        let debug = format!("{:?}", Config::load(Some(f.path()), env(&[])).unwrap());
+        assert!(!debug.contains("0123456789abcdef-token"), "{debug}");
+
+        let err = Config::load(
+            Some(file("").path()),
+            env(&[("TELEBIND_SECURITY__ENCRYPTION_KEY", "short")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("security.encryption_key (from TELEBIND_SECURITY__ENCRYPTION_KEY)"),
+            "{err}"
+        );
+        assert!(!err.contains("short"), "the rejected value is not echoed: {err}");
+    }
+
+    #[test]
+    fn the_key_file_defaults_to_beside_the_database() {
+        let c = Config::load(
+            Some(file("").path()),
+            env(&[("TELEBIND_DATABASE__PATH", "/var/lib/tb/main.db")]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.security.key_file_for(&c.database.path),
+            PathBuf::from("/var/lib/tb/main.key")
+        );
+        let c = Config::load(Some(file("[security]\nkey_file = \"/k\"\n").path()), env(&[])).unwrap();
+        assert_eq!(c.security.key_file_for(&c.database.path), PathBuf::from("/k"));
     }
 
     #[test]

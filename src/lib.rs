@@ -14,6 +14,8 @@ pub mod metrics;
 pub mod providers;
 pub mod records;
 pub mod routes;
+pub mod scrub;
+pub mod secrets;
 pub mod startup;
 pub mod state;
 pub mod sync;
@@ -84,7 +86,7 @@ impl Application {
             source,
         };
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let (pool, storage) = db::open_with(&config.database, db::Create::IfMissing)?;
+        let (pool, store, storage) = db::open_with(&config, db::Create::IfMissing)?;
         let bootstrap_key = bootstrap(&pool)?;
         let stored = startup::Stored::read(&*pool.get().map_err(db::DbError::from)?).map_err(db::DbError::from)?;
         let metrics = web::Data::new(metrics::install());
@@ -95,7 +97,7 @@ impl Application {
             .transpose()?;
         // With a `metrics_bind` of its own, /metrics is not on the API's address.
         let metrics_here = metrics_server.is_none().then_some(metrics);
-        let state = Arc::new(AppState::new(pool, Arc::new(config))?);
+        let state = Arc::new(AppState::new(pool, &store, Arc::new(config))?);
         call_log::start_retention(Arc::downgrade(&state), state.config.inbound.call_log_days)
             .map_err(StartupError::CallLog)?;
         let state = web::Data::from(state);
@@ -140,8 +142,8 @@ impl Application {
     }
 
     /// Whether the database was created, and its schema version.
-    pub fn storage(&self) -> db::Opened {
-        self.storage
+    pub fn storage(&self) -> &db::Opened {
+        &self.storage
     }
 
     /// What start-up warnings are drawn from (`startup::warnings`).

@@ -9,7 +9,7 @@ use crate::db::{self, Opened};
 
 /// The start-up block: version, address, public URL, database, and the
 /// carrier base URLs that are not the defaults.
-pub fn summary(config: &Config, listening: SocketAddr, storage: Opened) -> String {
+pub fn summary(config: &Config, listening: SocketAddr, storage: &Opened) -> String {
     let database = &config.database;
     let mut lines = vec![
         format!("telebind {} listening on http://{listening}", env!("CARGO_PKG_VERSION")),
@@ -22,6 +22,13 @@ pub fn summary(config: &Config, listening: SocketAddr, storage: Opened) -> Strin
             database.synchronous.pragma().to_ascii_lowercase(),
         ),
     ];
+    lines.push(format!("  encryption key: {}", storage.key));
+    if storage.sealed_now > 0 {
+        lines.push(format!(
+            "  sealed the plaintext credentials of {} configurations",
+            storage.sealed_now
+        ));
+    }
     if let Some(addr) = config.server.metrics_bind {
         lines.push(format!("  metrics: http://{addr}/metrics"));
     }
@@ -173,13 +180,16 @@ mod tests {
         let opened = Opened {
             created: true,
             schema_version: 5,
+            key: crate::secrets::KeyOrigin::Generated("telebind.key".into()),
+            sealed_now: 0,
         };
-        let text = summary(&c, "127.0.0.1:8000".parse().unwrap(), opened);
+        let text = summary(&c, "127.0.0.1:8000".parse().unwrap(), &opened);
         for part in [
             env!("CARGO_PKG_VERSION"),
             "http://127.0.0.1:8000",
             "https://tb.example.com",
             "telebind.db (created, schema version 5, synchronous full)",
+            "encryption key: key file telebind.key (generated)",
             "providers.twilio_base_url: http://127.0.0.1:9",
         ] {
             assert!(text.contains(part), "{part} in {text}");

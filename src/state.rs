@@ -11,7 +11,7 @@ use tokio::sync::{OwnedMutexGuard, Semaphore};
 use crate::auth::KeyCache;
 use crate::config::Config;
 use crate::db::cache::ReadCache;
-use crate::db::{Database, Pool};
+use crate::db::{Database, Pool, Store};
 use crate::domain::ids::{ConfigId, NumberId, OrgId};
 use crate::error::ApiError;
 use crate::providers::Carriers;
@@ -49,8 +49,8 @@ const NUMBERS_CACHED: usize = 8192;
 const LISTS_AT_ONCE: usize = 4;
 
 impl AppState {
-    pub fn new(pool: Pool, config: Arc<Config>) -> Result<AppState, StartupError> {
-        let db = Database::new(pool, &config.database)?;
+    pub fn new(pool: Pool, store: &Store, config: Arc<Config>) -> Result<AppState, StartupError> {
+        let db = Database::new(pool, store)?;
         let carriers = Carriers::new(&config);
         let sync = SyncService::start(db.clone(), carriers.clone(), config.sync.workers).map_err(StartupError::Sync)?;
         Ok(AppState {

@@ -27,9 +27,10 @@ fn candidate(r: &Row) -> rusqlite::Result<Candidate> {
 
 // The router's point reads run on the actix worker (issue 11), so each is
 // one index search: the test below holds them to it.
-const CANDIDATES: &str = "SELECT id, org_id, credentials FROM telephony_configurations
+const CANDIDATES: &str = "SELECT id, org_id, open_credentials(org_id, id, credentials) FROM telephony_configurations
      WHERE provider = ?1 AND routing_account = ?2 AND routing_account <> '' AND NOT inactive ORDER BY id";
-const CANDIDATES_BY_NUMBER: &str = "SELECT c.id, c.org_id, c.credentials FROM telephony_configurations c
+const CANDIDATES_BY_NUMBER: &str = "SELECT c.id, c.org_id, open_credentials(c.org_id, c.id, c.credentials)
+     FROM telephony_configurations c
      JOIN phone_numbers p ON p.config_id = c.id
      WHERE p.provider = ?1 AND p.address_normalized = ?2 AND p.is_active AND NOT c.inactive ORDER BY c.id";
 const CALLED_NUMBERS: &str = "SELECT p.id, p.org_id, p.config_id, p.address_normalized, p.is_active,
@@ -284,6 +285,8 @@ mod tests {
 
     fn db() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
+        let (sealer, _) = crate::secrets::Sealer::generate(crate::secrets::KeyOrigin::Configured);
+        super::super::sealed::register(&conn, &std::sync::Arc::new(sealer)).unwrap();
         super::super::migrate(&mut conn).unwrap();
         conn.execute("INSERT INTO organizations (name, created_at) VALUES ('o', 'now')", [])
             .unwrap();

@@ -21,13 +21,14 @@ pub struct Config {
     pub updated_at: String,
 }
 
-/// Configurations with their checklist's counts, one pass over their
+/// Configurations with their checklist's counts (credentials are sealed in
+/// the file, `db::sealed`: SQL opens them), one pass over their
 /// numbers; `{filter}` is the WHERE clause and `{rest}` follows the grouping.
 /// Grouped in the list's order, so that the index on (org_id, created_at,
 /// id) serves both and no temporary B-tree is built.
 fn select(filter: &str, rest: &str) -> String {
     format!(
-        "SELECT c.id, c.name, c.credentials, c.is_default_outbound, c.inactive, c.inactive_since, c.inactive_reason,
+        "SELECT c.id, c.name, open_credentials(c.org_id, c.id, c.credentials), c.is_default_outbound, c.inactive, c.inactive_since, c.inactive_reason,
             c.created_at, c.updated_at,
             COUNT(*) FILTER (WHERE p.is_active),
             COUNT(*) FILTER (WHERE p.is_active AND p.inbound_workflow_id IS NOT NULL),
@@ -83,9 +84,11 @@ pub fn get(conn: &Connection, org_id: OrgId, id: ConfigId) -> rusqlite::Result<O
 /// The credentials of `org_id`'s configuration `id`: all a carrier call
 /// needs, without `get`'s counts over the configuration's numbers.
 pub fn credentials(conn: &Connection, org_id: OrgId, id: ConfigId) -> rusqlite::Result<Option<Credentials>> {
-    conn.prepare_cached("SELECT credentials FROM telephony_configurations WHERE org_id = ?1 AND id = ?2")?
-        .query_row(params![org_id, id], |r| super::json_column(r, 0))
-        .optional()
+    conn.prepare_cached(
+        "SELECT open_credentials(org_id, id, credentials) FROM telephony_configurations WHERE org_id = ?1 AND id = ?2",
+    )?
+    .query_row(params![org_id, id], |r| super::json_column(r, 0))
+    .optional()
 }
 
 /// Whether configuration `id` is one of `org_id`'s: the check every
@@ -107,22 +110,28 @@ pub fn name_taken(conn: &Connection, org_id: OrgId, name: &str, except: Option<C
 }
 
 /// Inserts; a taken name is a unique violation of `Unique::ConfigName`.
+/// The credentials are sealed to the new row's id, so they are written once
+/// it has one, in the caller's transaction.
 pub fn insert(conn: &Connection, org_id: OrgId, name: &str, credentials: &Credentials) -> rusqlite::Result<ConfigId> {
     let now = super::now();
     conn.execute(
         "INSERT INTO telephony_configurations
              (org_id, name, provider, routing_account, credentials, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+         VALUES (?1, ?2, ?3, ?4, x'', ?5, ?5)",
         params![
             org_id,
             name,
             credentials.kind().as_str(),
             credentials.routing_account(),
-            credentials.to_stored().to_string(),
             now
         ],
     )?;
-    Ok(ConfigId(conn.last_insert_rowid()))
+    let id = ConfigId(conn.last_insert_rowid());
+    conn.execute(
+        "UPDATE telephony_configurations SET credentials = seal_credentials(org_id, id, ?2) WHERE id = ?1",
+        params![id, credentials.to_stored().to_string()],
+    )?;
+    Ok(id)
 }
 
 pub fn update(
@@ -134,7 +143,7 @@ pub fn update(
 ) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE telephony_configurations
-         SET name = ?3, routing_account = ?4, credentials = ?5, updated_at = ?6
+         SET name = ?3, routing_account = ?4, credentials = seal_credentials(org_id, id, ?5), updated_at = ?6
          WHERE org_id = ?1 AND id = ?2",
         params![
             org_id,
@@ -194,7 +203,8 @@ pub fn set_inactive(
 /// webhooks with a secret of their own (the warnings count the missing ones).
 pub fn webhook_signers(conn: &Connection, org_id: OrgId) -> rusqlite::Result<Vec<Credentials>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT credentials FROM telephony_configurations WHERE org_id = ?1 AND provider IN ('telnyx', 'vonage')",
+        "SELECT open_credentials(org_id, id, credentials) FROM telephony_configurations
+         WHERE org_id = ?1 AND provider IN ('telnyx', 'vonage')",
     )?;
     let rows = stmt.query_map([org_id], |r| super::json_column(r, 0))?;
     rows.collect()

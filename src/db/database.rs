@@ -10,26 +10,25 @@ use rusqlite::Connection;
 use super::cache::Generation;
 use super::point::{self, Busy};
 use super::writer::{Answer, WriteError, Writer};
-use super::{DbError, Pool};
-use crate::config::DatabaseConfig;
+use super::{DbError, Pool, Store};
 
 #[derive(Clone)]
 pub struct Database {
     pool: Pool,
     writer: Arc<Writer>,
-    config: Arc<DatabaseConfig>,
+    store: Store,
     generation: Generation,
 }
 
 impl Database {
-    /// Starts the writer, on its own connection to `config`'s file; it stops
+    /// Starts the writer, on its own connection to `store`'s file; it stops
     /// when the last handle is dropped.
-    pub fn new(pool: Pool, config: &DatabaseConfig) -> Result<Database, DbError> {
+    pub fn new(pool: Pool, store: &Store) -> Result<Database, DbError> {
         let generation = Generation::default();
         Ok(Database {
-            writer: Arc::new(Writer::start(config, generation.clone())?),
+            writer: Arc::new(Writer::start(store, generation.clone())?),
             pool,
-            config: Arc::new(config.clone()),
+            store: store.clone(),
             generation,
         })
     }
@@ -40,7 +39,7 @@ impl Database {
     /// a millisecond. Taken before the read it stamps.
     pub fn generation(&self) -> u64 {
         // Unsure (the check failed) counts as changed: a cached copy is only an optimization.
-        if point::changed_here(&self.config).unwrap_or(true) {
+        if point::changed_here(&self.store).unwrap_or(true) {
             self.generation.advance();
         }
         self.generation.now()
@@ -55,7 +54,7 @@ impl Database {
         T: Send + 'static,
         E: From<DbError> + Busy + Send + 'static,
     {
-        match point::read_here(&self.config, &f) {
+        match point::read_here(&self.store, &f) {
             Err(e) if e.is_busy() => self.read(f).await,
             done => done,
         }

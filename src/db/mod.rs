@@ -2,6 +2,7 @@
 //! Callers run them off the async workers and own the transactions.
 
 pub mod api_keys;
+pub mod backup;
 pub mod cache;
 pub mod calls;
 pub mod configs;
@@ -10,11 +11,14 @@ pub mod last_push;
 pub mod orgs;
 pub mod phone_numbers;
 pub mod point;
+pub mod sealed;
 pub mod trunks;
 pub mod workflows;
 pub mod writer;
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
@@ -22,9 +26,10 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 pub use self::database::Database;
 use self::writer::WriteError;
-use crate::config::{DatabaseConfig, Synchronous};
+use crate::config::{Config, DatabaseConfig, Synchronous};
 use crate::domain::address::AddressType;
 use crate::domain::ids::{ApiKeyId, CallId, ConfigId, Id, NumberId, OrgId, TrunkId, WorkflowId};
+use crate::secrets::{KeyError, KeyOrigin, Sealer};
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
@@ -50,6 +55,11 @@ pub enum DbError {
     /// The file cannot serve as telebind's database; said before any pool exists.
     #[error("database {}: {reason}", path.display())]
     Unusable { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// Start-up never serves credentials it cannot open.
+    #[error("database {}: its credentials do not open with the encryption key from {origin}; start with the key they were sealed with", path.display())]
+    WrongKey { path: PathBuf, origin: String },
 }
 
 /// Which part of a list to read: rows after `after_id` in the list's order
@@ -113,31 +123,134 @@ pub enum Create {
 }
 
 /// What opening found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Opened {
     /// The file did not exist and was made.
     pub created: bool,
     pub schema_version: u32,
+    /// Where the key its credentials are sealed with came from.
+    pub key: KeyOrigin,
+    /// Configurations whose plaintext credentials were sealed on this open.
+    pub sealed_now: usize,
+}
+
+/// The database file as every connection to it opens it: its settings, the
+/// key its credentials are sealed with, and the lock (`Lock`) that tells
+/// `restore` and `keys rotate-encryption` that it is in use.
+#[derive(Clone)]
+pub struct Store {
+    config: Arc<DatabaseConfig>,
+    sealer: Arc<Sealer>,
+    lock: Arc<File>,
+}
+
+impl Store {
+    pub fn config(&self) -> &DatabaseConfig {
+        &self.config
+    }
+
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
+    /// One connection outside the pool, configured as the pool's are.
+    pub fn connect(&self) -> Result<Connection, DbError> {
+        let conn = Connection::open(&self.config.path)?;
+        self.configure(&conn)?;
+        Ok(conn)
+    }
+
+    fn configure(&self, conn: &Connection) -> rusqlite::Result<()> {
+        configure(conn, self.config.synchronous)?;
+        sealed::register(conn, &self.sealer)
+    }
+
+    /// Turns this process's shared lock into the exclusive one: no other
+    /// telebind process has the database open, and none can until this one ends.
+    pub fn lock_exclusively(&self) -> Result<(), DbError> {
+        self.lock.try_lock().map_err(|_| DbError::Unusable {
+            path: self.config.path.clone(),
+            reason: IN_USE.into(),
+        })
+    }
+}
+
+const IN_USE: &str = "in use by another telebind process (a running server, or a command); stop it first";
+
+/// How a telebind process holds the database: every process that opens it
+/// holds `<database>.lock` shared, so `restore` and `keys rotate-encryption`
+/// can tell, by holding it exclusively, that no server uses the file. A lock
+/// file of its own, because closing any descriptor of the database file
+/// would drop SQLite's own locks on it (POSIX lock semantics). The kernel
+/// drops the lock with the process, even on SIGKILL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    Shared,
+    Exclusive,
+}
+
+/// `<database>.lock`, e.g. `telebind.db.lock`.
+pub fn lock_path(database: &Path) -> PathBuf {
+    crate::secrets::with_suffix(database, ".lock")
+}
+
+/// Takes the database's lock without waiting; refused when a process holds
+/// it the other way (see `Lock`).
+pub fn lock(database: &Path, how: Lock) -> Result<File, DbError> {
+    let file = open_lock_file(database).map_err(|e| DbError::Unusable {
+        path: database.to_path_buf(),
+        reason: format!("cannot open its lock file {}: {e}", lock_path(database).display()),
+    })?;
+    take_lock(database, file, how)
+}
+
+fn open_lock_file(database: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lock_path(database))
+}
+
+fn take_lock(database: &Path, file: File, how: Lock) -> Result<File, DbError> {
+    let unusable = |reason: String| DbError::Unusable {
+        path: database.to_path_buf(),
+        reason,
+    };
+    let taken = match how {
+        Lock::Shared => file.try_lock_shared(),
+        Lock::Exclusive => file.try_lock(),
+    };
+    match (taken, how) {
+        (Ok(()), _) => Ok(file),
+        (Err(_), Lock::Shared) => Err(unusable(
+            "being restored or re-keyed by another telebind command; try again when it is done".into(),
+        )),
+        (Err(_), Lock::Exclusive) => Err(unusable(IN_USE.into())),
+    }
 }
 
 /// Opens (creating if needed) and upgrades the database, then pools connections to it.
-pub fn open(config: &DatabaseConfig) -> Result<Pool, DbError> {
-    open_with(config, Create::IfMissing).map(|(pool, _)| pool)
+pub fn open(config: &Config) -> Result<Pool, DbError> {
+    open_with(config, Create::IfMissing).map(|(pool, _, _)| pool)
 }
 
-/// Checks and upgrades the database on one connection first, so a wrong path,
-/// a read-only file or a file that is not SQLite fails at once, as one
-/// `Unusable` naming the path and the reason (a pool would retry a failing
-/// connection until its time-out); then pools connections to it.
-pub fn open_with(config: &DatabaseConfig, create: Create) -> Result<(Pool, Opened), DbError> {
-    let opened = prepare(config, create)?;
-    let synchronous = config.synchronous;
-    let manager = SqliteConnectionManager::file(&config.path).with_init(move |c| configure(c, synchronous));
-    let pool = r2d2::Pool::builder().max_size(config.pool_size).build(manager)?;
-    Ok((pool, opened))
+/// Checks, upgrades and unlocks the database on one connection first, so a
+/// wrong path, a read-only file, a file that is not SQLite or a wrong key
+/// fails at once, in one line naming the path and the reason (a pool would
+/// retry a failing connection until its time-out); then pools connections to it.
+pub fn open_with(config: &Config, create: Create) -> Result<(Pool, Store, Opened), DbError> {
+    let (store, opened) = prepare(config, create)?;
+    let init = store.clone();
+    let manager = SqliteConnectionManager::file(&config.database.path).with_init(move |c| init.configure(c));
+    let pool = r2d2::Pool::builder()
+        .max_size(config.database.pool_size)
+        .build(manager)?;
+    Ok((pool, store, opened))
 }
 
-fn prepare(config: &DatabaseConfig, create: Create) -> Result<Opened, DbError> {
+fn prepare(full: &Config, create: Create) -> Result<(Store, Opened), DbError> {
+    let config = &full.database;
     let path = &config.path;
     let unusable = |reason: String| DbError::Unusable {
         path: path.clone(),
@@ -163,30 +276,61 @@ fn prepare(config: &DatabaseConfig, create: Create) -> Result<Opened, DbError> {
         },
         Err(e) => return Err(unusable(e.to_string())),
     };
+    // The lock file sits beside the database: a directory telebind cannot
+    // write stops it here, said as for the database itself.
+    let lock_file = open_lock_file(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::PermissionDenied if created => unusable(format!(
+            "cannot be created: the directory {} is not writable",
+            dir.display()
+        )),
+        std::io::ErrorKind::PermissionDenied => {
+            unusable(format!("cannot be opened for writing: {}", needs_writes(dir)))
+        }
+        _ => unusable(format!("cannot open its lock file: {e}")),
+    })?;
+    let lock = take_lock(path, lock_file, Lock::Shared)?;
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if created {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
-    let upgrade = || -> Result<u32, DbError> {
+    let upgrade = || -> Result<(u32, Sealer, sealed::Unlocked), DbError> {
         let mut conn = Connection::open_with_flags(path, flags)?;
         // SQLite opens a write-protected file read-only without a word.
         if conn.is_readonly(rusqlite::MAIN_DB)? {
             return Err(unusable(read_only(dir)));
         }
         configure(&conn, config.synchronous)?;
+        // Only `serve` makes a schema: elsewhere an empty file is a mistake.
+        if create == Create::Never && schema_version(&conn)? == 0 {
+            return Err(unusable(EMPTY.into()));
+        }
         conn.execute_batch("PRAGMA journal_mode = WAL;")?;
         migrate(&mut conn)?;
-        Ok(schema_version(&conn)?)
+        let (sealer, unlocked) = sealed::unlock(&mut conn, &full.security, path)?;
+        Ok((schema_version(&conn)?, sealer, unlocked))
     };
-    let schema_version = upgrade().map_err(|e| match e {
-        DbError::Unusable { .. } => e,
+    let (schema_version, sealer, unlocked) = upgrade().map_err(|e| match e {
+        DbError::Unusable { .. } | DbError::Key(_) | DbError::WrongKey { .. } => e,
         e => unusable(why_unusable(&e, dir, created)),
     })?;
-    Ok(Opened {
+    let opened = Opened {
         created,
         schema_version,
-    })
+        key: sealer.origin().clone(),
+        sealed_now: unlocked.sealed_now,
+    };
+    let store = Store {
+        config: Arc::new(config.clone()),
+        sealer: Arc::new(sealer),
+        lock: Arc::new(lock),
+    };
+    Ok((store, opened))
 }
+
+/// Said of a database file without telebind's schema, which is what copying
+/// a live `telebind.db` without its `-wal` gives.
+const EMPTY: &str =
+    "holds no telebind data (a copy of a live database without its -wal file?); make copies with `telebind backup`";
 
 fn read_only(dir: &Path) -> String {
     format!("read-only: {}", needs_writes(dir))
@@ -216,13 +360,6 @@ fn why_unusable(error: &DbError, dir: &Path, creating: bool) -> String {
         ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => "locked by another process".into(),
         _ => error.to_string(),
     }
-}
-
-/// One connection outside the pool, configured as the pool's are.
-pub fn connect(config: &DatabaseConfig) -> Result<Connection, DbError> {
-    let conn = Connection::open(&config.path)?;
-    configure(&conn, config.synchronous)?;
-    Ok(conn)
 }
 
 fn configure(conn: &Connection, synchronous: Synchronous) -> rusqlite::Result<()> {

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode};
 
-use super::DbError;
-use crate::config::DatabaseConfig;
+use super::{DbError, Store};
 
 /// How long a point read waits for a lock before the caller falls back to
 /// the blocking pool: the thread must stay free for other requests.
@@ -51,21 +50,21 @@ impl Busy for DbError {
     }
 }
 
-/// Runs `f` on this thread's read-only connection to `config`'s file,
+/// Runs `f` on this thread's read-only connection to `store`'s file,
 /// opening it on first use.
-pub fn read_here<T, E, F>(config: &DatabaseConfig, f: F) -> Result<T, E>
+pub fn read_here<T, E, F>(store: &Store, f: F) -> Result<T, E>
 where
     F: FnOnce(&Connection) -> Result<T, E>,
     E: From<DbError>,
 {
-    with_here(config, |here| f(&here.conn))
+    with_here(store, |here| f(&here.conn))
 }
 
 /// Whether another connection may have committed since this thread last
 /// asked, asking SQLite at most every `CHANGES_EVERY`; a first look counts
 /// as a change. This is how commits of other processes are noticed.
-pub fn changed_here(config: &DatabaseConfig) -> Result<bool, DbError> {
-    with_here(config, |here| {
+pub fn changed_here(store: &Store) -> Result<bool, DbError> {
+    with_here(store, |here| {
         let now = Instant::now();
         if here.seen.is_some_and(|(_, at)| now.duration_since(at) < CHANGES_EVERY) {
             return Ok(false);
@@ -80,16 +79,17 @@ pub fn changed_here(config: &DatabaseConfig) -> Result<bool, DbError> {
     })
 }
 
-fn with_here<T, E, F>(config: &DatabaseConfig, f: F) -> Result<T, E>
+fn with_here<T, E, F>(store: &Store, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut Here) -> Result<T, E>,
     E: From<DbError>,
 {
     CONNECTION.with_borrow_mut(|slot| {
-        if slot.as_ref().is_none_or(|here| here.path != config.path) {
+        let path = &store.config().path;
+        if slot.as_ref().is_none_or(|here| here.path != *path) {
             *slot = Some(Here {
-                path: config.path.clone(),
-                conn: open(config)?,
+                path: path.clone(),
+                conn: open(store)?,
                 seen: None,
             });
         }
@@ -97,8 +97,8 @@ where
     })
 }
 
-fn open(config: &DatabaseConfig) -> Result<Connection, DbError> {
-    let conn = super::connect(config)?;
+fn open(store: &Store) -> Result<Connection, DbError> {
+    let conn = store.connect()?;
     conn.execute_batch(&format!(
         "PRAGMA query_only = ON; PRAGMA busy_timeout = {POINT_BUSY_TIMEOUT_MS};"
     ))?;

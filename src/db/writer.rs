@@ -19,8 +19,7 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::cache::Generation;
-use super::DbError;
-use crate::config::DatabaseConfig;
+use super::{DbError, Store};
 
 /// Most writes committed together.
 const MAX_BATCH: usize = 64;
@@ -59,8 +58,8 @@ pub struct Writer {
 impl Writer {
     /// Opens the writer's own connection and starts its thread; the thread
     /// stops when the `Writer` is dropped. `generation` advances with each commit.
-    pub fn start(config: &DatabaseConfig, generation: Generation) -> Result<Writer, DbError> {
-        let conn = super::connect(config)?;
+    pub fn start(store: &Store, generation: Generation) -> Result<Writer, DbError> {
+        let conn = store.connect()?;
         let (queue, queued) = mpsc::sync_channel::<Box<dyn Write>>(QUEUE_CAPACITY);
         let waiting = Arc::new(AtomicUsize::new(0));
         let taken = Arc::clone(&waiting);
@@ -244,24 +243,22 @@ mod tests {
         }
     }
 
-    /// A database with table `t`, configured as the server's; its config.
-    fn database() -> (tempfile::TempDir, DatabaseConfig) {
+    /// A database with table `t`, configured as the server's.
+    fn database() -> (tempfile::TempDir, Store) {
         let dir = tempfile::TempDir::new().unwrap();
-        let config = DatabaseConfig {
-            path: dir.path().join("w.db"),
-            ..DatabaseConfig::default()
-        };
-        let pool = super::super::open(&config).unwrap();
+        let mut config = crate::config::Config::default();
+        config.database.path = dir.path().join("w.db");
+        let (pool, store, _) = super::super::open_with(&config, super::super::Create::IfMissing).unwrap();
         pool.get()
             .unwrap()
             .execute_batch("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)")
             .unwrap();
-        (dir, config)
+        (dir, store)
     }
 
     /// The values committed to `t`, as another connection sees them.
-    fn stored(config: &DatabaseConfig) -> Vec<i64> {
-        let conn = Connection::open(&config.path).unwrap();
+    fn stored(store: &Store) -> Vec<i64> {
+        let conn = Connection::open(&store.config().path).unwrap();
         let mut select = conn.prepare("SELECT v FROM t ORDER BY v").unwrap();
         let values = select.query_map([], |r| r.get(0)).unwrap();
         values.collect::<Result<_, _>>().unwrap()
@@ -290,8 +287,8 @@ mod tests {
 
     #[test]
     fn a_failed_write_undoes_only_itself_and_the_others_commit() {
-        let (_dir, config) = database();
-        let writer = Writer::start(&config, Generation::default()).unwrap();
+        let (_dir, store) = database();
+        let writer = Writer::start(&store, Generation::default()).unwrap();
         let release = hold(&writer);
         let answers = [1, 2, 1, 3].map(|v| insert(&writer, v));
         release.send(()).unwrap();
@@ -300,14 +297,14 @@ mod tests {
             matches!(answers, [Ok(()), Ok(()), Err(Failed::Own(_)), Ok(())]),
             "{answers:?}"
         );
-        assert_eq!(stored(&config), [1, 2, 3]);
+        assert_eq!(stored(&store), [1, 2, 3]);
     }
 
     #[test]
     fn a_write_is_answered_only_after_the_generation_moved_on() {
-        let (_dir, config) = database();
+        let (_dir, store) = database();
         let generation = Generation::default();
-        let writer = Writer::start(&config, generation.clone()).unwrap();
+        let writer = Writer::start(&store, generation.clone()).unwrap();
         let before = generation.now();
         insert(&writer, 1).blocking_recv().unwrap().unwrap();
         assert!(generation.now() > before, "a cached copy could outlive the write");
@@ -315,8 +312,8 @@ mod tests {
 
     #[test]
     fn a_panicking_write_is_undone_and_the_writer_goes_on() {
-        let (_dir, config) = database();
-        let writer = Writer::start(&config, Generation::default()).unwrap();
+        let (_dir, store) = database();
+        let writer = Writer::start(&store, Generation::default()).unwrap();
         let panicked = writer
             .submit(|c| -> Result<(), Failed> {
                 c.execute_batch("INSERT INTO t (v) VALUES (9)").unwrap();
@@ -329,18 +326,18 @@ mod tests {
             Err(Failed::Writer(WriteError::Panicked))
         ));
         assert!(after.blocking_recv().unwrap().is_ok());
-        assert_eq!(stored(&config), [4]);
+        assert_eq!(stored(&store), [4]);
     }
 
     #[test]
     fn a_transaction_lost_mid_batch_fails_the_writes_it_undid_and_the_rest_commit() {
-        let (_dir, config) = database();
-        let writer = Writer::start(&config, Generation::default()).unwrap();
+        let (_dir, store) = database();
+        let writer = Writer::start(&store, Generation::default()).unwrap();
         let release = hold(&writer);
         // Whether each write ran in a transaction, and what others saw committed then.
         let (ran, runs) = channel();
         let answers = [1, 2, 3, 4, 5].map(|v| {
-            let (ran, path) = (ran.clone(), config.path.clone());
+            let (ran, path) = (ran.clone(), store.config().path.clone());
             writer
                 .submit(move |c| {
                     let committed: i64 =
@@ -360,7 +357,7 @@ mod tests {
         let answers = answers.map(|a| a.blocking_recv().unwrap());
         drop(ran);
 
-        let stored = stored(&config);
+        let stored = stored(&store);
         for (v, answer) in (1..).zip(&answers) {
             assert_eq!(
                 answer.is_ok(),

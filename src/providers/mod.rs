@@ -10,7 +10,6 @@ mod twilio;
 mod vobiz;
 mod vonage;
 
-use std::cmp::Reverse;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -18,7 +17,7 @@ use serde_json::Value;
 use crate::config::{Config, ProvidersConfig};
 use crate::domain::address::AddressType;
 use crate::domain::credentials::{self, Credentials};
-use crate::domain::provider::mask;
+use crate::scrub::Scrubber;
 
 pub use self::cloudonix::{Applied, RemoteTrunk};
 pub use self::http::Http;
@@ -108,21 +107,24 @@ impl Carriers {
     /// deadline (`sync.timeout_ms`) covers every request of the operation.
     pub fn configure_inbound(&self, creds: &Credentials, number: Number, attach: bool) -> SyncResult {
         let webhook = attach.then(|| self.webhook_url());
-        let result = self
-            .provider_for(creds)
-            .configure_inbound(&mut self.http(), number, webhook.as_deref());
+        let scrubber = Scrubber::for_credentials(creds);
+        let result = scrubber.scope(|| {
+            self.provider_for(creds)
+                .configure_inbound(&mut self.http(), number, webhook.as_deref())
+        });
         SyncResult {
             ok: result.ok,
-            message: result.message.map(|m| scrub(creds, &m)),
+            message: result.message.map(|m| scrub(&scrubber, &m)),
         }
     }
 
     /// Blocking, under the same one-deadline rule.
     pub fn check_ownership(&self, creds: &Credentials, number: Number) -> Ownership {
-        match self.provider_for(creds).check_ownership(&mut self.http(), number) {
+        let scrubber = Scrubber::for_credentials(creds);
+        match scrubber.scope(|| self.provider_for(creds).check_ownership(&mut self.http(), number)) {
             Ownership::Owned => Ownership::Owned,
-            Ownership::NotOwned(m) => Ownership::NotOwned(scrub(creds, &m)),
-            Ownership::LookupFailed(m) => Ownership::LookupFailed(scrub(creds, &m)),
+            Ownership::NotOwned(m) => Ownership::NotOwned(scrub(&scrubber, &m)),
+            Ownership::LookupFailed(m) => Ownership::LookupFailed(scrub(&scrubber, &m)),
         }
     }
 
@@ -131,14 +133,15 @@ impl Carriers {
     /// every request. Carriers with nothing to make return Ok at once.
     pub fn provision(&self, creds: &mut Credentials) -> Result<(), ProvisionError> {
         let (http, urls, webhook) = (self.http(), &self.base_urls, self.webhook_url());
-        let result: Result<(), ProvisionError> = match creds {
+        let scrubber = Scrubber::for_credentials(creds);
+        let result: Result<(), ProvisionError> = scrubber.scope(|| match creds {
             Credentials::Telnyx(c) => telnyx::provision(&http, base(&urls.telnyx_base_url), c, &webhook),
             Credentials::Vobiz(c) => vobiz::provision(&http, base(&urls.vobiz_base_url), c, &webhook),
             Credentials::Plivo(c) => plivo::provision(&http, base(&urls.plivo_base_url), c, &webhook),
             Credentials::Twilio(_) | Credentials::Vonage(_) | Credentials::Ari(_) => Ok(()),
             Credentials::Cloudonix(c) => cloudonix::provision(&http, base(&urls.cloudonix_base_url), c, &webhook),
-        };
-        result.map_err(|e| scrubbed(creds, e))
+        });
+        result.map_err(|e| scrubbed(&scrubber, e))
     }
 
     /// Blocking. Makes the carrier's trunk match `trunk` (TRUNKS.md §3.2),
@@ -159,7 +162,10 @@ impl Carriers {
             });
         };
         let carrier = cloudonix::Cloudonix::new(base(&self.base_urls.cloudonix_base_url), c);
-        cloudonix::apply_trunk(&self.http(), &carrier, trunk, external_id, held).map_err(|e| scrubbed(creds, e))
+        let scrubber = Scrubber::for_credentials(creds);
+        scrubber
+            .scope(|| cloudonix::apply_trunk(&self.http(), &carrier, trunk, external_id, held))
+            .map_err(|e| scrubbed(&scrubber, e))
     }
 
     /// Blocking. Deactivates the carrier's trunks `external_ids` (TRUNKS.md
@@ -169,7 +175,10 @@ impl Carriers {
             return Ok(());
         };
         let carrier = cloudonix::Cloudonix::new(base(&self.base_urls.cloudonix_base_url), c);
-        cloudonix::remove_trunks(&self.http(), &carrier, external_ids).map_err(|e| scrubbed(creds, e))
+        let scrubber = Scrubber::for_credentials(creds);
+        scrubber
+            .scope(|| cloudonix::remove_trunks(&self.http(), &carrier, external_ids))
+            .map_err(|e| scrubbed(&scrubber, e))
     }
 
     /// Blocking. Sends a Call Control `command` for a Telnyx call, under
@@ -184,7 +193,10 @@ impl Carriers {
             return Err("not a Telnyx configuration".into());
         };
         let base_url = base(&self.base_urls.telnyx_base_url);
-        telnyx::call_command(&self.http(), base_url, telnyx, call_control_id, command).map_err(|e| scrub(creds, &e))
+        let scrubber = Scrubber::for_credentials(creds);
+        scrubber
+            .scope(|| telnyx::call_command(&self.http(), base_url, telnyx, call_control_id, command))
+            .map_err(|e| scrub(&scrubber, &e))
     }
 
     fn http(&self) -> Http {
@@ -338,30 +350,17 @@ fn created_id(
     }
 }
 
-fn scrubbed(creds: &Credentials, e: ProvisionError) -> ProvisionError {
+fn scrubbed(scrubber: &Scrubber, e: ProvisionError) -> ProvisionError {
     ProvisionError {
-        detail: scrub(creds, &e.detail),
+        detail: scrub(scrubber, &e.detail),
         ..e
     }
 }
 
-/// Every sensitive credential value in `message` masked, then the message cut
-/// to `MAX_MESSAGE_CHARS`: carriers may echo what we sent them.
-fn scrub(creds: &Credentials, message: &str) -> String {
-    let stored = creds.to_stored();
-    let mut secrets: Vec<&str> = creds
-        .kind()
-        .sensitive_fields()
-        .filter_map(|field| stored.pointer(&format!("/{}", field.replace('.', "/"))))
-        .filter_map(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .collect();
-    // Longest first, so a secret that contains another is masked whole.
-    secrets.sort_by_key(|s| Reverse(s.len()));
-    let mut text = message.to_string();
-    for secret in secrets {
-        text = text.replace(secret, &mask(secret));
-    }
+/// `message` with every form of every credential masked (`Scrubber`), then
+/// cut to `MAX_MESSAGE_CHARS`: carriers may echo what we sent them.
+fn scrub(scrubber: &Scrubber, message: &str) -> String {
+    let text = scrubber.scrub(message);
     if text.chars().count() <= MAX_MESSAGE_CHARS {
         return text;
     }
@@ -379,7 +378,7 @@ mod tests {
 
     use super::testing::{blocking, carriers, number, twilio_creds, AUTH_TOKEN};
     use super::*;
-    use crate::domain::provider::ProviderKind;
+    use crate::domain::provider::{mask, ProviderKind};
 
     fn creds(value: Value) -> Credentials {
         Credentials::from_stored(&value).unwrap()
@@ -408,7 +407,10 @@ mod tests {
             "app_password": "pw-secret", "ws_client_name": "", "external_pbx":
             {"agent_api": {"url": "http://v", "username": "agent-user", "password": ""}}}),
         );
-        let text = scrub(&ari, "pw-secret and agent-user at http://pbx as app");
+        let text = scrub(
+            &Scrubber::for_credentials(&ari),
+            "pw-secret and agent-user at http://pbx as app",
+        );
         assert_eq!(text, "*****cret and ******user at http://pbx as app");
     }
 
@@ -416,16 +418,20 @@ mod tests {
     fn scrub_masks_a_longer_secret_whole_when_it_contains_a_shorter_one() {
         let twilio = creds(json!({"provider": "twilio", "account_sid": "AC12",
             "auth_token": "xxAC12yy", "amd_enabled": false}));
-        assert_eq!(scrub(&twilio, "token xxAC12yy"), "token ****12yy");
+        assert_eq!(
+            scrub(&Scrubber::for_credentials(&twilio), "token xxAC12yy"),
+            "token ****12yy"
+        );
     }
 
     #[test]
     fn scrub_cuts_long_messages_on_a_char_boundary() {
-        let text = scrub(&twilio_creds(), &"é".repeat(600));
+        let twilio = Scrubber::for_credentials(&twilio_creds());
+        let text = scrub(&twilio, &"é".repeat(600));
         assert_eq!(text.chars().count(), MAX_MESSAGE_CHARS);
         assert!(text.ends_with("é…"));
         let exact = "a".repeat(MAX_MESSAGE_CHARS);
-        assert_eq!(scrub(&twilio_creds(), &exact), exact);
+        assert_eq!(scrub(&twilio, &exact), exact);
     }
 
     #[test]

@@ -339,7 +339,6 @@ mod tests {
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     use super::*;
-    use crate::config::DatabaseConfig;
     use crate::db::phone_numbers::NewRow;
     use crate::domain::address::AddressType;
     use crate::providers::testing::{carriers, twilio_creds, ACCOUNT_SID};
@@ -349,11 +348,10 @@ mod tests {
     /// A service on a new database holding one bound Twilio number, its
     /// carrier at `carrier_url`.
     async fn service(dir: &tempfile::TempDir, carrier_url: &str) -> (SyncService, Database, NumberKey) {
-        let config = DatabaseConfig {
-            path: dir.path().join("sync.db"),
-            ..DatabaseConfig::default()
-        };
-        let db = Database::new(db::open(&config).unwrap(), &config).unwrap();
+        let mut config = crate::config::Config::default();
+        config.database.path = dir.path().join("sync.db");
+        let (pool, store, _) = db::open_with(&config, db::Create::IfMissing).unwrap();
+        let db = Database::new(pool, &store).unwrap();
         let key = db
             .write(|c| {
                 let org = db::orgs::insert(c, "o")?.id;

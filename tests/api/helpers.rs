@@ -1,7 +1,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
@@ -77,7 +77,46 @@ pub fn numbers_path(config_id: &Value) -> String {
     format!("/api/v1/organizations/telephony-configs/{config_id}/phone-numbers")
 }
 
+/// The log of every server this test binary starts, written by telebind's
+/// own logger at `RUST_LOG` (default `trace`) into one file, so that the
+/// secret scans can read what the whole run logged.
+pub struct CapturedLog {
+    pub path: PathBuf,
+    flush: telebind::logging::Flush,
+}
+
+impl CapturedLog {
+    /// Everything logged so far.
+    pub fn read(&self) -> String {
+        self.flush.now();
+        String::from_utf8_lossy(&std::fs::read(&self.path).unwrap()).into_owned()
+    }
+}
+
+/// `TELEBIND_TEST_LOG` names the file (CI keeps it for the scan of the
+/// whole run); else `api-test.log` in the target directory, new each run.
+pub fn captured_log() -> &'static CapturedLog {
+    static LOG: OnceLock<CapturedLog> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let (path, append) = match std::env::var_os("TELEBIND_TEST_LOG") {
+            Some(path) => (PathBuf::from(path), true),
+            None => (Path::new(env!("CARGO_TARGET_TMPDIR")).join("api-test.log"), false),
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(append)
+            .write(true)
+            .truncate(!append)
+            .open(&path)
+            .unwrap();
+        let filters = std::env::var("RUST_LOG").unwrap_or_else(|_| "trace".into());
+        let flush = telebind::logging::install(Box::new(file), &filters).unwrap();
+        CapturedLog { path, flush }
+    })
+}
+
 async fn start(config: Config, dir: Arc<TempDir>, clock: Clock) -> TestApp {
+    captured_log();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let app = Application::build_with_clock(config.clone(), listener, clock).expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -105,6 +144,11 @@ impl TestApp {
         let mut app = start(self.config.clone(), self.dir.clone(), self.clock).await;
         app.key = key;
         app
+    }
+
+    /// Stops this server gracefully.
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
     }
 
     /// Stops this server at once: requests in flight are dropped mid-way.
@@ -158,12 +202,19 @@ impl TestApp {
         self.call(Method::POST, &numbers_path(config_id), Some(body), 200).await
     }
 
-    /// The stored credentials JSON of configuration `id`, read from the file.
+    /// A connection to this server's database that reads and writes the
+    /// credentials column as the server does (`open_credentials`, `seal_credentials`).
+    pub fn db_conn(&self) -> rusqlite::Connection {
+        let (_, store, _) = telebind::db::open_with(&self.config, telebind::db::Create::Never).unwrap();
+        store.connect().unwrap()
+    }
+
+    /// The stored credentials JSON of configuration `id`, opened with the server's key.
     pub fn stored_credentials(&self, id: i64) -> Value {
-        let conn = rusqlite::Connection::open(self.db_path()).unwrap();
-        let text: String = conn
+        let text: String = self
+            .db_conn()
             .query_row(
-                "SELECT credentials FROM telephony_configurations WHERE id = ?1",
+                "SELECT open_credentials(org_id, id, credentials) FROM telephony_configurations WHERE id = ?1",
                 [id],
                 |r| r.get(0),
             )
@@ -254,10 +305,16 @@ impl ServerProcess {
 
 /// Runs `telebind ARGS` with the database at `db`.
 pub fn run_cli(db: &Path, args: &[&str]) -> Output {
+    run_cli_with(db, args, &[])
+}
+
+/// As `run_cli`, with more environment variables.
+pub fn run_cli_with(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_telebind"))
         .args(args)
         .env("TELEBIND_DATABASE__PATH", db)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .current_dir(db.parent().unwrap())
         .output()
         .expect("the telebind binary runs")
@@ -361,7 +418,7 @@ pub fn existing_db() -> (TempDir, PathBuf) {
     let (dir, path) = temp_db();
     let mut config = Config::default();
     config.database.path = path.clone();
-    telebind::db::open(&config.database).expect("a new database");
+    telebind::db::open(&config).expect("a new database");
     (dir, path)
 }
 
@@ -710,4 +767,136 @@ pub fn assert_honest(sync: &Value, carrier: &impl RoutesCalls, e164: &str) {
         routed.as_deref() == Some(WEBHOOK),
         "{sync} while the carrier routes {e164} to {routed:?}"
     );
+}
+
+/// Every way a carrier, a proxy or a log could write `secret` that the
+/// scans look for: raw, JSON-escaped, percent-encoded (either case), base64
+/// (standard and URL-safe) alone or as `user:secret` with each of `users`,
+/// and the part of its base64 that is the same wherever it sits inside a
+/// longer base64 text. Written apart from telebind's scrubber, so the scans
+/// do not trust what they check.
+pub fn secret_forms(secret: &str, users: &[&str]) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine;
+    let json = serde_json::to_string(secret).unwrap();
+    let mut forms = vec![secret.to_string(), json[1..json.len() - 1].to_string()];
+    let percent = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string();
+    forms.push(percent.to_lowercase());
+    forms.push(percent);
+    let mut plain = vec![secret.to_string()];
+    plain.extend(users.iter().map(|u| format!("{u}:{secret}")));
+    for text in plain {
+        forms.push(STANDARD.encode(&text));
+        forms.push(URL_SAFE_NO_PAD.encode(&text));
+    }
+    // Whole base64 quanta of the secret after 0, 1 or 2 bytes of something else.
+    for offset in 0..3usize {
+        let mut bytes = vec![b'x'; offset];
+        bytes.extend_from_slice(secret.as_bytes());
+        let encoded = STANDARD.encode(&bytes);
+        let (first, last) = (offset.div_ceil(3), bytes.len() / 3);
+        if last > first + 1 {
+            forms.push(encoded[4 * first..4 * last].to_string());
+        }
+    }
+    forms
+}
+
+/// Asserts that no form of any of `secrets` (`secret_forms`) is in `text`.
+pub fn assert_no_secret_form(text: &str, secrets: &[&str], users: &[&str], what: &str) {
+    for secret in secrets {
+        for form in secret_forms(secret, users) {
+            if let Some(at) = text.find(&form) {
+                let start = text.floor_char_boundary(at.saturating_sub(200));
+                let end = text.ceil_char_boundary((at + form.len() + 200).min(text.len()));
+                let around = &text[start..end];
+                panic!("{what}: {secret:?} appears as {form:?} in …{around}…");
+            }
+        }
+    }
+}
+
+/// `telebind serve` as a process of its own on `db`, on a free loopback port.
+pub struct Served {
+    pub child: std::process::Child,
+    pub address: String,
+    /// The key printed on the first start of an empty database.
+    keys: std::sync::mpsc::Receiver<String>,
+    stderr: Arc<std::sync::Mutex<String>>,
+}
+
+impl Served {
+    /// Starts the binary and waits until it listens (its start-up block says where).
+    pub fn start(db: &Path, env: &[(&str, &str)]) -> Served {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_telebind"))
+            .arg("serve")
+            .env("TELEBIND_DATABASE__PATH", db)
+            .env("TELEBIND_SERVER__BIND", "127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .current_dir(db.parent().unwrap())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the telebind binary runs");
+        let (found, listening) = std::sync::mpsc::channel();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (key, keys) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if let Some(k) = line.trim().strip_prefix("API key: ") {
+                    let _ = key.send(k.to_string());
+                }
+            }
+        });
+        let stderr = Arc::new(std::sync::Mutex::new(String::new()));
+        let seen = stderr.clone();
+        let lines = BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in lines.lines().map_while(Result::ok) {
+                if let Some((_, rest)) = line.split_once("listening on http://") {
+                    let _ = found.send(rest.split_whitespace().next().unwrap().to_string());
+                }
+                seen.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
+        let address = match listening.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => format!("http://{addr}"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("telebind did not start: {}", stderr.lock().unwrap());
+            }
+        };
+        Served {
+            child,
+            address,
+            keys,
+            stderr,
+        }
+    }
+
+    /// The key the first start of an empty database prints.
+    pub fn bootstrap_key(&self) -> String {
+        self.keys
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a bootstrap key")
+    }
+
+    /// SIGKILL: no shutdown of any kind. Returns what it logged.
+    pub fn kill(mut self) -> String {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let log = self.stderr.lock().unwrap().clone();
+        log
+    }
+}
+
+/// A test that fails half-way leaves no server running.
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -3,15 +3,19 @@
 
 mod api_keys;
 mod auth;
+mod backup;
 mod cli;
 mod cloudonix;
 mod config_state;
 mod configs;
+mod crash;
 mod disk_full;
+mod echo;
 mod errors;
 mod helpers;
 mod inbound;
 mod inbound_json;
+mod litestream;
 mod metrics;
 mod mock_carrier;
 mod number_cache;
@@ -21,6 +25,7 @@ mod phone_numbers;
 mod plivo;
 mod readme;
 mod request_id;
+mod secrets;
 mod storage;
 mod sync;
 mod telnyx;

@@ -15,9 +15,9 @@ use crate::helpers::{
     CarrierSetup, MockBody, MockCarrier, RoutesCalls, SYNC_TIMEOUT_MS, WEBHOOK,
 };
 
-const AUTH_ID: &str = "MAPLIVO0123456789";
+pub const AUTH_ID: &str = "MAPLIVO0123456789";
 const AUTH_TOKEN: &str = "plivo-token-abcdef";
-const SECRETS: [&str; 2] = [AUTH_ID, AUTH_TOKEN];
+pub const SECRETS: [&str; 2] = [AUTH_ID, AUTH_TOKEN];
 const BASIC: &str = "Basic TUFQTElWTzAxMjM0NTY3ODk6cGxpdm8tdG9rZW4tYWJjZGVm";
 const APP_ID: &str = "plivo-app-1";
 const OTHER_APP: &str = "other-app-7";
@@ -353,10 +353,10 @@ async fn binding_without_an_application_fails_before_any_request() {
     let cfg = app.create_config("Plivo", config(Some(APP_ID))).await;
     let id = cfg["id"].as_i64().unwrap();
     // A configuration stored before provisioning existed, with no application.
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    let conn = app.db_conn();
     let stored = serde_json::to_string(&config(None)).unwrap();
     conn.execute(
-        "UPDATE telephony_configurations SET credentials = ?1 WHERE id = ?2",
+        "UPDATE telephony_configurations SET credentials = seal_credentials(org_id, id, ?1) WHERE id = ?2",
         rusqlite::params![stored, id],
     )
     .unwrap();

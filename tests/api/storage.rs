@@ -81,7 +81,7 @@ fn the_database_is_durable_and_in_wal_mode() {
     let (_dir, path) = temp_db();
     let mut config = Config::default();
     config.database.path = path;
-    let pool = telebind::db::open(&config.database).unwrap();
+    let pool = telebind::db::open(&config).unwrap();
     let conn = pool.get().unwrap();
     let pragma = |name: &str| {
         conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, rusqlite::types::Value>(0))
@@ -91,6 +91,10 @@ fn the_database_is_durable_and_in_wal_mode() {
     assert_eq!(pragma("synchronous"), rusqlite::types::Value::Integer(2), "FULL");
     assert_eq!(pragma("foreign_keys"), rusqlite::types::Value::Integer(1));
     assert_eq!(pragma("busy_timeout"), rusqlite::types::Value::Integer(5000));
+    // What Litestream needs beside it (README, "Continuous replication"):
+    // shared locking, and SQLite's passive autocheckpoints only.
+    assert_eq!(pragma("locking_mode"), rusqlite::types::Value::Text("normal".into()));
+    assert_eq!(pragma("wal_autocheckpoint"), rusqlite::types::Value::Integer(1000));
 }
 
 #[tokio::test]
@@ -98,8 +102,8 @@ async fn a_full_write_queue_refuses_with_503_and_retry_after_then_recovers() {
     let (_dir, path) = temp_db();
     let mut config = Config::default();
     config.database.path = path;
-    let pool = telebind::db::open(&config.database).unwrap();
-    let state = AppState::new(pool, Arc::new(config)).unwrap();
+    let (pool, store, _) = telebind::db::open_with(&config, telebind::db::Create::IfMissing).unwrap();
+    let state = AppState::new(pool, &store, Arc::new(config)).unwrap();
 
     // The writer thread waits inside this write until released.
     let (started, writer_busy) = channel();
@@ -198,11 +202,9 @@ fn an_unwritable_directory_stops_start_up_at_once() {
 #[test]
 fn a_read_only_database_stops_start_up_at_once() {
     let (dir, db) = temp_db();
-    telebind::db::open(&telebind::config::DatabaseConfig {
-        path: db.clone(),
-        ..Default::default()
-    })
-    .unwrap();
+    let mut config = Config::default();
+    config.database.path = db.clone();
+    telebind::db::open(&config).unwrap();
     chmod(dir.path(), 0o777);
     for name in ["telebind.db", "telebind.db-wal", "telebind.db-shm"] {
         if dir.path().join(name).exists() {

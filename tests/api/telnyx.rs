@@ -19,7 +19,7 @@ use crate::helpers::{
     RefusedCreation, RoutesCalls, SYNC_TIMEOUT_MS, WEBHOOK,
 };
 
-const KEY: &str = "KEYtelnyx-0123456789-secret";
+pub const KEY: &str = "KEYtelnyx-0123456789-secret";
 const BEARER: &str = "Bearer KEYtelnyx-0123456789-secret";
 const CONNECTION: &str = "conn-7001";
 const OTHER: &str = "conn-other";

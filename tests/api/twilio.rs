@@ -10,8 +10,8 @@ use wiremock::{Request, Respond, ResponseTemplate};
 
 use crate::helpers::{assert_honest, numbers_path, CarrierSetup, MockCarrier, RoutesCalls, SYNC_TIMEOUT_MS, WEBHOOK};
 
-pub(crate) const SID: &str = "AC0123456789abcdef0123456789abcd";
-pub(crate) const TOKEN: &str = "twilio-token-0123456789";
+pub const SID: &str = "AC0123456789abcdef0123456789abcd";
+pub const TOKEN: &str = "twilio-token-0123456789";
 const BASIC: &str = "Basic QUMwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2Q6dHdpbGlvLXRva2VuLTAxMjM0NTY3ODk=";
 pub(crate) const NUMBER: &str = "+14155550100";
 const LOOKUP: &str = "^/2010-04-01/Accounts/AC0123456789abcdef0123456789abcd/IncomingPhoneNumbers.json$";

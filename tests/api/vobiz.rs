@@ -18,8 +18,8 @@ use crate::helpers::{
     RefusedCreation, RoutesCalls, SYNC_TIMEOUT_MS, WEBHOOK,
 };
 
-const AUTH_ID: &str = "MA_SYQRLN1K";
-const TOKEN: &str = "vobiz-token-0123456789";
+pub const AUTH_ID: &str = "MA_SYQRLN1K";
+pub const TOKEN: &str = "vobiz-token-0123456789";
 const APP_ID: &str = "app-3001";
 const NUMBER: &str = "+14155550100";
 const NUMBERS: &str = "/api/v1/Account/MA_SYQRLN1K/numbers";

@@ -16,11 +16,11 @@ use crate::helpers::{
 };
 
 const APP_ID: &str = "vonage-app-1";
-const API_KEY: &str = "vonagekey123";
+pub const API_KEY: &str = "vonagekey123";
 const API_SECRET: &str = "vonage-secret-xyz";
 const PRIVATE_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
 const SIGNATURE_SECRET: &str = "sig-secret-abc";
-const SECRETS: [&str; 4] = [API_KEY, API_SECRET, PRIVATE_KEY, SIGNATURE_SECRET];
+pub const SECRETS: [&str; 4] = [API_KEY, API_SECRET, PRIVATE_KEY, SIGNATURE_SECRET];
 const BASIC: &str = "Basic dm9uYWdla2V5MTIzOnZvbmFnZS1zZWNyZXQteHl6";
 const NUMBER: &str = "+14155550100";
 const EVENTS: &str = "http://telebind.test/api/v1/telephony/vonage/events";
