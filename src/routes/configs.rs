@@ -7,7 +7,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::caller::Caller;
-use super::extract::path::ConfigPath;
+use super::extract::path::{ConfigPath, ForceQuery};
 use super::extract::{page_query, query_flag, Body, FromBody, PathIds};
 use super::lists::{self, Listed, PageQuery};
 use super::openapi::{PayloadTooLarge, Unavailable, ValidationFailed};
@@ -507,15 +507,6 @@ pub struct Deleted {
     pub provider_sync: Option<SyncResult>,
 }
 
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DeleteQuery {
-    /// Delete even when deactivating the carrier trunks fails (the failure
-    /// is in `provider_sync`). Pydantic's booleans.
-    #[param(default = false)]
-    pub force: Option<bool>,
-}
-
 /// Deactivates the configuration's carrier trunks first (W11): a failure
 /// refuses the delete unless `?force=true`, which deletes anyway and says
 /// so in `provider_sync` (`null`: no carrier was asked).
@@ -525,7 +516,7 @@ pub struct DeleteQuery {
     operation_id = "delete_telephony_configuration",
     tag = "telephony configurations",
     summary = "Delete a configuration that has no phone numbers, deactivating its carrier trunks first",
-    params(ConfigPath, DeleteQuery),
+    params(ConfigPath, ForceQuery),
     responses(
         (status = 200, description = "Deleted", body = Deleted),
         (status = 404, description = "`Telephony configuration not found`", body = ErrorDetail),

@@ -126,6 +126,16 @@ pub mod path {
         pub phone_number_id: i64,
     }
 
+    /// `DELETE …?force=true`: delete even when the carrier could not be
+    /// told (its failure is in the answer's `provider_sync`). Pydantic's
+    /// booleans.
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub struct ForceQuery {
+        #[param(default = false)]
+        pub force: Option<bool>,
+    }
+
     #[derive(IntoParams)]
     #[into_params(parameter_in = Path)]
     pub struct TrunkPath {

@@ -6,10 +6,10 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::caller::Caller;
-use super::extract::path::{ConfigPath, NumberPath};
+use super::extract::path::{ConfigPath, ForceQuery, NumberPath};
 use super::extract::{page_query, query_flag, Body, PathIds};
 use super::lists::{self, Listed, PageQuery};
 use super::openapi::{PayloadTooLarge, Unavailable, ValidationFailed};
@@ -45,15 +45,6 @@ pub struct Deleted {
     /// The detach at the carrier, when the number may have been attached
     /// there; null when no carrier call was needed.
     pub provider_sync: Option<SyncResult>,
-}
-
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DeleteQuery {
-    /// Delete even when the detach at the carrier fails (the failed
-    /// `provider_sync` is in the answer). Pydantic's booleans.
-    #[param(default = false)]
-    pub force: Option<bool>,
 }
 
 /// A rule over the address and its country: Pydantic's model-level `value_error`.
@@ -361,7 +352,7 @@ pub async fn update(
     operation_id = "delete_phone_number",
     tag = "phone numbers",
     summary = "Delete a phone number, detaching it at the carrier first",
-    params(NumberPath, DeleteQuery),
+    params(NumberPath, ForceQuery),
     responses(
         (status = 200, description = "Successful Response", body = Deleted),
         (status = 400, description = "The query string could not be read", body = ErrorDetail),

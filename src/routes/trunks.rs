@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::caller::Caller;
-use super::extract::path::{ConfigPath, TrunkPath};
+use super::extract::path::{ConfigPath, ForceQuery, TrunkPath};
 use super::extract::{query_flag, Body, PathIds};
 use super::openapi::{PayloadTooLarge, Unavailable, ValidationFailed};
 use super::to_the_end;
@@ -33,15 +33,6 @@ use crate::records::find_config;
 use crate::state::AppState;
 
 pub const TRUNK_NOT_FOUND: &str = "Trunk not found";
-
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DeleteQuery {
-    /// Delete even when the carrier cannot deactivate it (the failure is in
-    /// `provider_sync`). Pydantic's booleans.
-    #[param(default = false)]
-    pub force: Option<bool>,
-}
 
 /// `GET …/trunks`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -408,7 +399,7 @@ fn refuse_numbers(conn: &Connection, trunk: &Trunk) -> Result<(), ApiError> {
     operation_id = "delete_telephony_trunk",
     tag = "trunks",
     summary = "Delete a SIP trunk without numbers, deactivating it at the carrier first",
-    params(TrunkPath, DeleteQuery),
+    params(TrunkPath, ForceQuery),
     responses(
         (status = 200, description = "Deleted", body = TrunkDeleteResponse),
         (status = 400, description = "The provider has no trunks", body = ErrorDetail),
