@@ -5,7 +5,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::input::{Fields, Need, Reader, Text};
+use super::input::{Chars, Fields, Need, Reader, Text};
 use super::provider::{self, ProviderKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,8 +123,9 @@ impl Credentials {
         let mut loc = loc;
         loc.push(kind.as_str().into());
         let f = r.object(value, loc)?;
-        let required = |r: &mut Reader, name| r.text(&f, name, Need::Required, Text::name(usize::MAX));
-        let optional = |r: &mut Reader, name| optional_text(r, &f, name);
+        let required =
+            |r: &mut Reader, name| r.text(&f, name, Need::Required, Text::name(usize::MAX).with(chars(kind, name)));
+        let optional = |r: &mut Reader, name| optional_text(r, &f, kind, name);
         Some(match kind {
             ProviderKind::Twilio => {
                 let (account_sid, auth_token) = (required(r, "account_sid"), required(r, "auth_token"));
@@ -205,16 +206,7 @@ impl Credentials {
                 let app_name = required(r, "app_name");
                 let app_password = required(r, "app_password");
                 let ws_client_name = r
-                    .text(
-                        &f,
-                        "ws_client_name",
-                        Need::Optional,
-                        Text {
-                            trim: true,
-                            min: 0,
-                            max: usize::MAX,
-                        },
-                    )
+                    .text(&f, "ws_client_name", Need::Optional, Text::trimmed())
                     .unwrap_or_default();
                 let external_pbx = r.dict(&f, "external_pbx", Need::Optional).map(Value::Object);
                 Credentials::Ari(Ari {
@@ -311,18 +303,22 @@ fn read_tag(f: &Fields, value: &Value, loc: Vec<Value>, r: &mut Reader) -> Optio
 }
 
 /// An optional string: blank counts as not given.
-fn optional_text(r: &mut Reader, f: &Fields, name: &str) -> Option<String> {
-    r.text(
-        f,
-        name,
-        Need::Optional,
-        Text {
-            trim: true,
-            min: 0,
-            max: usize::MAX,
-        },
-    )
-    .filter(|s| !s.is_empty())
+fn optional_text(r: &mut Reader, f: &Fields, kind: ProviderKind, name: &str) -> Option<String> {
+    r.text(f, name, Need::Optional, Text::trimmed().with(chars(kind, name)))
+        .filter(|s| !s.is_empty())
+}
+
+/// The characters credential `name` may hold: what its carrier receives in
+/// an HTTP header must be valid there, keys in PEM form span lines, and
+/// nothing else may hold control characters.
+fn chars(kind: ProviderKind, name: &str) -> Chars {
+    if kind.header_fields().contains(&name) {
+        Chars::Header
+    } else if name == "private_key" || name == "webhook_public_key" {
+        Chars::Lines
+    } else {
+        Chars::Line
+    }
 }
 
 /// 6 random bytes as 12 hex digits: the unique part of names telebind mints.

@@ -9,8 +9,13 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use metrics_exporter_prometheus::PrometheusHandle;
 
+/// `GET /metrics`.
+pub fn resource() -> actix_web::Resource {
+    super::resource("/metrics", vec![(Method::GET, web::to(render))])
+}
+
 /// The Prometheus text format; no API key, by design.
-pub async fn render(handle: web::Data<PrometheusHandle>) -> HttpResponse {
+async fn render(handle: web::Data<PrometheusHandle>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(handle.render())
