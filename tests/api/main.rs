@@ -7,6 +7,7 @@ mod cli;
 mod cloudonix;
 mod configs;
 mod disk_full;
+mod edges;
 mod errors;
 mod helpers;
 mod inbound;
