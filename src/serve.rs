@@ -260,7 +260,7 @@ mod tests {
             // Other statuses, and a chunked body's end.
             format!("HTTP/1.1 204 No Content\r\n{DATE}\r\n"),
             "0\r\n\r\n".to_string(),
-            format!("5\r\nHTTP/\r\n0\r\n\r\n"),
+            "5\r\nHTTP/\r\n0\r\n\r\n".to_string(),
         ];
         for case in cases {
             assert_eq!(rewritten(&case), None, "{case}");

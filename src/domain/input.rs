@@ -280,6 +280,9 @@ impl Reader {
             let parsed = match v {
                 Value::Number(n) => match (n.as_i64(), n.as_f64()) {
                     (Some(i), _) => Ok(i),
+                    // Numbers keep their digits (serde_json's arbitrary_precision),
+                    // so an integer too long for 64 bits is told from a float.
+                    _ if !n.to_string().contains(['.', 'e', 'E']) => Err(INT_TYPE),
                     (None, Some(x)) if x.fract() != 0.0 => Err((
                         "int_from_float",
                         "Input should be a valid integer, got a number with a fractional part",
@@ -519,6 +522,7 @@ mod tests {
             json!({"big": 9_223_372_036_854_775_808u64, "float": 1.0e19, "frac": 1.5, "max": i64::MAX, "whole": 7.0e3});
         let errors = read(body, |r, f| {
             assert_eq!(r.int(f, "big", Need::Required), None);
+            assert_eq!(r.int(f, "low", Need::Required), None);
             assert_eq!(r.int(f, "float", Need::Required), None);
             assert_eq!(r.int(f, "frac", Need::Required), None);
             assert_eq!(r.int(f, "max", Need::Required), Some(i64::MAX));

@@ -21,6 +21,7 @@ mod storage;
 mod sync;
 mod telnyx;
 mod twilio;
+mod unusable;
 mod vobiz;
 mod vonage;
 mod workflows;
