@@ -11,6 +11,7 @@ mod edges;
 mod errors;
 mod helpers;
 mod inbound;
+mod isolation;
 mod metrics;
 mod mock_carrier;
 mod paging;
