@@ -18,6 +18,7 @@ mod paging;
 mod phone_numbers;
 mod plivo;
 mod request_id;
+mod schemathesis;
 mod storage;
 mod sync;
 mod telnyx;
