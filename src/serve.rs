@@ -63,6 +63,10 @@ where
                 async move { signal.notified().await }
             })
             .client_request_timeout(settings.request_timeout)
+            // As `HttpServer`: after answering a request whose body was not
+            // read, read and drop the rest for a moment, so the client gets
+            // the answer rather than a reset.
+            .client_disconnect_timeout(Duration::from_secs(1))
             .local_addr(addr)
             .finish(map_config(
                 app().into_factory().map_err(|e: actix_web::Error| e.error_response()),

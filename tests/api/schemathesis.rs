@@ -56,6 +56,9 @@ async fn generated_requests_find_no_server_error_and_no_schema_violation() {
         command
             .args(["--config-file", config, "run", &schema, "--url", &app.address])
             .args(["--header", &format!("X-API-Key: {key}")])
+            // Archiving keys by id would archive the run's own key, and every
+            // request after it would be a 401 (tests/api/api_keys.rs covers it).
+            .args(["--exclude-path-regex", "^/api/v1/user/api-keys/[{]api_key_id[}]$"])
             .args(["--max-time", &max_time, "--workers", "1"])
             .args(["--report", "junit", "--report-junit-path"])
             .arg(reports.join(format!("{org}.xml")))
