@@ -124,3 +124,32 @@ CREATE TABLE inbound_calls (
 CREATE UNIQUE INDEX inbound_calls_call ON inbound_calls(provider, call_id);
 CREATE INDEX inbound_calls_by_org ON inbound_calls(org_id, id);
 CREATE INDEX inbound_calls_by_age ON inbound_calls(created_at);
+
+-- version: 6
+-- SIP trunks (TRUNKS.md §1.2): a configuration's carrier paths, provisioned
+-- at the carrier (Cloudonix) under `external_id`, which is never shown.
+CREATE TABLE telephony_trunks (
+    id                         INTEGER PRIMARY KEY AUTOINCREMENT,
+    telephony_configuration_id INTEGER NOT NULL REFERENCES telephony_configurations(id) ON DELETE CASCADE,
+    name                       TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 64),
+    enabled                    INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    settings                   TEXT NOT NULL DEFAULT '{}',
+    external_id                TEXT CHECK (external_id IS NULL OR length(external_id) BETWEEN 1 AND 255),
+    created_at                 TEXT NOT NULL,
+    updated_at                 TEXT NOT NULL,
+    CONSTRAINT uq_telephony_trunks_config_name UNIQUE (telephony_configuration_id, name),
+    UNIQUE (telephony_configuration_id, id)
+);
+-- A number dials out over one trunk of its configuration (the routes check
+-- the configuration: a composite key would need phone_numbers rebuilt).
+-- RESTRICT: a trunk with numbers is never deleted under them.
+ALTER TABLE phone_numbers ADD COLUMN telephony_trunk_id INTEGER REFERENCES telephony_trunks(id) ON DELETE RESTRICT;
+CREATE INDEX phone_numbers_by_trunk ON phone_numbers(telephony_trunk_id) WHERE telephony_trunk_id IS NOT NULL;
+
+-- A parked configuration (TRUNKS.md §5): shown, manageable, never routed inbound.
+ALTER TABLE telephony_configurations ADD COLUMN inactive INTEGER NOT NULL DEFAULT 0 CHECK (inactive IN (0, 1));
+ALTER TABLE telephony_configurations ADD COLUMN inactive_since TEXT;
+ALTER TABLE telephony_configurations ADD COLUMN inactive_reason TEXT CHECK (
+    (length(inactive_reason) <= 255 OR inactive_reason IS NULL)
+    AND ((inactive = 0 AND inactive_since IS NULL AND inactive_reason IS NULL)
+         OR (inactive = 1 AND inactive_since IS NOT NULL)));

@@ -203,6 +203,7 @@ fn seed(db_path: &Path, out: &Path) {
                 country_code: Some("US"),
                 label: label.as_deref(),
                 inbound_workflow_id: workflow,
+                telephony_trunk_id: None,
                 is_active: i % 10 != 9,
                 extra_metadata: &metadata,
             };

@@ -49,6 +49,24 @@ pub enum Command {
     /// Push phone numbers to their carriers.
     #[command(subcommand)]
     Numbers(NumbersCommand),
+    /// Park or reactivate telephony configurations.
+    #[command(subcommand)]
+    Configs(ConfigsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigsCommand {
+    /// Park a telephony configuration: it stays listed and manageable, takes
+    /// no inbound calls and is not ready for outbound calls until it is
+    /// reactivated (here, or by `POST …/telephony-configs/{id}/reactivate`).
+    Deactivate {
+        config_id: i64,
+        /// Shown as `inactive_reason`; its first 255 characters are kept.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Make a parked telephony configuration active again.
+    Reactivate { config_id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,6 +131,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Keys(cmd) => manage(&config, |c| keys(c, cmd)),
         Command::Config(ConfigCommand::Check) => manage(&config, |c| check(c, &config)),
         Command::Numbers(NumbersCommand::Resync { org, config_id }) => resync(&config, org, config_id).await,
+        Command::Configs(cmd) => manage(&config, |c| configs(c, cmd)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -234,6 +253,25 @@ fn keys(conn: &rusqlite::Connection, cmd: KeysCommand) -> Result<(), String> {
             println!("revoked API key {id}");
         }
     }
+    Ok(())
+}
+
+/// The longest `inactive_reason` stored (TRUNKS.md §5.1).
+const MAX_REASON_CHARS: usize = 255;
+
+fn configs(conn: &rusqlite::Connection, cmd: ConfigsCommand) -> Result<(), String> {
+    let (id, reason, done) = match cmd {
+        ConfigsCommand::Deactivate { config_id, reason } => {
+            let kept: String = reason.chars().take(MAX_REASON_CHARS).collect();
+            (config_id, Some(kept), "deactivated")
+        }
+        ConfigsCommand::Reactivate { config_id } => (config_id, None, "reactivated"),
+    };
+    let found = db::configs::set_inactive(conn, None, ConfigId(id), reason.as_deref()).map_err(|e| e.to_string())?;
+    if !found {
+        return Err(format!("no telephony configuration has the id {id}"));
+    }
+    println!("{done} telephony configuration {id}");
     Ok(())
 }
 

@@ -92,22 +92,27 @@ impl Application {
             .map_err(StartupError::CallLog)?;
         let state = web::Data::from(state);
         let router = web::Data::new(routes::inbound::Router::default());
+        let served_metrics = metrics_here.is_some();
+        let document = web::Data::new(routes::openapi::Document::new(&routes::operations(served_metrics)));
         let settings = serve::Settings {
             request_timeout: Duration::from_millis(state.config.server.request_timeout_ms),
             workers: None,
             signals: true,
         };
         let server = serve::serve(listener, settings, move || {
-            let mut app = App::new().app_data(state.clone()).app_data(router.clone());
+            let mut app = App::new()
+                .app_data(state.clone())
+                .app_data(router.clone())
+                .app_data(document.clone());
             if let Some(metrics) = &metrics_here {
-                app = app.app_data(metrics.clone()).service(routes::metrics::resource());
+                app = app.app_data(metrics.clone());
             }
             app.wrap(middleware::from_fn(routes::deadline::body))
                 .wrap(middleware::from_fn(routes::metrics::record))
                 .wrap(middleware::from_fn(routes::request_id::assign))
                 // Headers, where keys travel, are never logged; the request id is.
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms %{x-request-id}o"))
-                .configure(routes::configure)
+                .configure(|cfg| routes::configure(cfg, routes::operations(served_metrics)))
                 .default_service(web::to(routes::not_found))
         })
         .map_err(bind_error)?;

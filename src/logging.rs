@@ -4,6 +4,7 @@
 
 use std::io::{self, Write};
 use std::sync::mpsc;
+use std::time::Duration;
 
 /// Most lines waiting for the log thread (about 150 bytes each).
 const LINES_WAITING: usize = 16 * 1024;
@@ -36,6 +37,11 @@ impl Write for Pipe {
     }
 }
 
+/// How long the log thread rests after writing what was waiting: lines
+/// that arrive meanwhile queue without waking it, so a busy server pays one
+/// wake-up per rest rather than one per line.
+const REST: Duration = Duration::from_millis(2);
+
 /// Writes what arrives, flushing stderr whenever nothing more is waiting.
 fn write_lines(lines: mpsc::Receiver<Message>) {
     let mut out = io::BufWriter::with_capacity(64 * 1024, io::stderr());
@@ -53,6 +59,7 @@ fn write_lines(lines: mpsc::Receiver<Message>) {
             }
         }
         let _ = out.flush();
+        std::thread::sleep(REST);
     }
 }
 
@@ -82,6 +89,8 @@ pub fn init() -> io::Result<Flush> {
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .target(env_logger::Target::Pipe(Box::new(pipe)))
+        // A pipe is not a terminal: no styles to add, none to strip.
+        .write_style(env_logger::WriteStyle::Never)
         .init();
     Ok(Flush(sender))
 }

@@ -20,6 +20,7 @@ const PUSH_SECONDS: &str = "telebind_carrier_push_duration_seconds";
 const WRITER_QUEUE: &str = "telebind_writer_queue_depth";
 const WRITER_BATCH: &str = "telebind_writer_batch_size";
 const KEY_CACHE: &str = "telebind_api_key_cache_lookups_total";
+const NUMBER_CACHE: &str = "telebind_number_cache_lookups_total";
 
 /// Seconds: from a cached read (well under a millisecond) to a push that
 /// reaches `sync.timeout_ms`.
@@ -79,6 +80,10 @@ fn describe() {
         KEY_CACHE,
         "API key lookups, by result: hit (cached) or miss (read from the database)"
     );
+    describe_counter!(
+        NUMBER_CACHE,
+        "GETs of one phone number, by result: hit (body kept since the last commit) or miss"
+    );
 }
 
 /// An answered request; `route` is the matched pattern, never the raw path,
@@ -114,4 +119,8 @@ pub fn writer_batch(writes: usize) {
 
 pub fn key_cache_lookup(hit: bool) {
     counter!(KEY_CACHE, "result" => if hit { "hit" } else { "miss" }).increment(1);
+}
+
+pub fn number_cache_lookup(hit: bool) {
+    counter!(NUMBER_CACHE, "result" => if hit { "hit" } else { "miss" }).increment(1);
 }

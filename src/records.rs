@@ -6,14 +6,16 @@ use rusqlite::Connection;
 
 use crate::db::phone_numbers::{PhoneNumber, RoutingHolder};
 use crate::db::{self, configs::Config};
-use crate::domain::ids::{ConfigId, NumberId, OrgId, WorkflowId};
+use crate::domain::ids::{ConfigId, NumberId, OrgId, TrunkId, WorkflowId};
 use crate::error::ApiError;
+use crate::providers::ProvisionError;
 use crate::sync::SyncError;
 
 pub const CONFIG_NOT_FOUND: &str = "Telephony configuration not found";
 pub const NUMBER_NOT_FOUND: &str = "Phone number not found";
 pub const WORKFLOW_NOT_FOUND: &str = "Workflow not found";
 pub const ADDRESS_TAKEN: &str = "A phone number with this address already exists in the org.";
+pub const NUMBER_TRUNK_NOT_FOUND: &str = "Trunk not found on this telephony configuration";
 
 /// Configuration `id` of the caller's organization.
 pub fn find_config(conn: &Connection, org_id: OrgId, id: ConfigId) -> Result<Config, ApiError> {
@@ -59,6 +61,15 @@ pub fn check_workflow(conn: &Connection, org_id: OrgId, workflow_id: Option<Work
     }
 }
 
+/// A trunk given in a number's body must be one of the number's
+/// configuration's (TRUNKS.md §2.6); disabled ones count.
+pub fn check_number_trunk(conn: &Connection, config_id: ConfigId, trunk_id: Option<TrunkId>) -> Result<(), ApiError> {
+    match trunk_id {
+        Some(id) if !db::trunks::exists(conn, config_id, id)? => Err(ApiError::not_found(NUMBER_TRUNK_NOT_FOUND)),
+        _ => Ok(()),
+    }
+}
+
 /// The 409 of an inbound routing key held elsewhere (API.md §5.3).
 pub fn routing_conflict(holder: &RoutingHolder, org_id: OrgId) -> ApiError {
     let place = if holder.org_id == org_id {
@@ -96,5 +107,13 @@ impl From<SyncError> for ApiError {
             SyncError::NotFound => ApiError::not_found(NUMBER_NOT_FOUND),
             other => ApiError::internal(other),
         }
+    }
+}
+
+/// A carrier refusing a save (provisioning, a trunk) refuses the request.
+impl From<ProvisionError> for ApiError {
+    fn from(e: ProvisionError) -> Self {
+        let status = http::StatusCode::from_u16(e.status).unwrap_or(http::StatusCode::BAD_GATEWAY);
+        ApiError::status(status, e.detail)
     }
 }

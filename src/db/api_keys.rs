@@ -1,17 +1,26 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::ids::{ApiKeyId, OrgId};
 
 /// An API key as listed: never the key itself.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = APIKey)]
 pub struct ApiKey {
+    #[schema(value_type = i64)]
     pub id: ApiKeyId,
     pub name: String,
+    /// The key's first characters, to tell keys apart.
     pub key_prefix: String,
+    /// False once archived (revoked).
     pub is_active: bool,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    /// Refreshed at most once a minute.
+    #[schema(format = DateTime)]
     pub last_used_at: Option<String>,
+    #[schema(format = DateTime)]
     pub archived_at: Option<String>,
 }
 

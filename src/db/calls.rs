@@ -3,9 +3,11 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::credentials::Credentials;
 use crate::domain::ids::{CallId, ConfigId, NumberId, OrgId, WorkflowId};
+use crate::inbound::Outcome;
 
 /// A configuration an inbound request may come from.
 #[derive(Debug, Clone)]
@@ -23,23 +25,24 @@ fn candidate(r: &Row) -> rusqlite::Result<Candidate> {
     })
 }
 
-/// The configurations of `provider` with routing account `account`, oldest first.
+/// The active configurations of `provider` with routing account `account`,
+/// oldest first: a parked configuration takes no calls (TRUNKS.md §5.5).
 pub fn candidates(conn: &Connection, provider: &str, account: &str) -> rusqlite::Result<Vec<Candidate>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, org_id, credentials FROM telephony_configurations
-         WHERE provider = ?1 AND routing_account = ?2 AND routing_account <> '' ORDER BY id",
+         WHERE provider = ?1 AND routing_account = ?2 AND routing_account <> '' AND NOT inactive ORDER BY id",
     )?;
     let rows = stmt.query_map(params![provider, account], candidate)?;
     rows.collect()
 }
 
-/// The configurations of `provider` that own an active number `address`:
-/// the candidates when a carrier sends no account id (Plivo, §1).
+/// The active configurations of `provider` that own an active number
+/// `address`: the candidates when a carrier sends no account id (Plivo, §1).
 pub fn candidates_by_number(conn: &Connection, provider: &str, address: &str) -> rusqlite::Result<Vec<Candidate>> {
     let mut stmt = conn.prepare_cached(
         "SELECT c.id, c.org_id, c.credentials FROM telephony_configurations c
          JOIN phone_numbers p ON p.config_id = c.id
-         WHERE p.provider = ?1 AND p.address_normalized = ?2 AND p.is_active ORDER BY c.id",
+         WHERE p.provider = ?1 AND p.address_normalized = ?2 AND p.is_active AND NOT c.inactive ORDER BY c.id",
     )?;
     let rows = stmt.query_map(params![provider, address], candidate)?;
     rows.collect()
@@ -104,19 +107,29 @@ pub fn any_bound(conn: &Connection) -> rusqlite::Result<bool> {
 }
 
 /// A call-log row (§10).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct InboundCall {
+    /// The call's reference (`call_ref` of the media stream URL).
+    #[schema(value_type = i64)]
     pub id: CallId,
+    #[schema(value_type = i64)]
     pub organization_id: OrgId,
     pub provider: String,
+    /// The carrier's id of the call.
     pub call_id: String,
+    #[schema(value_type = i64)]
     pub telephony_configuration_id: ConfigId,
+    #[schema(value_type = Option<i64>)]
     pub phone_number_id: Option<NumberId>,
+    #[schema(value_type = Option<i64>)]
     pub workflow_id: Option<WorkflowId>,
     pub from_number: Option<String>,
+    /// The called number as the carrier sent it.
     pub to_number: Option<String>,
     pub to_normalized: Option<String>,
+    #[schema(schema_with = Outcome::schema)]
     pub outcome: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 

@@ -3,6 +3,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::Page;
 use crate::domain::credentials::Credentials;
 use crate::domain::ids::{ConfigId, OrgId};
+use crate::domain::provider::SetupCounts;
 
 /// A stored telephony configuration.
 #[derive(Debug, Clone)]
@@ -11,15 +12,33 @@ pub struct Config {
     pub name: String,
     pub credentials: Credentials,
     pub is_default_outbound: bool,
-    /// Active phone numbers (the caller-id step of the setup checklist).
-    pub active_numbers: i64,
+    pub inactive: bool,
+    pub inactive_since: Option<String>,
+    pub inactive_reason: Option<String>,
+    /// What its setup checklist is computed from.
+    pub setup: SetupCounts,
     pub created_at: String,
     pub updated_at: String,
 }
 
-const SELECT: &str = "SELECT c.id, c.name, c.credentials, c.is_default_outbound,
-        (SELECT COUNT(*) FROM phone_numbers p WHERE p.config_id = c.id AND p.is_active), c.created_at, c.updated_at
-     FROM telephony_configurations c";
+/// Configurations with their checklist's counts, one pass over their
+/// numbers; `{filter}` is the WHERE clause and `{rest}` follows the grouping.
+/// Grouped in the list's order, so that the index on (org_id, created_at,
+/// id) serves both and no temporary B-tree is built.
+fn select(filter: &str, rest: &str) -> String {
+    format!(
+        "SELECT c.id, c.name, c.credentials, c.is_default_outbound, c.inactive, c.inactive_since, c.inactive_reason,
+            c.created_at, c.updated_at,
+            COUNT(*) FILTER (WHERE p.is_active),
+            COUNT(*) FILTER (WHERE p.is_active AND p.inbound_workflow_id IS NOT NULL),
+            (SELECT COUNT(*) FROM telephony_trunks e WHERE e.telephony_configuration_id = c.id AND e.enabled),
+            COUNT(*) FILTER (WHERE p.is_active AND t.enabled IS NOT 1)
+         FROM telephony_configurations c
+         LEFT JOIN phone_numbers p ON p.config_id = c.id
+         LEFT JOIN telephony_trunks t ON t.id = p.telephony_trunk_id
+         WHERE {filter} GROUP BY c.created_at, c.id {rest}"
+    )
+}
 
 fn from_row(r: &Row) -> rusqlite::Result<Config> {
     Ok(Config {
@@ -27,28 +46,36 @@ fn from_row(r: &Row) -> rusqlite::Result<Config> {
         name: r.get(1)?,
         credentials: super::json_column(r, 2)?,
         is_default_outbound: r.get(3)?,
-        active_numbers: r.get(4)?,
-        created_at: r.get(5)?,
-        updated_at: r.get(6)?,
+        inactive: r.get(4)?,
+        inactive_since: r.get(5)?,
+        inactive_reason: r.get(6)?,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+        setup: SetupCounts {
+            active_numbers: r.get(9)?,
+            inbound_routed: r.get(10)?,
+            enabled_trunks: r.get(11)?,
+            unassigned_active: r.get(12)?,
+        },
     })
 }
 
 /// A page of an organization's configurations, as `phone_numbers::list`;
 /// `q` is a case-sensitive substring of the name.
 pub fn list(conn: &Connection, org_id: OrgId, page: &Page<ConfigId>) -> rusqlite::Result<Vec<Config>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT} WHERE c.org_id = ?1
+    let mut stmt = conn.prepare_cached(&select(
+        "c.org_id = ?1
            AND (?2 IS NULL OR (c.created_at, c.id) >
                 (SELECT a.created_at, a.id FROM telephony_configurations a WHERE a.org_id = ?1 AND a.id = ?2))
-           AND (?3 IS NULL OR instr(c.name, ?3))
-         ORDER BY c.created_at, c.id LIMIT ?4"
+           AND (?3 IS NULL OR instr(c.name, ?3))",
+        "ORDER BY c.created_at, c.id LIMIT ?4",
     ))?;
     let rows = stmt.query_map(params![org_id, page.after_id, page.q, page.sql_limit()], from_row)?;
     rows.collect()
 }
 
 pub fn get(conn: &Connection, org_id: OrgId, id: ConfigId) -> rusqlite::Result<Option<Config>> {
-    conn.prepare_cached(&format!("{SELECT} WHERE c.org_id = ?1 AND c.id = ?2"))?
+    conn.prepare_cached(&select("c.org_id = ?1 AND c.id = ?2", ""))?
         .query_row(params![org_id, id], from_row)
         .optional()
 }
@@ -134,4 +161,33 @@ pub fn delete(conn: &Connection, org_id: OrgId, id: ConfigId) -> rusqlite::Resul
         "DELETE FROM telephony_configurations WHERE org_id = ?1 AND id = ?2",
         params![org_id, id],
     )? == 1)
+}
+
+/// Parks configuration `id` with `reason` (`Some`), or makes it active again
+/// (`None`); of `org_id` only when given (the operator's CLI names any).
+/// Whether it exists.
+pub fn set_inactive(
+    conn: &Connection,
+    org_id: Option<OrgId>,
+    id: ConfigId,
+    reason: Option<&str>,
+) -> rusqlite::Result<bool> {
+    let now = super::now();
+    Ok(conn.execute(
+        "UPDATE telephony_configurations
+         SET inactive = ?3 IS NOT NULL, inactive_since = CASE WHEN ?3 IS NULL THEN NULL ELSE ?4 END,
+             inactive_reason = ?3, updated_at = ?4
+         WHERE id = ?2 AND (?1 IS NULL OR org_id = ?1)",
+        params![org_id, id, reason, now],
+    )? == 1)
+}
+
+/// The credentials of `org_id`'s configurations of the providers that sign
+/// webhooks with a secret of their own (the warnings count the missing ones).
+pub fn webhook_signers(conn: &Connection, org_id: OrgId) -> rusqlite::Result<Vec<Credentials>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT credentials FROM telephony_configurations WHERE org_id = ?1 AND provider IN ('telnyx', 'vonage')",
+    )?;
+    let rows = stmt.query_map([org_id], |r| super::json_column(r, 0))?;
+    rows.collect()
 }

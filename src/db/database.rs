@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
+use super::cache::Generation;
 use super::point::{self, Busy};
 use super::writer::{Answer, WriteError, Writer};
 use super::{DbError, Pool};
@@ -17,17 +18,32 @@ pub struct Database {
     pool: Pool,
     writer: Arc<Writer>,
     config: Arc<DatabaseConfig>,
+    generation: Generation,
 }
 
 impl Database {
     /// Starts the writer, on its own connection to `config`'s file; it stops
     /// when the last handle is dropped.
     pub fn new(pool: Pool, config: &DatabaseConfig) -> Result<Database, DbError> {
+        let generation = Generation::default();
         Ok(Database {
-            writer: Arc::new(Writer::start(config)?),
+            writer: Arc::new(Writer::start(config, generation.clone())?),
             pool,
             config: Arc::new(config.clone()),
+            generation,
         })
+    }
+
+    /// The count of commits seen, for stamping cached reads (`cache`):
+    /// this process's own commits move it on before they are answered;
+    /// another process's (the CLI's), once this thread notices them, within
+    /// a millisecond. Taken before the read it stamps.
+    pub fn generation(&self) -> u64 {
+        // Unsure (the check failed) counts as changed: a cached copy is only an optimization.
+        if point::changed_here(&self.config).unwrap_or(true) {
+            self.generation.advance();
+        }
+        self.generation.now()
     }
 
     /// A lookup of one row by key: runs `f` at once on this thread's own

@@ -2,6 +2,7 @@
 //! Callers run them off the async workers and own the transactions.
 
 pub mod api_keys;
+pub mod cache;
 pub mod calls;
 pub mod configs;
 mod database;
@@ -9,6 +10,7 @@ pub mod last_push;
 pub mod orgs;
 pub mod phone_numbers;
 pub mod point;
+pub mod trunks;
 pub mod workflows;
 pub mod writer;
 
@@ -22,7 +24,7 @@ pub use self::database::Database;
 use self::writer::WriteError;
 use crate::config::{DatabaseConfig, Synchronous};
 use crate::domain::address::AddressType;
-use crate::domain::ids::{ApiKeyId, CallId, ConfigId, Id, NumberId, OrgId, WorkflowId};
+use crate::domain::ids::{ApiKeyId, CallId, ConfigId, Id, NumberId, OrgId, TrunkId, WorkflowId};
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
@@ -86,7 +88,7 @@ macro_rules! sql_ids {
     )*};
 }
 
-sql_ids!(OrgId, ConfigId, NumberId, WorkflowId, ApiKeyId, CallId);
+sql_ids!(OrgId, ConfigId, NumberId, WorkflowId, ApiKeyId, CallId, TrunkId);
 
 /// Address types are stored by name; an unknown name is a corrupt row.
 impl ToSql for AddressType {
@@ -304,10 +306,17 @@ pub enum Unique {
     ConfigName,
     NumberInOrg,
     RoutingKey,
+    /// `uq_telephony_trunks_config_name`.
+    TrunkName,
 }
 
 impl Unique {
-    const ALL: [Unique; 3] = [Unique::ConfigName, Unique::NumberInOrg, Unique::RoutingKey];
+    const ALL: [Unique; 4] = [
+        Unique::ConfigName,
+        Unique::NumberInOrg,
+        Unique::RoutingKey,
+        Unique::TrunkName,
+    ];
 
     /// The columns SQLite names when this index is violated.
     fn columns(self) -> &'static str {
@@ -317,6 +326,7 @@ impl Unique {
             Unique::RoutingKey => {
                 "phone_numbers.provider, phone_numbers.routing_account, phone_numbers.address_normalized"
             }
+            Unique::TrunkName => "telephony_trunks.telephony_configuration_id, telephony_trunks.name",
         }
     }
 }

@@ -2,29 +2,44 @@ use crate::domain::address::AddressType;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::Page;
-use crate::domain::ids::{ConfigId, NumberId, OrgId, WorkflowId};
+use crate::domain::ids::{ConfigId, NumberId, OrgId, TrunkId, WorkflowId};
 use crate::domain::phone_number::{LastSync, SyncResult};
 
 /// A phone number as the API shows it (API.md §5.1).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = PhoneNumberResponse)]
 pub struct PhoneNumber {
+    #[schema(value_type = i64)]
     pub id: NumberId,
     #[serde(rename = "telephony_configuration_id")]
+    #[schema(value_type = i64)]
     pub config_id: ConfigId,
+    /// As given, trimmed.
     pub address: String,
+    /// Canonical E.164 for `pstn`; normalized SIP forms otherwise.
     pub address_normalized: String,
+    #[schema(inline)]
     pub address_type: AddressType,
     pub is_active: bool,
     pub is_default_caller_id: bool,
+    #[schema(value_type = Object)]
     pub extra_metadata: Value,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
+    /// ISO-3166 alpha-2, upper-case.
     pub country_code: Option<String>,
     pub label: Option<String>,
+    #[schema(value_type = Option<i64>)]
     pub inbound_workflow_id: Option<WorkflowId>,
     pub inbound_workflow_name: Option<String>,
+    /// The trunk its outbound calls are pinned to.
+    #[schema(value_type = Option<i64>)]
+    pub telephony_trunk_id: Option<TrunkId>,
     /// Set by the request that pushed; never stored.
     pub provider_sync: Option<SyncResult>,
     pub last_provider_sync: Option<LastSync>,
@@ -42,6 +57,7 @@ pub struct NewRow<'a> {
     pub country_code: Option<&'a str>,
     pub label: Option<&'a str>,
     pub inbound_workflow_id: Option<WorkflowId>,
+    pub telephony_trunk_id: Option<TrunkId>,
     pub is_active: bool,
     pub extra_metadata: &'a Map<String, Value>,
 }
@@ -50,6 +66,7 @@ pub struct NewRow<'a> {
 pub struct Changes<'a> {
     pub label: Option<&'a str>,
     pub inbound_workflow_id: Option<WorkflowId>,
+    pub telephony_trunk_id: Option<TrunkId>,
     pub is_active: bool,
     pub country_code: Option<&'a str>,
     pub extra_metadata: &'a Value,
@@ -57,7 +74,8 @@ pub struct Changes<'a> {
 
 const SELECT: &str = "SELECT p.id, p.config_id, p.address, p.address_normalized, p.address_type, p.is_active,
         p.is_default_caller_id, p.extra_metadata, p.created_at, p.updated_at, p.country_code, p.label,
-        p.inbound_workflow_id, w.name, p.last_sync_ok, p.last_sync_message, p.last_sync_attached, p.last_sync_at
+        p.inbound_workflow_id, w.name, p.last_sync_ok, p.last_sync_message, p.last_sync_attached, p.last_sync_at,
+        p.telephony_trunk_id
      FROM phone_numbers p LEFT JOIN workflows w ON w.id = p.inbound_workflow_id";
 
 fn from_row(r: &Row) -> rusqlite::Result<PhoneNumber> {
@@ -77,6 +95,7 @@ fn from_row(r: &Row) -> rusqlite::Result<PhoneNumber> {
         label: r.get(11)?,
         inbound_workflow_id: r.get(12)?,
         inbound_workflow_name: r.get(13)?,
+        telephony_trunk_id: r.get(18)?,
         provider_sync: None,
         last_provider_sync: match last_ok {
             Some(ok) => Some(LastSync {
@@ -130,8 +149,9 @@ pub fn insert(conn: &Connection, row: &NewRow) -> rusqlite::Result<NumberId> {
     let now = super::now();
     conn.execute(
         "INSERT INTO phone_numbers (org_id, config_id, provider, routing_account, address, address_normalized,
-             address_type, country_code, label, inbound_workflow_id, is_active, extra_metadata, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+             address_type, country_code, label, inbound_workflow_id, telephony_trunk_id, is_active, extra_metadata,
+             created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
         params![
             row.org_id,
             row.config_id,
@@ -143,6 +163,7 @@ pub fn insert(conn: &Connection, row: &NewRow) -> rusqlite::Result<NumberId> {
             row.country_code,
             row.label,
             row.inbound_workflow_id,
+            row.telephony_trunk_id,
             row.is_active,
             Value::Object(row.extra_metadata.clone()).to_string(),
             now
@@ -154,7 +175,7 @@ pub fn insert(conn: &Connection, row: &NewRow) -> rusqlite::Result<NumberId> {
 pub fn update(conn: &Connection, id: NumberId, changes: &Changes) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE phone_numbers SET label = ?2, inbound_workflow_id = ?3, is_active = ?4, country_code = ?5,
-             extra_metadata = ?6, updated_at = ?7
+             extra_metadata = ?6, telephony_trunk_id = ?7, updated_at = ?8
          WHERE id = ?1",
         params![
             id,
@@ -163,6 +184,7 @@ pub fn update(conn: &Connection, id: NumberId, changes: &Changes) -> rusqlite::R
             changes.is_active,
             changes.country_code,
             changes.extra_metadata.to_string(),
+            changes.telephony_trunk_id,
             super::now()
         ],
     )?;

@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode};
 
@@ -14,11 +15,21 @@ use crate::config::DatabaseConfig;
 /// How long a point read waits for a lock before the caller falls back to
 /// the blocking pool: the thread must stay free for other requests.
 const POINT_BUSY_TIMEOUT_MS: u32 = 5;
+/// How often a thread asks SQLite whether the file changed (a read
+/// transaction's worth of work, so not on every request).
+const CHANGES_EVERY: Duration = Duration::from_millis(1);
+
+/// This thread's read-only connection, with the file it is open on (test
+/// processes run several servers, each on its own file) and the file's
+/// `data_version` when last looked at.
+struct Here {
+    path: PathBuf,
+    conn: Connection,
+    seen: Option<(i64, Instant)>,
+}
 
 thread_local! {
-    /// This thread's read-only connection, with the file it is open on
-    /// (test processes run several servers, each on its own file).
-    static CONNECTION: RefCell<Option<(PathBuf, Connection)>> = const { RefCell::new(None) };
+    static CONNECTION: RefCell<Option<Here>> = const { RefCell::new(None) };
 }
 
 /// Errors that can say SQLite was busy, so a point read can be retried on
@@ -47,12 +58,42 @@ where
     F: FnOnce(&Connection) -> Result<T, E>,
     E: From<DbError>,
 {
-    CONNECTION.with_borrow_mut(|slot| {
-        if slot.as_ref().is_none_or(|(path, _)| *path != config.path) {
-            *slot = Some((config.path.clone(), open(config)?));
+    with_here(config, |here| f(&here.conn))
+}
+
+/// Whether another connection may have committed since this thread last
+/// asked, asking SQLite at most every `CHANGES_EVERY`; a first look counts
+/// as a change. This is how commits of other processes are noticed.
+pub fn changed_here(config: &DatabaseConfig) -> Result<bool, DbError> {
+    with_here(config, |here| {
+        let now = Instant::now();
+        if here.seen.is_some_and(|(_, at)| now.duration_since(at) < CHANGES_EVERY) {
+            return Ok(false);
         }
-        let (_, conn) = slot.as_ref().expect("opened above");
-        f(conn)
+        let version: i64 = here
+            .conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        let changed = here.seen.is_none_or(|(seen, _)| seen != version);
+        here.seen = Some((version, now));
+        Ok(changed)
+    })
+}
+
+fn with_here<T, E, F>(config: &DatabaseConfig, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut Here) -> Result<T, E>,
+    E: From<DbError>,
+{
+    CONNECTION.with_borrow_mut(|slot| {
+        if slot.as_ref().is_none_or(|here| here.path != config.path) {
+            *slot = Some(Here {
+                path: config.path.clone(),
+                conn: open(config)?,
+                seen: None,
+            });
+        }
+        f(slot.as_mut().expect("opened above"))
     })
 }
 

@@ -1,14 +1,20 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::ids::{OrgId, WorkflowId};
 
-#[derive(Debug, Clone, Serialize)]
+/// A voice workflow numbers can be bound to.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Workflow {
+    #[schema(value_type = i64)]
     pub id: WorkflowId,
     pub name: String,
+    /// Phone numbers bound to it (active or not).
     pub phone_number_count: i64,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

@@ -18,6 +18,7 @@ use std::sync::{mpsc, Arc};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::cache::Generation;
 use super::DbError;
 use crate::config::DatabaseConfig;
 
@@ -57,8 +58,8 @@ pub struct Writer {
 
 impl Writer {
     /// Opens the writer's own connection and starts its thread; the thread
-    /// stops when the `Writer` is dropped.
-    pub fn start(config: &DatabaseConfig) -> Result<Writer, DbError> {
+    /// stops when the `Writer` is dropped. `generation` advances with each commit.
+    pub fn start(config: &DatabaseConfig, generation: Generation) -> Result<Writer, DbError> {
         let conn = super::connect(config)?;
         let (queue, queued) = mpsc::sync_channel::<Box<dyn Write>>(QUEUE_CAPACITY);
         let waiting = Arc::new(AtomicUsize::new(0));
@@ -73,7 +74,7 @@ impl Writer {
                     let left = taken.fetch_sub(batch.len(), Ordering::SeqCst) - batch.len();
                     crate::metrics::writer_queue_depth(left);
                     crate::metrics::writer_batch(batch.len());
-                    run_batch(&conn, batch);
+                    run_batch(&conn, &generation, batch);
                     // Only a failed ROLLBACK leaves a transaction open here; its
                     // writes were answered as failed, so it must never commit:
                     // stop, and closing the connection rolls it back.
@@ -156,7 +157,7 @@ where
 }
 
 /// Runs `batch` in as few transactions as SQLite allows, and answers each write.
-fn run_batch(conn: &Connection, batch: Vec<Box<dyn Write>>) {
+fn run_batch(conn: &Connection, generation: &Generation, batch: Vec<Box<dyn Write>>) {
     // Run in the open transaction; answered once it commits or is lost.
     let mut pending: Vec<Box<dyn Write>> = Vec::with_capacity(batch.len());
     let mut writes = batch.into_iter();
@@ -198,6 +199,8 @@ fn run_batch(conn: &Connection, batch: Vec<Box<dyn Write>>) {
     if committed.is_err() && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
     }
+    // Before any answer: whoever hears of the write reads it, never a cached copy.
+    generation.advance();
     pending.into_iter().for_each(|w| w.answer(committed.clone()));
 }
 
@@ -288,7 +291,7 @@ mod tests {
     #[test]
     fn a_failed_write_undoes_only_itself_and_the_others_commit() {
         let (_dir, config) = database();
-        let writer = Writer::start(&config).unwrap();
+        let writer = Writer::start(&config, Generation::default()).unwrap();
         let release = hold(&writer);
         let answers = [1, 2, 1, 3].map(|v| insert(&writer, v));
         release.send(()).unwrap();
@@ -301,9 +304,19 @@ mod tests {
     }
 
     #[test]
+    fn a_write_is_answered_only_after_the_generation_moved_on() {
+        let (_dir, config) = database();
+        let generation = Generation::default();
+        let writer = Writer::start(&config, generation.clone()).unwrap();
+        let before = generation.now();
+        insert(&writer, 1).blocking_recv().unwrap().unwrap();
+        assert!(generation.now() > before, "a cached copy could outlive the write");
+    }
+
+    #[test]
     fn a_panicking_write_is_undone_and_the_writer_goes_on() {
         let (_dir, config) = database();
-        let writer = Writer::start(&config).unwrap();
+        let writer = Writer::start(&config, Generation::default()).unwrap();
         let panicked = writer
             .submit(|c| -> Result<(), Failed> {
                 c.execute_batch("INSERT INTO t (v) VALUES (9)").unwrap();
@@ -322,7 +335,7 @@ mod tests {
     #[test]
     fn a_transaction_lost_mid_batch_fails_the_writes_it_undid_and_the_rest_commit() {
         let (_dir, config) = database();
-        let writer = Writer::start(&config).unwrap();
+        let writer = Writer::start(&config, Generation::default()).unwrap();
         let release = hold(&writer);
         // Whether each write ran in a transaction, and what others saw committed then.
         let (ran, runs) = channel();

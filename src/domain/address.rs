@@ -36,7 +36,7 @@ const NUMBER_TYPES: [Type; 10] = [
     Type::Voicemail,
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AddressType {
     Pstn,

@@ -4,6 +4,9 @@
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::openapi::schema::{Discriminator, OneOfBuilder, Schema};
+use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Type};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::input::{Chars, Fields, Need, Reader, Text};
 use super::provider::{self, ProviderKind};
@@ -20,48 +23,73 @@ pub enum Credentials {
     Ari(Ari),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// Each struct's schema is what a request sends for its provider
+// (`Credentials`' schema adds `provider`); required strings must not be
+// blank once trimmed.
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Twilio {
+    #[schema(min_length = 1)]
     pub account_sid: String,
+    #[schema(min_length = 1)]
     pub auth_token: String,
+    /// Answering-machine detection on outbound calls.
+    #[schema(required = false, default = false)]
     pub amd_enabled: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Vonage {
+    #[schema(min_length = 1)]
     pub application_id: String,
+    #[schema(min_length = 1)]
     pub private_key: String,
+    #[schema(min_length = 1)]
     pub api_key: String,
+    #[schema(min_length = 1)]
     pub api_secret: String,
+    /// Verifies Vonage's signed webhooks.
     pub signature_secret: Option<String>,
 }
 
 /// Plivo and Vobiz: an account id and token, and the application numbers answer on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AppAccount {
+    #[schema(min_length = 1)]
     pub auth_id: String,
+    #[schema(min_length = 1)]
     pub auth_token: String,
+    /// Created at save time when omitted.
     pub application_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Telnyx {
+    #[schema(min_length = 1)]
     pub api_key: String,
+    /// The Call Control Application; created at save time when omitted.
     pub connection_id: Option<String>,
     pub webhook_public_key: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Cloudonix {
+    #[schema(min_length = 1)]
     pub bearer_token: String,
+    /// Trimmed, lower-cased, `.cloudonix.net` appended when it has no dot.
+    #[schema(min_length = 1)]
     pub domain_id: String,
+    /// The Voice Application; created at save time when omitted.
     pub application_name: Option<String>,
     /// Server-managed: resolved at save time, never accepted from clients nor shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
     pub domain_uuid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
     pub application_id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
     pub application_uuid: Option<String>,
 }
 
@@ -74,17 +102,88 @@ const CLOUDONIX_MANAGED: [&str; 5] = [
     "provisioning_id",
 ];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Ari {
+    /// An `http://` or `https://` URL, e.g. `http://asterisk.example.com:8088`.
+    #[schema(min_length = 1)]
     pub ari_endpoint: String,
+    #[schema(min_length = 1)]
     pub app_name: String,
+    #[schema(min_length = 1)]
     pub app_password: String,
+    #[schema(required = false, default = "")]
     pub ws_client_name: String,
     /// Minted on create, carried over on update; shown, not sensitive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
     pub stasis_app_name: Option<String>,
     /// Stored as sent (masked on read); nothing acts on it.
+    #[schema(value_type = Option<Object>)]
     pub external_pbx: Option<Value>,
+}
+
+/// The schema of a request's `config` for `kind`, as the reference names it.
+fn request_schema_name(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::Ari => "ARIConfigurationRequest",
+        ProviderKind::Cloudonix => "CloudonixConfigurationRequest",
+        ProviderKind::Plivo => "PlivoConfigurationRequest",
+        ProviderKind::Telnyx => "TelnyxConfigurationRequest",
+        ProviderKind::Twilio => "TwilioConfigurationRequest",
+        ProviderKind::Vobiz => "VobizConfigurationRequest",
+        ProviderKind::Vonage => "VonageConfigurationRequest",
+    }
+}
+
+/// A provider's fields with the `provider` tag that `Credentials::read` requires.
+fn request_schema(kind: ProviderKind) -> Schema {
+    let fields = match kind {
+        ProviderKind::Ari => Ari::schema(),
+        ProviderKind::Cloudonix => Cloudonix::schema(),
+        ProviderKind::Plivo | ProviderKind::Vobiz => AppAccount::schema(),
+        ProviderKind::Telnyx => Telnyx::schema(),
+        ProviderKind::Twilio => Twilio::schema(),
+        ProviderKind::Vonage => Vonage::schema(),
+    };
+    let RefOr::T(Schema::Object(fields)) = fields else {
+        unreachable!("a struct's schema is an object")
+    };
+    let tag = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([kind.as_str()]));
+    let mut object = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(format!(
+            "The credentials of a {} configuration.",
+            kind.display_name()
+        )))
+        .property("provider", tag)
+        .required("provider")
+        .build();
+    object.properties.extend(fields.properties);
+    object.required.extend(fields.required);
+    Schema::Object(object)
+}
+
+/// A request's `config`: one schema per provider, chosen by `provider`.
+impl PartialSchema for Credentials {
+    fn schema() -> RefOr<Schema> {
+        let kinds = ProviderKind::ALL;
+        let mapping = kinds.map(|k| (k.as_str(), format!("#/components/schemas/{}", request_schema_name(k))));
+        let one_of = kinds
+            .into_iter()
+            .fold(OneOfBuilder::new(), |one_of, k| {
+                one_of.item(Ref::from_schema_name(request_schema_name(k)))
+            })
+            .discriminator(Some(Discriminator::with_mapping("provider", mapping)));
+        Schema::OneOf(one_of.build()).into()
+    }
+}
+
+impl ToSchema for Credentials {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.extend(ProviderKind::ALL.map(|k| (request_schema_name(k).to_string(), request_schema(k).into())));
+    }
 }
 
 /// A submitted `config` of another provider than the stored one.
@@ -113,6 +212,27 @@ impl Credentials {
             Credentials::Telnyx(c) => c.connection_id.as_deref().unwrap_or(""),
             Credentials::Cloudonix(c) => &c.domain_id,
             Credentials::Ari(_) => "",
+        }
+    }
+
+    /// Whether the account's API credentials are all there (Cloudonix's
+    /// first setup step; the others require theirs to be saved at all).
+    pub fn connected(&self) -> bool {
+        match self {
+            Credentials::Cloudonix(c) => !c.bearer_token.is_empty() && !c.domain_id.is_empty(),
+            _ => true,
+        }
+    }
+
+    /// A Telnyx configuration without the key that verifies its webhooks, or
+    /// a Vonage one without its signature secret (the warnings of TRUNKS.md
+    /// §4); blank counts as missing, since it verifies nothing either.
+    pub fn webhook_secret_missing(&self) -> bool {
+        let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
+        match self {
+            Credentials::Telnyx(c) => blank(&c.webhook_public_key),
+            Credentials::Vonage(c) => blank(&c.signature_secret),
+            _ => false,
         }
     }
 

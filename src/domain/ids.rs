@@ -50,6 +50,8 @@ ids! {
     ApiKeyId;
     /// A row of the inbound call log.
     CallId;
+    /// A SIP trunk of a configuration.
+    TrunkId;
 }
 
 #[cfg(test)]

@@ -5,15 +5,33 @@
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One problem of a request (Pydantic's error).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ValidationError)]
 pub struct FieldError {
+    /// Pydantic's error type: `missing`, `string_too_long`, `json_invalid`, …
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// Where: `body`, `path` or `query`, then field names and list indexes.
+    #[schema(schema_with = loc_schema)]
     pub loc: Vec<Value>,
     pub msg: String,
+    /// The value refused (secrets masked).
+    #[schema(required = false)]
     pub input: Value,
+    /// The rule's parameters, e.g. `{"max_length": 64}`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object, required = false)]
     pub ctx: Option<Value>,
+}
+
+/// `loc`: field names and list indexes.
+fn loc_schema() -> utoipa::openapi::Array {
+    use utoipa::openapi::{schema::AnyOfBuilder, ArrayBuilder, ObjectBuilder, Type};
+    let item = AnyOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String))
+        .item(ObjectBuilder::new().schema_type(Type::Integer));
+    ArrayBuilder::new().items(item).build()
 }
 
 /// A field as it arrived: absent, `null`, or a value. Partial updates treat
@@ -171,6 +189,13 @@ impl Reader {
         self.error("value_error", loc, format!("Value error, {text}"), input, None);
     }
 
+    /// A field validator's failure, as FastAPI answers it: the `ctx` holds
+    /// the raised exception, which its encoder turns into `{}`.
+    pub fn field_value_error(&mut self, loc: Vec<Value>, text: &str, input: Value) {
+        let ctx = Some(json!({"error": {}}));
+        self.error("value_error", loc, format!("Value error, {text}"), input, ctx);
+    }
+
     /// Rewrites the `input` of every error so far, given its `loc` (to hide
     /// secrets a client sent).
     pub fn map_inputs(&mut self, mut f: impl FnMut(&[Value], &mut Value)) {
@@ -263,7 +288,7 @@ impl Reader {
             );
             None
         } else if let Some(text) = rule.chars.refuse(s) {
-            self.value_error(loc, &text, v.clone());
+            self.field_value_error(loc, &text, v.clone());
             None
         } else {
             Some(s.to_string())

@@ -6,3 +6,4 @@ pub mod ids;
 pub mod input;
 pub mod phone_number;
 pub mod provider;
+pub mod trunk;

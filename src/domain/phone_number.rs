@@ -3,14 +3,16 @@
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::address::CountryCode;
-use super::ids::WorkflowId;
+use super::ids::{TrunkId, WorkflowId};
 use super::input::{Chars, FromBody, Need, Reader, Text};
 
 /// The outcome of pushing a number's binding to its carrier (`provider_sync`).
 /// A failure is data, not an error: the database write stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = ProviderSyncStatus)]
 pub struct SyncResult {
     pub ok: bool,
     pub message: Option<String>,
@@ -33,12 +35,14 @@ impl SyncResult {
 }
 
 /// The stored result of the most recent push (`last_provider_sync`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = LastProviderSync)]
 pub struct LastSync {
     pub ok: bool,
     pub message: Option<String>,
     /// Whether that push attached (true) or detached the webhook.
     pub attached: bool,
+    #[schema(format = DateTime)]
     pub at: String,
 }
 
@@ -51,27 +55,60 @@ const LABEL: Text = Text {
 const ADDRESS: Text = Text::name(255);
 
 /// `POST …/phone-numbers`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, ToSchema)]
+#[schema(as = PhoneNumberCreateRequest)]
 pub struct NewPhoneNumber {
+    /// E.164 (`+…` or `00…`), a national number with `country_code`,
+    /// `tel:`, `sip:`/`sips:` URIs, or a SIP extension; trimmed.
+    #[schema(min_length = 1, max_length = 255)]
     pub address: String,
+    /// ISO-3166 alpha-2, any case; needed for national numbers.
+    #[schema(value_type = Option<String>, min_length = 2, max_length = 2)]
     pub country_code: Option<CountryCode>,
+    #[schema(max_length = 64)]
     pub label: Option<String>,
+    /// Binds the number to this workflow of the organization, and pushes
+    /// the webhook to the carrier.
+    #[schema(value_type = Option<i64>)]
     pub inbound_workflow_id: Option<WorkflowId>,
+    /// A trunk of the same configuration its calls dial out over.
+    #[schema(value_type = Option<i64>)]
+    pub telephony_trunk_id: Option<TrunkId>,
+    #[schema(required = false, default = true)]
     pub is_active: bool,
+    #[schema(required = false, default = false)]
     pub is_default_caller_id: bool,
+    #[schema(value_type = Object, required = false)]
     pub extra_metadata: Map<String, Value>,
 }
 
 /// `PUT …/phone-numbers/{id}`: absent or `null` means "no change" for every field.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, ToSchema)]
+#[schema(as = PhoneNumberUpdateRequest)]
 pub struct PhoneNumberPatch {
+    #[schema(max_length = 64)]
     pub label: Option<String>,
+    /// Binds the number to this workflow; wins over `clear_inbound_workflow`.
+    #[schema(value_type = Option<i64>)]
     pub inbound_workflow_id: Option<WorkflowId>,
+    /// `true` unbinds the number (`null` is a 422).
+    #[schema(required = false, default = false)]
     pub clear_inbound_workflow: bool,
+    /// Pins the number to this trunk of its configuration; wins over `clear_trunk`.
+    #[schema(value_type = Option<i64>)]
+    pub telephony_trunk_id: Option<TrunkId>,
+    /// `true` unpins the number from its trunk.
+    #[schema(required = false, default = false)]
+    pub clear_trunk: bool,
     pub is_active: Option<bool>,
+    /// Must agree with the number's own country code.
+    #[schema(value_type = Option<String>, min_length = 2, max_length = 2)]
     pub country_code: Option<CountryCode>,
+    /// Replaces the stored metadata.
+    #[schema(value_type = Option<Object>)]
     pub extra_metadata: Option<Map<String, Value>>,
-    /// Immutable; accepted only when it repeats the stored address.
+    /// Immutable; accepted only when it repeats the stored `address` or
+    /// `address_normalized` (else a 422).
     pub address: Option<String>,
 }
 
@@ -90,6 +127,7 @@ impl FromBody for NewPhoneNumber {
         let country_code = read_country(r, &f);
         let label = r.text(&f, "label", Need::Optional, LABEL);
         let inbound_workflow_id = r.int(&f, "inbound_workflow_id", Need::Optional).map(WorkflowId);
+        let telephony_trunk_id = r.int(&f, "telephony_trunk_id", Need::Optional).map(TrunkId);
         let is_active = r.bool(&f, "is_active", Need::Optional).unwrap_or(true);
         let is_default_caller_id = r.bool(&f, "is_default_caller_id", Need::Optional).unwrap_or(false);
         let extra_metadata = r.dict(&f, "extra_metadata", Need::Optional).unwrap_or_default();
@@ -98,6 +136,7 @@ impl FromBody for NewPhoneNumber {
             country_code,
             label,
             inbound_workflow_id,
+            telephony_trunk_id,
             is_active,
             is_default_caller_id,
             extra_metadata,
@@ -112,6 +151,8 @@ impl FromBody for PhoneNumberPatch {
             label: r.text(&f, "label", Need::Optional, LABEL),
             inbound_workflow_id: r.int(&f, "inbound_workflow_id", Need::Optional).map(WorkflowId),
             clear_inbound_workflow: r.bool(&f, "clear_inbound_workflow", Need::NotNull).unwrap_or(false),
+            telephony_trunk_id: r.int(&f, "telephony_trunk_id", Need::Optional).map(TrunkId),
+            clear_trunk: r.bool(&f, "clear_trunk", Need::NotNull).unwrap_or(false),
             is_active: r.bool(&f, "is_active", Need::Optional),
             country_code: read_country(r, &f),
             extra_metadata: r.dict(&f, "extra_metadata", Need::Optional),
@@ -123,11 +164,21 @@ impl FromBody for PhoneNumberPatch {
 impl PhoneNumberPatch {
     /// The binding after this patch: a given id wins over `clear_inbound_workflow`.
     pub fn workflow_after(&self, current: Option<WorkflowId>) -> Option<WorkflowId> {
-        match (self.inbound_workflow_id, self.clear_inbound_workflow) {
-            (Some(id), _) => Some(id),
-            (None, true) => None,
-            (None, false) => current,
-        }
+        after(self.inbound_workflow_id, self.clear_inbound_workflow, current)
+    }
+
+    /// The trunk after this patch: a given id wins over `clear_trunk`.
+    pub fn trunk_after(&self, current: Option<TrunkId>) -> Option<TrunkId> {
+        after(self.telephony_trunk_id, self.clear_trunk, current)
+    }
+}
+
+/// A reference after a patch that may give it (`given`) or clear it.
+fn after<T>(given: Option<T>, clear: bool, current: Option<T>) -> Option<T> {
+    match (given, clear) {
+        (Some(id), _) => Some(id),
+        (None, true) => None,
+        (None, false) => current,
     }
 }
 
@@ -193,6 +244,23 @@ mod tests {
         assert_eq!(
             PhoneNumberPatch::default().workflow_after(Some(WorkflowId(3))),
             Some(WorkflowId(3))
+        );
+    }
+
+    #[test]
+    fn the_trunk_id_wins_over_clearing_and_null_clear_trunk_is_refused() {
+        let both = patch(json!({"telephony_trunk_id": 7, "clear_trunk": true})).unwrap();
+        assert_eq!(both.trunk_after(Some(TrunkId(3))), Some(TrunkId(7)));
+        let clear = patch(json!({"clear_trunk": true})).unwrap();
+        assert_eq!(clear.trunk_after(Some(TrunkId(3))), None);
+        assert_eq!(
+            PhoneNumberPatch::default().trunk_after(Some(TrunkId(3))),
+            Some(TrunkId(3))
+        );
+        let errors = patch(json!({"clear_trunk": null})).unwrap_err();
+        assert_eq!(
+            (errors[0].kind, errors[0].loc[1].as_str()),
+            ("bool_type", Some("clear_trunk"))
         );
     }
 

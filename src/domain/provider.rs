@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProviderKind {
@@ -112,71 +113,194 @@ impl ProviderKind {
 }
 
 /// What a configuration still needs before it can carry calls.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = ProviderSetupChecklist)]
 pub struct SetupChecklist {
     pub ready_for_outbound: bool,
+    #[schema(required = true)]
     pub outbound_blocked_reason: Option<String>,
     pub steps: Vec<SetupStep>,
     pub docs_url: Option<&'static str>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SetupStep {
     pub key: &'static str,
     pub title: &'static str,
     pub description: String,
     pub complete: bool,
+    #[schema(required = false)]
     pub blocks_outbound: bool,
 }
 
-impl ProviderKind {
-    /// Every provider but ARI needs a caller-id number; ARI has no checklist.
-    pub fn setup_checklist(self, active_numbers: i64) -> Option<SetupChecklist> {
-        if self == ProviderKind::Ari {
-            return None;
+/// What a configuration's checklist is computed from (TRUNKS.md §6.1): its
+/// stored rows, counted in the query that reads it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SetupCounts {
+    /// Numbers with `is_active`.
+    pub active_numbers: i64,
+    /// Active numbers bound to an inbound workflow.
+    pub inbound_routed: i64,
+    /// Enabled trunks (providers with trunks only).
+    pub enabled_trunks: i64,
+    /// Active numbers that no enabled trunk carries: unpinned, or pinned to
+    /// a disabled trunk, whose calls go out unpinned all the same (W13).
+    pub unassigned_active: i64,
+}
+
+impl SetupStep {
+    fn new(key: &'static str, title: &'static str, description: String, complete: bool, blocks: bool) -> SetupStep {
+        SetupStep {
+            key,
+            title,
+            description,
+            complete,
+            blocks_outbound: blocks,
         }
-        let step = SetupStep {
-            key: "caller_id",
-            title: "Add a phone number to use as caller ID",
-            description: format!(
-                "Outbound calls need a number to dial from. Add at least one number from your {} account under Phone numbers below.",
-                self.display_name()
-            ),
-            complete: active_numbers > 0,
-            blocks_outbound: true,
+    }
+}
+
+impl ProviderKind {
+    /// Only Cloudonix models trunks (the reference's `trunk_settings_cls`).
+    pub fn supports_trunks(self) -> bool {
+        self == ProviderKind::Cloudonix
+    }
+
+    /// The checklist of a configuration of this provider (TRUNKS.md §6.2):
+    /// Cloudonix's own, none for ARI (it needs no caller id), and a caller-id
+    /// step for the others. `connected`: the account's credentials are all
+    /// there (read by Cloudonix's first step).
+    pub fn setup_checklist(self, counts: &SetupCounts, connected: bool) -> Option<SetupChecklist> {
+        let caller_id_title = "Add a phone number to use as caller ID";
+        let has_caller_id = counts.active_numbers > 0;
+        let steps = match self {
+            ProviderKind::Ari => return None,
+            ProviderKind::Cloudonix => {
+                // telebind has no managed Cloudonix domains (§6.4): the
+                // self-serve texts, and the trunk step never blocks.
+                let mut steps = vec![
+                    SetupStep::new(
+                        "sip_domain",
+                        "Cloudonix credentials saved",
+                        "Your Cloudonix bearer token and domain are stored and used for every call on this configuration.".into(),
+                        connected,
+                        true,
+                    ),
+                    SetupStep::new(
+                        "outbound_trunk",
+                        "Connect your SIP carrier for outbound calls",
+                        "Optional: add a trunk under Outbound trunks to pin telebind's calls to one route. Without it Cloudonix picks among the active trunks on your domain.".into(),
+                        counts.enabled_trunks > 0,
+                        false,
+                    ),
+                    SetupStep::new(
+                        "caller_id",
+                        caller_id_title,
+                        "Add at least one number your carrier delivers to you. Cloudonix requires a caller ID on every outbound call and rejects the call without one.".into(),
+                        has_caller_id,
+                        true,
+                    ),
+                ];
+                if counts.enabled_trunks > 1 {
+                    steps.push(SetupStep::new(
+                        "trunk_assignment",
+                        "Tell telebind which trunk each number dials out on",
+                        "This configuration has more than one trunk, so a number's carrier is no longer obvious. Assign each phone number to the trunk whose carrier authorised it \u{2014} otherwise telebind cannot pin the call and Cloudonix picks among your active trunks.".into(),
+                        counts.unassigned_active == 0,
+                        false,
+                    ));
+                }
+                steps.push(SetupStep::new(
+                    "inbound_routing",
+                    "Point a number at an agent for inbound calls",
+                    "Only needed to receive calls: set an inbound workflow on a phone number below, and bind its DNID to the Voice Application in your Cloudonix Cockpit.".into(),
+                    counts.inbound_routed > 0,
+                    false,
+                ));
+                steps
+            }
+            _ => vec![SetupStep::new(
+                "caller_id",
+                caller_id_title,
+                format!(
+                    "Outbound calls need a number to dial from. Add at least one number from your {} account under Phone numbers below.",
+                    self.display_name()
+                ),
+                has_caller_id,
+                true,
+            )],
         };
-        let blocked = [&step]
-            .into_iter()
+        let blocked = steps
+            .iter()
             .find(|s| s.blocks_outbound && !s.complete)
             .map(|s| s.description.clone());
         Some(SetupChecklist {
             ready_for_outbound: blocked.is_none(),
             outbound_blocked_reason: blocked,
-            steps: vec![step],
+            steps,
             docs_url: self.docs_url(),
         })
     }
 }
 
-/// One provider of `GET /telephony-providers/metadata`.
-#[derive(Debug, Deserialize)]
+/// One provider of `GET /telephony-providers/metadata`: the form of its
+/// configuration.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = TelephonyProviderMetadata)]
 pub struct ProviderMetadata {
     pub provider: String,
     pub display_name: String,
+    #[schema(schema_with = connectivity_schema, required = false)]
     pub connectivity: String,
     pub fields: Vec<FieldMetadata>,
     pub docs_url: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct FieldMetadata {
-    pub name: String,
-    pub sensitive: bool,
+/// `api` for carriers driven through their HTTP API, `sip` for the others.
+pub fn connectivity_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(["api", "sip"]))
+        .build()
 }
 
-#[derive(Debug, Deserialize)]
-struct Metadata {
-    providers: Vec<ProviderMetadata>,
+/// One field of a provider's configuration form.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = TelephonyProviderUIField)]
+pub struct FieldMetadata {
+    pub name: String,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub required: bool,
+    /// Masked on every read.
+    pub sensitive: bool,
+    pub description: Option<String>,
+    pub placeholder: Option<String>,
+    pub options: Option<Vec<FieldOption>>,
+    pub visible_when: Option<FieldCondition>,
+    pub section: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = TelephonyProviderUIOption)]
+pub struct FieldOption {
+    pub value: String,
+    pub label: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = TelephonyProviderUICondition)]
+pub struct FieldCondition {
+    pub field: String,
+    pub equals: Value,
+}
+
+/// The metadata response.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = TelephonyProvidersMetadataResponse)]
+pub struct Metadata {
+    pub providers: Vec<ProviderMetadata>,
 }
 
 /// The metadata response, served as written: labels and descriptions are the
@@ -269,18 +393,76 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn counts(active_numbers: i64) -> SetupCounts {
+        SetupCounts {
+            active_numbers,
+            ..SetupCounts::default()
+        }
+    }
+
     #[test]
     fn the_checklist_blocks_outbound_until_a_number_is_active() {
-        let blocked = ProviderKind::Twilio.setup_checklist(0).unwrap();
+        let blocked = ProviderKind::Twilio.setup_checklist(&counts(0), true).unwrap();
         assert!(!blocked.ready_for_outbound);
         assert_eq!(
             blocked.outbound_blocked_reason.as_deref(),
             Some(blocked.steps[0].description.as_str())
         );
         assert!(blocked.steps[0].description.contains("your Twilio account"));
-        let ready = ProviderKind::Twilio.setup_checklist(1).unwrap();
+        let ready = ProviderKind::Twilio.setup_checklist(&counts(1), true).unwrap();
         assert!(ready.ready_for_outbound && ready.outbound_blocked_reason.is_none());
-        assert_eq!(ProviderKind::Ari.setup_checklist(0), None);
+        assert_eq!(ProviderKind::Ari.setup_checklist(&counts(0), true), None);
+    }
+
+    fn cloudonix_keys(counts: &SetupCounts) -> Vec<(&'static str, bool)> {
+        let list = ProviderKind::Cloudonix.setup_checklist(counts, true).unwrap();
+        list.steps.iter().map(|s| (s.key, s.complete)).collect()
+    }
+
+    #[test]
+    fn cloudonix_asks_for_a_trunk_per_number_only_with_two_enabled_trunks() {
+        let empty = ProviderKind::Cloudonix.setup_checklist(&counts(0), true).unwrap();
+        assert_eq!(
+            cloudonix_keys(&counts(0)),
+            [
+                ("sip_domain", true),
+                ("outbound_trunk", false),
+                ("caller_id", false),
+                ("inbound_routing", false)
+            ]
+        );
+        let blocks: Vec<bool> = empty.steps.iter().map(|s| s.blocks_outbound).collect();
+        assert_eq!(blocks, [true, false, true, false]);
+        assert_eq!(
+            empty.outbound_blocked_reason.as_deref(),
+            Some(empty.steps[2].description.as_str())
+        );
+        let two = SetupCounts {
+            active_numbers: 1,
+            enabled_trunks: 2,
+            unassigned_active: 1,
+            inbound_routed: 1,
+        };
+        let list = ProviderKind::Cloudonix.setup_checklist(&two, true).unwrap();
+        assert_eq!(list.steps[3].key, "trunk_assignment");
+        assert!(
+            !list.steps[3].complete && list.ready_for_outbound,
+            "assignment never blocks"
+        );
+        assert!(list.steps[3].description.contains("\u{2014} otherwise telebind"));
+        let one = SetupCounts {
+            enabled_trunks: 1,
+            ..two
+        };
+        assert!(!cloudonix_keys(&one).iter().any(|(k, _)| *k == "trunk_assignment"));
+        assert_eq!(
+            ProviderKind::Cloudonix
+                .setup_checklist(&one, false)
+                .unwrap()
+                .outbound_blocked_reason
+                .as_deref(),
+            Some("Your Cloudonix bearer token and domain are stored and used for every call on this configuration.")
+        );
     }
 
     #[test]

@@ -79,6 +79,14 @@ impl Outcome {
     pub fn parse(raw: &str) -> Option<Outcome> {
         Outcome::ALL.into_iter().find(|o| o.as_str() == raw)
     }
+
+    /// The outcomes as the API reference lists them.
+    pub fn schema() -> utoipa::openapi::Object {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .enum_values(Some(Outcome::ALL.map(Outcome::as_str)))
+            .build()
+    }
 }
 
 /// The called number as the database knows it, for `decide`.

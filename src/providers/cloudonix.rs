@@ -2,8 +2,11 @@
 //! bind sets that application's URL; a new number is made a DNID of the
 //! application instead of being looked up (PROVIDERS.md §3, §4 cloudonix, §5).
 
+mod trunks;
+
 use serde_json::{json, Value};
 
+pub use self::trunks::{apply as apply_trunk, remove as remove_trunks, Applied, RemoteTrunk};
 use super::http::{encode, Call};
 use super::{application_level_detach, minted_name, Http, Number, Ownership, Provider, ProvisionError, SyncResult};
 use crate::domain::address::{Address, AddressError};

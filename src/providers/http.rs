@@ -14,11 +14,20 @@ use ureq::{Agent, AsSendBody};
 pub struct Reply {
     pub status: u16,
     pub body: String,
+    /// The media type of the body, without parameters, lower-cased.
+    pub content_type: Option<String>,
 }
 
 impl Reply {
     pub fn json(&self) -> Result<serde_json::Value, String> {
         serde_json::from_str(&self.body).map_err(|e| format!("response is not JSON: {e}"))
+    }
+
+    /// Whether the body says it is JSON (`application/json`, `…+json`).
+    pub fn is_json(&self) -> bool {
+        self.content_type
+            .as_deref()
+            .is_some_and(|t| t == "application/json" || t.ends_with("+json"))
     }
 }
 
@@ -88,11 +97,18 @@ impl Http {
             .build();
         let mut response = self.agent.run(request).map_err(|e| self.describe(e))?;
         let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|t| t.trim().to_ascii_lowercase());
         // The global timeout still runs while the body is read.
         let body = response.body_mut().read_to_vec().map_err(|e| self.describe(e))?;
         Ok(Reply {
             status,
             body: String::from_utf8_lossy(&body).into_owned(),
+            content_type,
         })
     }
 
@@ -205,7 +221,8 @@ mod tests {
             reply,
             Ok(Reply {
                 status: 422,
-                body: "nope".into()
+                body: "nope".into(),
+                content_type: Some("text/plain".into())
             })
         );
     }
@@ -268,7 +285,14 @@ mod tests {
         let reply = Reply {
             status: 200,
             body: "<html>".into(),
+            content_type: Some("text/html".into()),
         };
         assert!(reply.json().unwrap_err().starts_with("response is not JSON"));
+        assert!(!reply.is_json());
+        let typed = |t: &str| Reply {
+            content_type: Some(t.into()),
+            ..reply.clone()
+        };
+        assert!(typed("application/json").is_json() && typed("application/problem+json").is_json());
     }
 }

@@ -20,6 +20,7 @@ use crate::domain::address::AddressType;
 use crate::domain::credentials::{self, Credentials};
 use crate::domain::provider::mask;
 
+pub use self::cloudonix::{Applied, RemoteTrunk};
 pub use self::http::Http;
 use self::http::Reply;
 pub use crate::domain::phone_number::SyncResult;
@@ -37,8 +38,8 @@ pub enum Ownership {
     LookupFailed(String),
 }
 
-/// A save-time provisioning failure (PROVIDERS.md §3): the save is refused
-/// with the carrier's status (or 502) and this detail, and nothing is stored.
+/// A save-time provisioning failure (PROVIDERS.md §3, and a trunk's, TRUNKS.md
+/// §3.5): the save is refused with this status and detail, and nothing is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProvisionError {
     pub status: u16,
@@ -136,10 +137,38 @@ impl Carriers {
             Credentials::Twilio(_) | Credentials::Vonage(_) | Credentials::Ari(_) => Ok(()),
             Credentials::Cloudonix(c) => cloudonix::provision(&http, base(&urls.cloudonix_base_url), c, &webhook),
         };
-        result.map_err(|e| ProvisionError {
-            detail: scrub(creds, &e.detail),
-            ..e
-        })
+        result.map_err(|e| scrubbed(creds, e))
+    }
+
+    /// Blocking. Makes the carrier's trunk match `trunk` (TRUNKS.md §3.2),
+    /// the one recorded as `external_id` if there is one; `held`: the carrier
+    /// ids other trunks of ours on the same account hold. One deadline covers
+    /// every request. Providers without trunks have nothing to make.
+    pub fn apply_trunk(
+        &self,
+        creds: &Credentials,
+        trunk: &RemoteTrunk,
+        external_id: Option<&str>,
+        held: &[String],
+    ) -> Result<Applied, ProvisionError> {
+        let Credentials::Cloudonix(c) = creds else {
+            return Ok(Applied {
+                external_id: external_id.map(str::to_owned),
+                created: false,
+            });
+        };
+        let carrier = cloudonix::Cloudonix::new(base(&self.base_urls.cloudonix_base_url), c);
+        cloudonix::apply_trunk(&self.http(), &carrier, trunk, external_id, held).map_err(|e| scrubbed(creds, e))
+    }
+
+    /// Blocking. Deactivates the carrier's trunks `external_ids` (TRUNKS.md
+    /// §3.3) within one deadline.
+    pub fn remove_trunks(&self, creds: &Credentials, external_ids: &[String]) -> Result<(), ProvisionError> {
+        let Credentials::Cloudonix(c) = creds else {
+            return Ok(());
+        };
+        let carrier = cloudonix::Cloudonix::new(base(&self.base_urls.cloudonix_base_url), c);
+        cloudonix::remove_trunks(&self.http(), &carrier, external_ids).map_err(|e| scrubbed(creds, e))
     }
 
     fn http(&self) -> Http {
@@ -290,6 +319,13 @@ fn created_id(
         Some(Value::String(id)) if !id.trim().is_empty() => Ok(id.clone()),
         Some(Value::Number(id)) => Ok(id.to_string()),
         _ => Err(bad_gateway(format!("{}: {body}", words.missing_id))),
+    }
+}
+
+fn scrubbed(creds: &Credentials, e: ProvisionError) -> ProvisionError {
+    ProvisionError {
+        detail: scrub(creds, &e.detail),
+        ..e
     }
 }
 

@@ -125,6 +125,58 @@ impl<P: FromPath> FromRequest for PathIds<P> {
     }
 }
 
+/// The path ids as `/openapi.json` describes them, one struct per shape of
+/// path: positive integers, anything else a 422 (`loc: ["path", <name>]`).
+pub mod path {
+    use utoipa::IntoParams;
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct ConfigPath {
+        #[param(minimum = 1)]
+        pub config_id: i64,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct NumberPath {
+        #[param(minimum = 1)]
+        pub config_id: i64,
+        #[param(minimum = 1)]
+        pub phone_number_id: i64,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct TrunkPath {
+        #[param(minimum = 1)]
+        pub config_id: i64,
+        #[param(minimum = 1)]
+        pub trunk_id: i64,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct WorkflowPath {
+        #[param(minimum = 1)]
+        pub workflow_id: i64,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct ApiKeyPath {
+        #[param(minimum = 1)]
+        pub api_key_id: i64,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct InboundCallPath {
+        #[param(minimum = 1)]
+        pub inbound_call_id: i64,
+    }
+}
+
 /// What a route's path ids are read as: nothing, one id, or two, in the
 /// order the path names them.
 pub trait FromPath: Sized {

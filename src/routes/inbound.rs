@@ -22,7 +22,7 @@ use crate::inbound::replay::{NonceCache, NonceUse};
 use crate::inbound::request::{BodyError, Headers, Params, Payload};
 use crate::inbound::resolve::{called_form, with_hint, CalledForm};
 use crate::inbound::signature::Proof;
-use crate::inbound::{decide, detect, media, CalledNumber, Carrier, Outcome, PreAuthCause};
+use crate::inbound::{decide, detect, media, CalledNumber, Carrier, Outcome, PreAuthCause, WEBHOOK_PATH};
 use crate::state::AppState;
 
 /// At most this many distinct secrets are tried per request (§1 step 5).
@@ -62,6 +62,26 @@ impl Router {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = WEBHOOK_PATH,
+    operation_id = "inbound_run",
+    tag = "inbound calls",
+    summary = "The carrier webhook of every bound number",
+    description = "Carriers post each call here; the carrier's signature (`X-Twilio-Signature`, \
+        `X-Plivo-Signature-V3` with its nonce, Vobiz's), checked over the URL built from \
+        `server.public_base_url`, authenticates it, not an API key. Every outcome is a 200 with \
+        the carrier's document: a stream to the voice agent, the one neutral reject line, an \
+        acknowledgement of a callback, or a hangup (unknown carrier, unsupported or oversize body).",
+    request_body(
+        description = "The carrier's call fields as it sends them",
+        content(
+            (Object = "application/x-www-form-urlencoded"),
+            (Object = "application/json"),
+        )
+    ),
+    responses((status = 200, description = "The carrier's call-control document", body = String, content_type = "application/xml"))
+)]
 pub async fn run(
     req: HttpRequest,
     body: web::Payload,

@@ -2,10 +2,16 @@
 //! each verified call (INBOUND.md §10), the caller's organization only.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use super::caller::Caller;
+use super::extract::path::InboundCallPath;
 use super::extract::PathIds;
+use super::openapi::ValidationFailed;
+use super::ErrorDetail;
+use crate::db::calls::InboundCall;
 use crate::db::{self, calls::Filter};
 use crate::domain::ids::{CallId, NumberId, WorkflowId};
 use crate::domain::input::Reader;
@@ -16,6 +22,33 @@ use crate::state::AppState;
 pub const CALL_NOT_FOUND: &str = "Inbound call not found";
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 500;
+
+/// A page of the call log, newest first.
+#[derive(Serialize, ToSchema)]
+#[schema(as = InboundCallListResponse)]
+pub struct CallList {
+    pub calls: Vec<InboundCall>,
+    /// The `before_id` of the next page; null on a page that is not full.
+    #[schema(value_type = Option<i64>)]
+    pub next_before_id: Option<CallId>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// At most this many calls.
+    #[param(minimum = 1, maximum = 500, default = 100)]
+    pub limit: Option<i64>,
+    /// Only calls older than this one (the previous page's `next_before_id`).
+    #[param(minimum = 1)]
+    pub before_id: Option<i64>,
+    #[param(schema_with = Outcome::schema)]
+    pub outcome: Option<String>,
+    #[param(minimum = 1)]
+    pub phone_number_id: Option<i64>,
+    #[param(minimum = 1)]
+    pub workflow_id: Option<i64>,
+}
 
 /// The list's query: `limit`, `before_id`, `outcome`, `phone_number_id`, `workflow_id`.
 fn filter(req: &HttpRequest) -> Result<Filter, ApiError> {
@@ -78,6 +111,19 @@ fn filter(req: &HttpRequest) -> Result<Filter, ApiError> {
     Ok(r.finish(Some(filter))?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/telephony/inbound-calls",
+    operation_id = "list_inbound_calls",
+    tag = "inbound calls",
+    summary = "The organization's call log: what the router decided for each verified call",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "Successful Response", body = CallList),
+        (status = 400, description = "The query string could not be read", body = ErrorDetail),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn list(caller: Caller, state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let filter = filter(&req)?;
     let limit = filter.limit;
@@ -88,9 +134,22 @@ pub async fn list(caller: Caller, state: web::Data<AppState>, req: HttpRequest) 
     let next_before_id = (calls.len() as i64 == limit)
         .then(|| calls.last().map(|c| c.id))
         .flatten();
-    Ok(HttpResponse::Ok().json(json!({ "calls": calls, "next_before_id": next_before_id })))
+    Ok(HttpResponse::Ok().json(CallList { calls, next_before_id }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/telephony/inbound-calls/{inbound_call_id}",
+    operation_id = "get_inbound_call",
+    tag = "inbound calls",
+    summary = "One call of the log",
+    params(InboundCallPath),
+    responses(
+        (status = 200, description = "Successful Response", body = InboundCall),
+        (status = 404, description = "`Inbound call not found`", body = ErrorDetail),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 pub async fn get(
     caller: Caller,
     state: web::Data<AppState>,

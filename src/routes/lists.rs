@@ -12,11 +12,28 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use rusqlite::Connection;
 use serde::Serialize;
 use tokio::sync::OwnedSemaphorePermit;
+use utoipa::IntoParams;
 
 use crate::db::Page;
 use crate::domain::ids::Id;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// A list's optional page (`extract::page_query`), as documented.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// At most this many items.
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// Only the items after this one, in the list's order; an id that is
+    /// not in the list gives an empty page.
+    #[param(minimum = 1)]
+    pub after_id: Option<i64>,
+    /// Only the items whose text contains this (case-sensitive): a number's
+    /// `address_normalized` or `label`, a configuration's `name`.
+    pub q: Option<String>,
+}
 
 /// What a list holds: rows that know their id, the `after_id` of the page after them.
 pub trait Listed: Serialize + Send + 'static {

@@ -9,13 +9,31 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use metrics_exporter_prometheus::PrometheusHandle;
 
-/// `GET /metrics`.
+/// `GET /metrics` alone, for the server of `server.metrics_bind`.
 pub fn resource() -> actix_web::Resource {
-    super::resource("/metrics", vec![(Method::GET, web::to(render))])
+    super::resource(PATH, vec![(Method::GET, web::to(render))])
 }
 
+/// Where metrics are served, on the API's address or on `server.metrics_bind`.
+pub const PATH: &str = "/metrics";
+
 /// The Prometheus text format; no API key, by design.
-async fn render(handle: web::Data<PrometheusHandle>) -> HttpResponse {
+#[utoipa::path(
+    get,
+    path = PATH,
+    operation_id = "metrics",
+    tag = "operations",
+    summary = "Metrics in the Prometheus text format (no API key, by design)",
+    description = "Served here unless `server.metrics_bind` gives it an address of its own; \
+        then this operation is not in this document.",
+    responses((
+        status = 200,
+        description = "Prometheus text exposition format 0.0.4",
+        body = String,
+        content_type = "text/plain; version=0.0.4; charset=utf-8"
+    ))
+)]
+pub async fn render(handle: web::Data<PrometheusHandle>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(handle.render())

@@ -10,15 +10,19 @@ pub mod inbound;
 pub mod inbound_calls;
 pub mod lists;
 pub mod metrics;
+pub mod openapi;
 pub mod phone_numbers;
 pub mod request_id;
+pub mod trunks;
 pub mod workflows;
 
-use actix_web::http::Method;
-use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpResponse, Resource, ResponseError, Route};
-use serde_json::json;
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::{web, FromRequest, Handler, HttpResponse, Resource, Responder, ResponseError, Route};
+use serde::Serialize;
+use utoipa::openapi::path::HttpMethod;
+use utoipa::ToSchema;
 
+use crate::domain::input::FieldError;
 use crate::error::{cause_chain, ApiError, RETRY_AFTER_SECS};
 
 impl From<actix_web::error::BlockingError> for ApiError {
@@ -41,24 +45,49 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        let body = match self {
-            ApiError::Status { detail, .. } => json!({ "detail": detail }),
+        let detail = match self {
+            ApiError::Status { detail, .. } => detail,
             ApiError::Unauthorized(detail) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
-                json!({ "detail": detail })
+                *detail
             }
             ApiError::Unavailable(detail) => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
-                json!({ "detail": detail })
+                *detail
             }
-            ApiError::Validation(errors) => json!({ "detail": errors }),
+            ApiError::Validation(errors) => return response.json(HttpValidationError { detail: errors }),
             ApiError::Internal(cause) => {
                 log::error!("internal error: {}", cause_chain(cause.as_ref()));
-                json!({ "detail": "Internal Server Error" })
+                "Internal Server Error"
             }
         };
-        response.json(body)
+        response.json(ErrorDetail { detail })
     }
+}
+
+/// Every error but a 422: `{"detail": "<message>"}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// What went wrong, in words.
+    pub detail: &'a str,
+}
+
+/// A 422: every problem of the request at once, in FastAPI's shape.
+#[derive(Serialize, ToSchema)]
+#[schema(as = HTTPValidationError)]
+pub struct HttpValidationError<'a> {
+    // Not `required`, as the reference's document has it.
+    #[schema(required = false)]
+    pub detail: &'a [FieldError],
+}
+
+/// Runs `work` to its end even if the client goes away meanwhile (actix
+/// drops a request's future then): work that changes a carrier and then
+/// records it must not stop between the two.
+pub async fn to_the_end<T: 'static>(
+    work: impl std::future::Future<Output = Result<T, ApiError>> + 'static,
+) -> Result<T, ApiError> {
+    actix_web::rt::spawn(work).await.map_err(ApiError::internal)?
 }
 
 /// A resource serving `routes`; any other method gets the contract's JSON 405
@@ -85,109 +114,148 @@ pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::not_found("Not Found"))
 }
 
-const CONFIG: &str = "/api/v1/organizations/telephony-configs/{config_id}";
-const NUMBER: &str = "/api/v1/organizations/telephony-configs/{config_id}/phone-numbers/{phone_number_id}";
-
-/// Every route of the API: path, method, handler. The server is built from
-/// this one list, and `paths` reports it.
-fn endpoints() -> Vec<(String, Method, Route)> {
-    let config = |rest: &str| format!("{CONFIG}{rest}");
-    let number = |rest: &str| format!("{NUMBER}{rest}");
-    let api = |rest: &str| format!("/api/v1{rest}");
-    vec![
-        ("/healthz".into(), Method::GET, web::to(health::healthz)),
-        (api("/user/api-keys"), Method::GET, web::to(api_keys::list)),
-        (api("/user/api-keys"), Method::POST, web::to(api_keys::create)),
-        (
-            api("/user/api-keys/{api_key_id}"),
-            Method::DELETE,
-            web::to(api_keys::archive),
-        ),
-        (
-            api("/user/api-keys/{api_key_id}/reactivate"),
-            Method::PUT,
-            web::to(api_keys::reactivate),
-        ),
-        (
-            api("/organizations/telephony-providers/metadata"),
-            Method::GET,
-            web::to(configs::metadata),
-        ),
-        (
-            api("/organizations/telephony-configs"),
-            Method::GET,
-            web::to(configs::list),
-        ),
-        (
-            api("/organizations/telephony-configs"),
-            Method::POST,
-            web::to(configs::create),
-        ),
-        (config(""), Method::GET, web::to(configs::get)),
-        (config(""), Method::PUT, web::to(configs::update)),
-        (config(""), Method::DELETE, web::to(configs::delete)),
-        (
-            config("/set-default-outbound"),
-            Method::POST,
-            web::to(configs::set_default_outbound),
-        ),
-        (config("/phone-numbers"), Method::GET, web::to(phone_numbers::list)),
-        (config("/phone-numbers"), Method::POST, web::to(phone_numbers::create)),
-        (number(""), Method::GET, web::to(phone_numbers::get)),
-        (number(""), Method::PUT, web::to(phone_numbers::update)),
-        (number(""), Method::DELETE, web::to(phone_numbers::delete)),
-        (
-            number("/set-default-caller"),
-            Method::POST,
-            web::to(phone_numbers::set_default_caller),
-        ),
-        (number("/sync"), Method::POST, web::to(phone_numbers::sync)),
-        // Carriers call this one; their signature, not an API key, authenticates it.
-        (api("/telephony/inbound/run"), Method::POST, web::to(inbound::run)),
-        (
-            api("/telephony/inbound-calls"),
-            Method::GET,
-            web::to(inbound_calls::list),
-        ),
-        (
-            api("/telephony/inbound-calls/{inbound_call_id}"),
-            Method::GET,
-            web::to(inbound_calls::get),
-        ),
-        (api("/workflows"), Method::GET, web::to(workflows::list)),
-        (api("/workflows"), Method::POST, web::to(workflows::create)),
-        (api("/workflows/{workflow_id}"), Method::GET, web::to(workflows::get)),
-        (api("/workflows/{workflow_id}"), Method::PUT, web::to(workflows::update)),
-        (
-            api("/workflows/{workflow_id}"),
-            Method::DELETE,
-            web::to(workflows::delete),
-        ),
-    ]
+/// One operation the API serves: a handler, at the method and path its
+/// `#[utoipa::path]` annotation documents.
+pub struct Operation {
+    pub method: Method,
+    pub path: String,
+    /// Answered only with an API key: documented with the key's security
+    /// schemes and its 401.
+    pub keyed: bool,
+    /// Its method as `/openapi.json` names it.
+    documented: HttpMethod,
+    route: Route,
 }
 
-/// `endpoints` grouped by path, in their order.
-fn by_path<T>(items: impl IntoIterator<Item = (String, Method, T)>) -> Vec<(String, Vec<(Method, T)>)> {
-    let mut paths: Vec<(String, Vec<(Method, T)>)> = Vec::new();
-    for (path, method, item) in items {
-        match paths.iter_mut().find(|(p, _)| *p == path) {
-            Some((_, methods)) => methods.push((method, item)),
-            None => paths.push((path, vec![(method, item)])),
+impl Operation {
+    fn new<P, F, Args>(handler: F, keyed: bool) -> Operation
+    where
+        P: utoipa::Path,
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        let path = P::path();
+        let (documented, method) = match P::methods().as_slice() {
+            [documented] => (documented.clone(), http_method(documented)),
+            _ => panic!("{path}: #[utoipa::path] must name exactly one HTTP method"),
+        };
+        Operation {
+            route: web::to(handler),
+            method,
+            path,
+            keyed,
+            documented,
         }
     }
-    paths
 }
 
-/// Every path the API serves, with its methods.
-pub fn paths() -> Vec<(String, Vec<Method>)> {
-    by_path(endpoints())
-        .into_iter()
-        .map(|(path, routes)| (path, routes.into_iter().map(|(m, _)| m).collect()))
-        .collect()
+/// The method a documented one is served at: the same name, upper-cased.
+fn http_method(documented: &HttpMethod) -> Method {
+    serde_json::to_value(documented)
+        .ok()
+        .and_then(|name| Method::from_bytes(name.as_str()?.to_ascii_uppercase().as_bytes()).ok())
+        .expect("OpenAPI's methods are HTTP methods")
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    for (path, routes) in by_path(endpoints()) {
+/// The table of every operation: `operations` serves exactly these (through
+/// `configure`) and `openapi::build` describes exactly these, so the two
+/// cannot drift apart.
+///
+/// To add a route: annotate its handler with `#[utoipa::path(...)]` (method,
+/// `path`, `operation_id` — the reference's route name where it has the
+/// route —, `tag`, `params`, `request_body`, and every status it answers:
+/// `openapi::{PayloadTooLarge, ValidationFailed, Unavailable}` for the 413,
+/// 422 and 503, `ErrorDetail` bodies for the others), then name it here,
+/// under `keyed` when it takes a `Caller` (its 401 and the key's schemes are
+/// added for it). A handler named here without the annotation does not
+/// build ("cannot find `__path_<handler>`"); `tests/api/openapi.rs` then
+/// asks for one answer of it to be checked against the document.
+macro_rules! operations {
+    (
+        public: [$($public_module:ident::$public:ident),* $(,)?],
+        keyed: [$($keyed_module:ident::$keyed:ident),* $(,)?] $(,)?
+    ) => {
+        /// Collects the schemas of every operation's bodies for the document.
+        #[derive(utoipa::OpenApi)]
+        #[openapi(paths($($public_module::$public,)* $($keyed_module::$keyed,)*))]
+        pub(crate) struct Described;
+
+        fn table() -> Vec<Operation> {
+            pastey::paste! {
+                vec![
+                    $(Operation::new::<$public_module::[<__path_ $public>], _, _>($public_module::$public, false),)*
+                    $(Operation::new::<$keyed_module::[<__path_ $keyed>], _, _>($keyed_module::$keyed, true),)*
+                ]
+            }
+        }
+    };
+}
+
+operations! {
+    public: [
+        health::healthz,
+        metrics::render,
+        openapi::document_json,
+        openapi::docs_page,
+        // Carriers call this one; their signature, not an API key, authenticates it.
+        inbound::run,
+    ],
+    keyed: [
+        api_keys::list,
+        api_keys::create,
+        api_keys::archive,
+        api_keys::reactivate,
+        configs::metadata,
+        configs::list,
+        configs::create,
+        configs::get,
+        configs::update,
+        configs::delete,
+        configs::set_default_outbound,
+        configs::reactivate,
+        configs::warnings,
+        trunks::list,
+        trunks::create,
+        trunks::update,
+        trunks::delete,
+        phone_numbers::list,
+        phone_numbers::create,
+        phone_numbers::get,
+        phone_numbers::update,
+        phone_numbers::delete,
+        phone_numbers::set_default_caller,
+        phone_numbers::sync,
+        inbound_calls::list,
+        inbound_calls::get,
+        workflows::list,
+        workflows::create,
+        workflows::get,
+        workflows::update,
+        workflows::delete,
+    ],
+}
+
+/// The operations served on the API's address: all of them, but `GET
+/// /metrics` only when `server.metrics_bind` does not give it an address of
+/// its own.
+pub fn operations(metrics_here: bool) -> Vec<Operation> {
+    let mut operations = table();
+    operations.retain(|op| metrics_here || op.path != metrics::PATH);
+    operations
+}
+
+/// Serves `operations`, one resource per path, whose other methods answer 405
+/// naming those it serves.
+pub fn configure(cfg: &mut web::ServiceConfig, operations: Vec<Operation>) {
+    let mut resources: Vec<(String, Vec<(Method, Route)>)> = Vec::new();
+    for op in operations {
+        match resources.iter_mut().find(|(path, _)| *path == op.path) {
+            Some((_, routes)) => routes.push((op.method, op.route)),
+            None => resources.push((op.path, vec![(op.method, op.route)])),
+        }
+    }
+    for (path, routes) in resources {
         cfg.service(resource(&path, routes));
     }
 }

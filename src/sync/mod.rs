@@ -8,7 +8,11 @@
 //! each reads the stored state when it starts, so the carrier ends in the
 //! final stored state. A request whose write is covered by a push not yet
 //! started joins it: no request waits behind more than the push in flight
-//! and its own.
+//! and its own. A write that lands while a push of its number is in flight
+//! pushes too (`is_pushing`), since that push may have read the state the
+//! write replaced. A process has no sight of another's pushes (the CLI's
+//! `numbers resync`): so a push that finds, as it records its answer, that
+//! the row no longer asks for what it pushed has the number pushed again.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{mpsc, Arc, Mutex};
@@ -158,6 +162,17 @@ impl SyncService {
         answer.await.map_err(|_| SyncError::Stopped)?
     }
 
+    /// Whether number `id` has a push running or waiting. A write that
+    /// would push nothing by itself asks this inside its transaction: a
+    /// push in flight may have read the state it overwrites.
+    pub fn is_pushing(&self, id: NumberId) -> bool {
+        self.inner
+            .lanes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&id)
+    }
+
     /// Numbers with a push running or waiting.
     #[cfg(test)]
     fn busy_numbers(&self) -> usize {
@@ -200,15 +215,33 @@ impl Inner {
             let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
             lanes.get_mut(&id).and_then(|lane| lane.pending.pop_front())
         };
+        let mut overtaken = None;
         if let Some(pending) = next {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run(&pending)))
                 .unwrap_or_else(|_| Err(SyncError::Db("a push panicked".into())));
+            let outcome = outcome.map(|(outcome, stale)| {
+                overtaken = stale.then(|| (pending.key, pending.request_id.clone()));
+                outcome
+            });
             for waiter in pending.waiters {
                 // A waiter whose request has gone simply no longer listens.
                 let _ = waiter.send(outcome.clone());
             }
         }
         let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((key, request_id)) = overtaken {
+            log::info!("[{request_id}] number {id} changed while it was being pushed; pushing its stored state again");
+            let lane = lanes.entry(id).or_default();
+            // A push still to start reads the stored state anyway.
+            if !lane.pending.iter().any(|p| p.kind == Kind::Current) {
+                lane.pending.push_back(Pending {
+                    kind: Kind::Current,
+                    key,
+                    request_id,
+                    waiters: Vec::new(),
+                });
+            }
+        }
         match lanes.get_mut(&id) {
             Some(lane) if !lane.pending.is_empty() => self.dispatch(&mut lanes, id),
             _ => {
@@ -217,7 +250,9 @@ impl Inner {
         }
     }
 
-    fn run(&self, pending: &Pending) -> Result<Outcome, SyncError> {
+    /// Runs `pending`; true with the outcome when a write overtook the push
+    /// (the row no longer asks the carrier for what was pushed).
+    fn run(&self, pending: &Pending) -> Result<(Outcome, bool), SyncError> {
         let NumberKey { org_id, config_id, id } = pending.key;
         let (config, number) = self.db.read_blocking(move |c| {
             let config = db::configs::get(c, org_id, config_id)?.ok_or(SyncError::NotFound)?;
@@ -227,34 +262,36 @@ impl Inner {
         match pending.kind {
             Kind::Current => {
                 let attach = should_attach(number.inbound_workflow_id, number.is_active);
-                let (number, result) = self.push(&pending.request_id, &config, number, attach)?;
-                Ok(Outcome::Pushed(Box::new(number), result))
+                let (number, result, overtaken) = self.push(&pending.request_id, &config, number, attach)?;
+                Ok((Outcome::Pushed(Box::new(number), result), overtaken))
             }
             Kind::Delete { force } => {
                 let mut provider_sync = None;
                 if may_be_attached(number.inbound_workflow_id, number.last_provider_sync.as_ref()) {
-                    let (_, result) = self.push(&pending.request_id, &config, number, false)?;
+                    let (_, result, _) = self.push(&pending.request_id, &config, number, false)?;
                     if !result.ok && !force {
-                        return Ok(Outcome::Deletion(Deletion::Refused(result)));
+                        return Ok((Outcome::Deletion(Deletion::Refused(result)), false));
                     }
                     provider_sync = Some(result);
                 }
                 self.db
                     .write_blocking(move |c| Ok::<_, SyncError>(db::phone_numbers::delete(c, id)?))?;
-                Ok(Outcome::Deletion(Deletion::Deleted(provider_sync)))
+                Ok((Outcome::Deletion(Deletion::Deleted(provider_sync)), false))
             }
         }
     }
 
     /// Tells the carrier to attach or detach the number, records the answer
-    /// and returns the number as recorded.
+    /// and returns the number as recorded, and whether a write overtook the
+    /// push (read in the same transaction as the record, so no write can
+    /// fall between).
     fn push(
         &self,
         request_id: &str,
         config: &db::configs::Config,
         mut number: PhoneNumber,
         attach: bool,
-    ) -> Result<(PhoneNumber, SyncResult), SyncError> {
+    ) -> Result<(PhoneNumber, SyncResult, bool), SyncError> {
         let target = Number {
             address: &number.address_normalized,
             kind: number.address_type,
@@ -277,16 +314,18 @@ impl Inner {
         };
         let stored = last.clone();
         let attached_with = (attach && result.ok).then(|| self.carriers.public_base_url().to_string());
-        self.db.write_blocking(move |c| {
+        let config_id = number.config_id;
+        let overtaken = self.db.write_blocking(move |c| {
             db::phone_numbers::record_sync(c, id, &stored)?;
             if let Some(url) = attached_with {
                 db::last_push::record(c, &url)?;
             }
-            Ok::<_, SyncError>(())
+            let now = db::phone_numbers::get(c, config_id, id)?;
+            Ok::<_, SyncError>(now.is_some_and(|n| should_attach(n.inbound_workflow_id, n.is_active) != attach))
         })?;
         number.last_provider_sync = Some(last);
         number.provider_sync = Some(result.clone());
-        Ok((number, result))
+        Ok((number, result, overtaken))
     }
 }
 
@@ -330,6 +369,7 @@ mod tests {
                     country_code: None,
                     label: None,
                     inbound_workflow_id: Some(workflow),
+                    telephony_trunk_id: None,
                     is_active: true,
                     extra_metadata: &Map::new(),
                 };
@@ -421,5 +461,47 @@ mod tests {
             .unwrap();
         assert_eq!(left, 0);
         assert!(matches!(service.push(key, "t").await, Err(SyncError::NotFound)));
+    }
+
+    /// Another process (the CLI) clears the binding while this one's push
+    /// of it is at the carrier, and cannot see that push: the push notices,
+    /// as it records its answer, and pushes the stored state again.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_push_overtaken_by_a_write_it_cannot_see_pushes_again() {
+        let server = twilio(Duration::from_millis(300)).await;
+        let dir = tempfile::TempDir::new().unwrap();
+        let (service, _db, key) = service(&dir, &server.uri()).await;
+        let push = service.push(key, "bind");
+        let elsewhere = async {
+            // The lookup is at the carrier: the push read the bound state.
+            while server.received_requests().await.unwrap().is_empty() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            rusqlite::Connection::open(dir.path().join("sync.db"))
+                .unwrap()
+                .execute("UPDATE phone_numbers SET inbound_workflow_id = NULL", [])
+                .unwrap();
+        };
+        let ((_, result), ()) = tokio::join!(async { push.await.unwrap() }, elsewhere);
+        assert!(result.ok);
+        let started = std::time::Instant::now();
+        loop {
+            let requests = server.received_requests().await.unwrap();
+            let updates: Vec<String> = requests
+                .iter()
+                .filter(|r| r.method.as_str() == "POST")
+                .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+                .collect();
+            if updates.len() == 2 {
+                assert!(updates[0].contains("VoiceUrl=http"), "{updates:?}");
+                assert_eq!(updates[1], "VoiceUrl=", "the second push detaches");
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "pushed once only: {updates:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }

@@ -1,7 +1,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{existing_db, run_cli, spawn_app, temp_db};
+use crate::helpers::{existing_db, run_cli, spawn_app, temp_db, ServerProcess};
 
 #[tokio::test]
 async fn keys_create_prints_one_working_key_whose_org_sees_only_its_own_workflows() {
@@ -91,22 +91,15 @@ async fn sigterm_lets_an_in_flight_request_finish() {
         .await;
 
     let (_dir, db) = temp_db();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_telebind"))
-        .env("TELEBIND_DATABASE__PATH", &db)
-        .env("TELEBIND_SERVER__BIND", format!("127.0.0.1:{port}"))
-        .env("TELEBIND_PROVIDERS__TWILIO_BASE_URL", carrier.url())
-        .env("TELEBIND_SYNC__VERIFY_OWNERSHIP", "false")
-        .current_dir(db.parent().unwrap())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(server.stdout.take().unwrap())
+    let mut server = ServerProcess::start(
+        &db,
+        &[
+            ("TELEBIND_PROVIDERS__TWILIO_BASE_URL", carrier.url()),
+            ("TELEBIND_SYNC__VERIFY_OWNERSHIP", "false".into()),
+        ],
+    )
+    .await;
+    let mut stdout = BufReader::new(server.child.stdout.take().unwrap())
         .lines()
         .map_while(Result::ok);
     let key = stdout
@@ -114,7 +107,7 @@ async fn sigterm_lets_an_in_flight_request_finish() {
         .expect("the first start prints a key");
     std::thread::spawn(move || stdout.for_each(drop));
 
-    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let base = format!("{}/api/v1", server.base);
     let client = reqwest::Client::new();
     let call = |method: Method, path: &str, body: serde_json::Value| {
         client
@@ -123,16 +116,11 @@ async fn sigterm_lets_an_in_flight_request_finish() {
             .json(&body)
             .send()
     };
-    let mut config = None;
-    for _ in 0..50 {
-        let twilio = json!({"name": "T", "config": {"provider": "twilio", "account_sid": "AC1", "auth_token": "tok"}});
-        if let Ok(r) = call(Method::POST, "/organizations/telephony-configs", twilio).await {
-            config = Some(r.json::<serde_json::Value>().await.unwrap()["id"].clone());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let config = config.expect("the server answers");
+    let twilio = json!({"name": "T", "config": {"provider": "twilio", "account_sid": "AC1", "auth_token": "tok"}});
+    let created = call(Method::POST, "/organizations/telephony-configs", twilio)
+        .await
+        .unwrap();
+    let config = created.json::<serde_json::Value>().await.unwrap()["id"].clone();
     let workflow: serde_json::Value = call(Method::POST, "/workflows", json!({"name": "W"}))
         .await
         .unwrap()
@@ -154,11 +142,7 @@ async fn sigterm_lets_an_in_flight_request_finish() {
     );
     let terminate = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let killed = std::process::Command::new("kill")
-            .args(["-TERM", &server.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        server.terminate();
     };
     let (answer, ()) = tokio::join!(bind, terminate);
     let answer = answer.expect("the in-flight request is answered");
@@ -167,10 +151,8 @@ async fn sigterm_lets_an_in_flight_request_finish() {
         answer.json::<serde_json::Value>().await.unwrap()["provider_sync"]["ok"],
         true
     );
-    let status = tokio::task::spawn_blocking(move || server.wait().unwrap())
-        .await
-        .unwrap();
-    assert!(status.success(), "clean exit: {status:?}");
+    let (status, log) = server.exited().await;
+    assert!(status.success(), "clean exit: {status:?}: {log}");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use telebind::domain::provider::mask;
 use wiremock::{Request, Respond, ResponseTemplate};
 
@@ -16,9 +16,9 @@ use crate::helpers::{
 };
 
 const CONFIGS: &str = "/api/v1/organizations/telephony-configs";
-const TOKEN: &str = "cx-bearer-0123456789-secret";
-const BEARER: &str = "Bearer cx-bearer-0123456789-secret";
-const APP: &str = "telebind-app";
+pub const TOKEN: &str = "cx-bearer-0123456789-secret";
+pub const BEARER: &str = "Bearer cx-bearer-0123456789-secret";
+pub const APP: &str = "telebind-app";
 const NUMBER: &str = "+14155550100";
 const DETACHED: &str =
     "Cloudonix routes every number of the application to one URL; detaching one number leaves it in place";
@@ -32,11 +32,11 @@ const OTHER_APP: &str = "reception-ivr";
 /// Where the domain's applications answer before telebind binds one.
 const ELSEWHERE: &str = "https://ivr.example.com/cxml";
 /// Delays of the mocked answers, in ms.
-const NOW: u64 = 0;
-const HANG: u64 = 10_000;
+pub const NOW: u64 = 0;
+pub const HANG: u64 = 10_000;
 
 /// A Cloudonix config of domain `acme` (normalized to `acme.cloudonix.net`).
-fn config(application_name: Option<&str>) -> Value {
+pub fn config(application_name: Option<&str>) -> Value {
     let mut config = json!({"provider": "cloudonix", "bearer_token": TOKEN, "domain_id": " Acme. "});
     if let Some(name) = application_name {
         config["application_name"] = json!(name);
@@ -44,7 +44,7 @@ fn config(application_name: Option<&str>) -> Value {
     config
 }
 
-fn domain_found() -> Answer {
+pub fn domain_found() -> Answer {
     (
         "GET",
         DOMAIN,
@@ -85,7 +85,7 @@ fn call(method: &str, path: &str) -> (String, String) {
     (method.to_string(), path.to_string())
 }
 
-fn header<'r>(request: &'r Request, name: &str) -> &'r str {
+pub fn header<'r>(request: &'r Request, name: &str) -> &'r str {
     request
         .headers
         .get(name)
@@ -95,7 +95,7 @@ fn header<'r>(request: &'r Request, name: &str) -> &'r str {
 }
 
 /// Every request authenticates with the bearer token, and carries it nowhere else.
-fn assert_token_only_in_authorization(requests: &[Request]) {
+pub fn assert_token_only_in_authorization(requests: &[Request]) {
     for request in requests {
         assert_eq!(header(request, "authorization"), BEARER, "{}", request.url);
         assert!(!request.url.as_str().contains(TOKEN), "{}", request.url);
@@ -126,7 +126,7 @@ async fn config_list(app: &TestApp) -> Value {
 /// How a DNID listing names the voice application it launches: each shape
 /// Cloudonix documents.
 #[derive(Clone, Copy, Debug)]
-enum Shape {
+pub enum Shape {
     /// The DNID model: "application | Object | … The Voice Application that
     /// will be activated when this number is called."
     /// (https://developers.staging.cloudonix.com/Documentation/dataModels/Dnid)
@@ -144,9 +144,9 @@ enum Shape {
 const SHAPES: [Shape; 3] = [Shape::Application, Shape::VoiceApplication, Shape::Flat];
 
 /// Domain `acme.cloudonix.net` as Cloudonix documents it: voice applications
-/// by name, and DNIDs that each launch one of them.
+/// by name, DNIDs that each launch one of them, and voice trunks.
 #[derive(Clone)]
-struct FakeCloudonix {
+pub struct FakeCloudonix {
     state: Arc<Mutex<CloudonixState>>,
 }
 
@@ -154,6 +154,11 @@ struct CloudonixState {
     shape: Shape,
     applications: BTreeMap<String, VoiceApplication>,
     dnids: Vec<Dnid>,
+    /// Voice trunks as Cloudonix shows them, oldest first.
+    trunks: Vec<Map<String, Value>>,
+    made_trunks: u64,
+    /// How long a trunk update takes to answer.
+    trunk_update_delay: Duration,
 }
 
 struct VoiceApplication {
@@ -170,8 +175,9 @@ struct Dnid {
 }
 
 impl FakeCloudonix {
-    /// `APP` and `OTHER_APP` answering `ELSEWHERE`, no DNIDs; DNIDs are listed in `shape`.
-    fn new(shape: Shape) -> FakeCloudonix {
+    /// `APP` and `OTHER_APP` answering `ELSEWHERE`, no DNIDs, no trunks;
+    /// DNIDs are listed in `shape`.
+    pub fn new(shape: Shape) -> FakeCloudonix {
         let app = |id| VoiceApplication {
             id,
             url: ELSEWHERE.into(),
@@ -181,10 +187,36 @@ impl FakeCloudonix {
             shape,
             applications: BTreeMap::from([(APP.to_string(), app(31)), (OTHER_APP.to_string(), app(32))]),
             dnids: Vec::new(),
+            trunks: Vec::new(),
+            made_trunks: 0,
+            trunk_update_delay: Duration::ZERO,
         };
         FakeCloudonix {
             state: Arc::new(Mutex::new(state)),
         }
+    }
+
+    /// A trunk made in the Cockpit: `fields` and a new UUID, which is returned.
+    pub fn with_trunk(&self, fields: Value) -> String {
+        let mut state = self.state.lock().unwrap();
+        let trunk = state.made_trunk(fields.as_object().unwrap());
+        trunk["uuid"].as_str().unwrap().to_string()
+    }
+
+    /// Trunk updates answer after `delay`.
+    pub fn with_trunk_update_delay(self, delay: Duration) -> FakeCloudonix {
+        self.state.lock().unwrap().trunk_update_delay = delay;
+        self
+    }
+
+    /// The domain's trunks as Cloudonix lists them.
+    pub fn trunks(&self) -> Vec<Value> {
+        let state = self.state.lock().unwrap();
+        state.trunks.iter().cloned().map(Value::Object).collect()
+    }
+
+    pub fn trunk(&self, uuid: &str) -> Option<Value> {
+        self.trunks().into_iter().find(|t| t["uuid"] == uuid)
     }
 
     fn with_dnid(self, source: &str, application: &str) -> FakeCloudonix {
@@ -193,8 +225,8 @@ impl FakeCloudonix {
     }
 
     /// Answers every request to the mock carrier.
-    async fn serve(&self, carrier: &MockCarrier) {
-        for verb in ["GET", "POST", "PATCH"] {
+    pub async fn serve(&self, carrier: &MockCarrier) {
+        for verb in ["GET", "POST", "PATCH", "PUT"] {
             carrier.serve(verb, "^/", self.clone()).await;
         }
     }
@@ -237,6 +269,15 @@ impl Respond for FakeCloudonix {
             ("POST", ["applications", name, "dnids"]) => state.create_dnid(name, &body),
             ("GET", ["applications", name]) => state.application(name),
             ("PATCH", ["applications", name]) => state.update_application(name, &body),
+            ("GET", ["trunks"]) => ResponseTemplate::new(200).set_body_json(&state.trunks),
+            ("POST", ["trunks"]) => state.create_trunk(&body),
+            // Cloudonix's own CLI updates a trunk with PUT (cloudonix/cloudonix-cli,
+            // src/lib/TrunksApi.js), its PHP client with PATCH
+            // (greenfieldtech-nirs/cloudonix-php, src/Entities/Trunk.php).
+            ("PUT" | "PATCH", ["trunks", uuid]) => {
+                let delay = state.trunk_update_delay;
+                state.update_trunk(uuid, &body).set_delay(delay)
+            }
             _ => not_found(),
         }
     }
@@ -309,6 +350,107 @@ impl CloudonixState {
         }
         self.application(name)
     }
+}
+
+/// Voice trunks (https://developers.staging.cloudonix.com/Documentation/dataModels/voiceTrunk):
+/// `/domains/{domain}/trunks[/{uuid}]`, an alias of the customer path; `uuid`
+/// is Cloudonix's ("Editable: no"); `name`, `ip`, `port`, `transport`,
+/// `prefix`, `direction` and `profile` are set on Create and Update.
+impl CloudonixState {
+    fn made_trunk(&mut self, fields: &Map<String, Value>) -> &Map<String, Value> {
+        self.made_trunks += 1;
+        let mut trunk = Map::new();
+        trunk.insert(
+            "uuid".into(),
+            json!(format!("6f1e2d3c-0000-4000-8000-{:012x}", self.made_trunks)),
+        );
+        // A trunk is active from its creation: the model's `active` (its
+        // "Trunk Status" in the PHP client) is only ever switched off.
+        trunk.insert("active".into(), json!(true));
+        trunk.extend(editable(fields));
+        self.trunks.push(trunk);
+        self.trunks.last().unwrap()
+    }
+
+    /// The 2021 OpenAPI's "Create Domain Trunk" answers 200; a trunk needs
+    /// the name and the address it is known by.
+    fn create_trunk(&mut self, body: &Value) -> ResponseTemplate {
+        let Some(fields) = body.as_object() else {
+            return bad_request("a JSON object is required");
+        };
+        for required in ["name", "ip"] {
+            if !fields.get(required).is_some_and(Value::is_string) {
+                return bad_request(&format!("{required} is required"));
+            }
+        }
+        if let Some(problem) = invalid_trunk(fields) {
+            return bad_request(problem);
+        }
+        ResponseTemplate::new(200).set_body_json(self.made_trunk(fields))
+    }
+
+    fn update_trunk(&mut self, uuid: &str, body: &Value) -> ResponseTemplate {
+        let Some(fields) = body.as_object() else {
+            return bad_request("a JSON object is required");
+        };
+        if let Some(problem) = invalid_trunk(fields) {
+            return bad_request(problem);
+        }
+        let Some(trunk) = self.trunks.iter_mut().find(|t| t["uuid"] == uuid) else {
+            return not_found();
+        };
+        trunk.extend(editable(fields));
+        ResponseTemplate::new(200).set_body_json(&*trunk)
+    }
+}
+
+/// What a request may set on a trunk: not its `uuid`.
+fn editable(fields: &Map<String, Value>) -> impl Iterator<Item = (String, Value)> + '_ {
+    const EDITABLE: [&str; 8] = [
+        "name",
+        "ip",
+        "port",
+        "transport",
+        "prefix",
+        "direction",
+        "profile",
+        "active",
+    ];
+    fields
+        .iter()
+        .filter(|(k, _)| EDITABLE.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+}
+
+/// The documented values: `transport` "one of udp, tcp, or tls", `direction`
+/// "one of public-outbound, public-inbound, outbound, or inbound", `port` a
+/// Number, `profile` an Object.
+fn invalid_trunk(fields: &Map<String, Value>) -> Option<&'static str> {
+    let one_of = |key: &str, allowed: &[&str]| {
+        fields
+            .get(key)
+            .is_some_and(|v| !v.as_str().is_some_and(|v| allowed.contains(&v)))
+    };
+    if one_of("transport", &["udp", "tcp", "tls"]) {
+        return Some("transport must be one of udp, tcp, tls");
+    }
+    if one_of(
+        "direction",
+        &["public-outbound", "public-inbound", "outbound", "inbound"],
+    ) {
+        return Some("unknown direction");
+    }
+    if fields.get("port").is_some_and(|p| !p.is_number()) {
+        return Some("port must be a number");
+    }
+    if fields.get("profile").is_some_and(|p| !p.is_object()) {
+        return Some("profile must be an object");
+    }
+    None
+}
+
+fn bad_request(message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(400).set_body_json(json!({ "error": message }))
 }
 
 fn not_found() -> ResponseTemplate {
@@ -483,8 +625,19 @@ async fn server_managed_fields_are_never_accepted_from_clients_nor_shown() {
     assert_eq!(app.stored_credentials(id), expected, "an update cannot set them either");
     for answer in [created, updated, app.call(Method::GET, &path, None, 200).await] {
         assert_eq!(answer["credentials"], shown);
+        // The domain's UUID names its SIP hosts in `sip_connectivity`, but no
+        // server-managed field is shown, nor anything the client sent for one.
         let text = answer.to_string();
-        assert!(!text.contains("uuid") && !text.contains("managed_by") && !text.contains("provisioning_id"));
+        for hidden in [
+            "domain_uuid",
+            "application_uuid",
+            "application_id",
+            "managed_by",
+            "provisioning_id",
+            "client",
+        ] {
+            assert!(!text.contains(hidden), "{hidden} in {text}");
+        }
     }
     let listed = config_list(&app).await.to_string();
     assert!(!listed.contains("uuid") && !listed.contains("client"), "{listed}");

@@ -431,7 +431,7 @@ async fn a_config_is_deleted() {
     let path = format!("{CONFIGS}/{}", created["id"]);
     assert_eq!(
         app.call(Method::DELETE, &path, None, 200).await,
-        json!({"message": "Telephony configuration deleted"})
+        json!({"message": "Telephony configuration deleted", "provider_sync": null})
     );
     app.call(Method::GET, &path, None, 404).await;
 }

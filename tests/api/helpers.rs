@@ -197,6 +197,62 @@ pub async fn expect_json(response: reqwest::Response, expected: u16, what: &str)
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{what}: body is not JSON ({e}): {text}"))
 }
 
+/// The telebind binary serving the database at `db` on a port of its own,
+/// with `envs`; its stderr is collected as it comes, so that a busy log
+/// never fills the pipe.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl ServerProcess {
+    /// Starts the server and returns once `/healthz` answers.
+    pub async fn start(db: &Path, envs: &[(&str, String)]) -> ServerProcess {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_telebind"))
+            .env("TELEBIND_DATABASE__PATH", db)
+            .env("TELEBIND_SERVER__BIND", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "info")
+            .envs(envs.iter().map(|(k, v)| (k, v)))
+            .current_dir(db.parent().unwrap())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the telebind binary runs");
+        let mut pipe = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut pipe, &mut text).unwrap();
+            text
+        });
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while reqwest::get(format!("{base}/healthz")).await.is_err() {
+            assert!(Instant::now() < deadline, "the server did not come up");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        ServerProcess { child, base, stderr }
+    }
+
+    /// Sends SIGTERM: a graceful stop, which writes out the whole log.
+    pub fn terminate(&self) {
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// Waits for the exit; its status and everything written to stderr.
+    pub async fn exited(mut self) -> (std::process::ExitStatus, String) {
+        tokio::task::spawn_blocking(move || (self.child.wait().unwrap(), self.stderr.join().unwrap()))
+            .await
+            .unwrap()
+    }
+}
+
 /// Runs `telebind ARGS` with the database at `db`.
 pub fn run_cli(db: &Path, args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_telebind"))

@@ -23,8 +23,8 @@ const DECLARATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
 
 const TWILIO_SID: &str = "AC00000000000000000000000000000001";
 const TWILIO_TOKEN: &str = "0123456789abcdef0123456789abcdef";
-const TWILIO_BODY: &str = "AccountSid=AC00000000000000000000000000000001&ApiVersion=2010-04-01&CallSid=CA00000000000000000000000000000002&CallStatus=ringing&Called=%2B14155550100&Caller=%2B14155550199&Direction=inbound&From=%2B14155550199&To=%2B14155550100&ToCountry=US";
-const TWILIO_SIG: &str = "GZbuQ3U6laFKI1yosaNgiWUuJLU=";
+pub(crate) const TWILIO_BODY: &str = "AccountSid=AC00000000000000000000000000000001&ApiVersion=2010-04-01&CallSid=CA00000000000000000000000000000002&CallStatus=ringing&Called=%2B14155550100&Caller=%2B14155550199&Direction=inbound&From=%2B14155550199&To=%2B14155550100&ToCountry=US";
+pub(crate) const TWILIO_SIG: &str = "GZbuQ3U6laFKI1yosaNgiWUuJLU=";
 const TWILIO_SIG_443: &str = "vQuR9eBoWGb2+504LDYcHFWUL5w=";
 
 const PLIVO_AUTH_ID: &str = "MAPLIVO0000000000001";
@@ -42,7 +42,7 @@ const VOBIZ_SIG_V3: &str = "eRzS1c5wXwhFV94eVmsFyrtNM6i1bGBp8w3X4oEUhF4=";
 const VOBIZ_SIG_V2: &str = "yZLwMlb96t8haaFbpY+IbzYLh08rWiM9Ke6LF5XKBk4=";
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Carrier {
+pub(crate) enum Carrier {
     Twilio,
     Plivo,
     Vobiz,
@@ -84,14 +84,14 @@ async fn number(app: &TestApp, cfg: &Value, address: &str, workflow: Option<&Val
 }
 
 /// One carrier line: its configuration, `+14155550100` bound to a workflow.
-struct Line {
-    app: TestApp,
-    cfg: Value,
-    workflow: Value,
-    number: Value,
+pub(crate) struct Line {
+    pub(crate) app: TestApp,
+    pub(crate) cfg: Value,
+    pub(crate) workflow: Value,
+    pub(crate) number: Value,
 }
 
-async fn line(carrier: Carrier) -> Line {
+pub(crate) async fn line(carrier: Carrier) -> Line {
     line_with(carrier, |_| {}).await
 }
 
@@ -109,7 +109,7 @@ async fn line_with(carrier: Carrier, configure: impl FnOnce(&mut Config)) -> Lin
 }
 
 /// A carrier's answer: asserted HTTP 200, `application/xml`, well-formed XML.
-async fn post(app: &TestApp, query: &str, headers: &[(&str, String)], body: &[u8]) -> String {
+pub(crate) async fn post(app: &TestApp, query: &str, headers: &[(&str, String)], body: &[u8]) -> String {
     let url = if query.is_empty() {
         format!("{}{RUN}", app.address)
     } else {
@@ -183,7 +183,7 @@ fn vobiz_signature(token: &str, nonce: &str) -> String {
     b64(&hmac256(token, &format!("{BASE}{RUN}.{nonce}")))
 }
 
-fn twilio_headers(sig: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn twilio_headers(sig: &str) -> Vec<(&'static str, String)> {
     vec![("X-Twilio-Signature", sig.to_string())]
 }
 
@@ -813,4 +813,46 @@ async fn old_calls_are_deleted_at_start() {
         assert!(std::time::Instant::now() < deadline, "the old call is still there");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+// ------------------------------------------------ parked configurations (TRUNKS.md §5.5)
+
+/// Runs `telebind configs ARGS` against `app`'s database, asserting success.
+fn configs_cli(app: &TestApp, args: &[&str]) {
+    let mut all = vec!["configs"];
+    all.extend_from_slice(args);
+    let out = app.cli(&all);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn a_parked_configuration_takes_no_calls_until_it_is_reactivated() {
+    for carrier in CARRIERS {
+        let l = line(carrier).await;
+        let id = l.cfg.to_string();
+        configs_cli(&l.app, &["deactivate", &id, "--reason", "parked"]);
+        let (headers, body) = start(carrier, "CA-parked", "+14155550100", "11111111111111111111");
+        let answer = post(&l.app, "", &headers, body.as_bytes()).await;
+        assert_eq!(answer, rejected(carrier), "{carrier:?}");
+        assert!(logged_calls(&l.app).await.is_empty(), "{carrier:?}");
+
+        configs_cli(&l.app, &["reactivate", &id]);
+        let (headers, body) = start(carrier, "CA-back", "+14155550100", "22222222222222222222");
+        let answer = post(&l.app, "", &headers, body.as_bytes()).await;
+        let calls = logged_calls(&l.app).await;
+        assert_eq!(calls.len(), 1, "{carrier:?}");
+        assert_eq!(answer, connected(carrier, &l.workflow["id"], &calls[0]["id"]));
+    }
+    // Plivo without an account id: the candidates found by the called number.
+    let l = line(Carrier::Plivo).await;
+    configs_cli(&l.app, &["deactivate", &l.cfg.to_string(), "--reason", "parked"]);
+    let answer = post(
+        &l.app,
+        "",
+        &plivo_headers(PLIVO_SIG, PLIVO_NONCE),
+        PLIVO_BODY.as_bytes(),
+    )
+    .await;
+    assert_eq!(answer, rejected(Carrier::Plivo));
+    assert!(logged_calls(&l.app).await.is_empty());
 }

@@ -1,7 +1,8 @@
-//! Tenant isolation, as a matrix: on every route that takes an id and every
-//! method it serves, organization B's key gets for organization A's records
-//! exactly the 404 it gets for ids that exist nowhere, and the database does
-//! not change.
+//! Tenant isolation, as a matrix: on every route that takes an id (as the
+//! server's OpenAPI document lists them) and every method it serves,
+//! organization B's key gets for organization A's records exactly the 404 it
+//! gets for ids that exist nowhere, no carrier hears of it, and the database
+//! does not change.
 
 use std::collections::BTreeMap;
 
@@ -9,22 +10,29 @@ use reqwest::Method;
 use rusqlite::types::ValueRef;
 use serde_json::{json, Value};
 
-use crate::helpers::{numbers_path, spawn_app, TestApp, CONFIGS};
+use crate::helpers::{numbers_path, TestApp, CONFIGS};
 
 /// An id no record has.
 const MISSING: i64 = 987_654_321;
 
-/// Every path of the API that names an id, with its methods.
-fn routes_with_ids() -> Vec<(String, Vec<Method>)> {
-    telebind::routes::paths()
-        .into_iter()
+/// Every path of the API that names an id, with its methods, as the
+/// server's own OpenAPI document lists them.
+async fn routes_with_ids(app: &TestApp) -> Vec<(String, Vec<Method>)> {
+    let document = app.call(Method::GET, "/openapi.json", None, 200).await;
+    let paths = document["paths"].as_object().expect("the document has paths");
+    let verbs = [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE];
+    paths
+        .iter()
         .filter(|(path, _)| path.contains('{'))
-        .map(|(path, methods)| {
-            let methods = methods
-                .into_iter()
-                .map(|m| Method::from_bytes(m.as_str().as_bytes()).unwrap())
+        .map(|(path, operations)| {
+            let methods = operations
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+                .filter(|m| verbs.contains(m))
                 .collect();
-            (path, methods)
+            (path.clone(), methods)
         })
         .collect()
 }
@@ -36,6 +44,10 @@ fn fill(path: &str, ids: &BTreeMap<&str, i64>) -> String {
     })
 }
 
+fn trunk_settings() -> Value {
+    json!({"region": "India", "sip_domain": "sip.example.com"})
+}
+
 /// A body the route would accept, so that what answers is the ownership
 /// check and not validation.
 fn valid_body(method: &Method, path: &str) -> Option<Value> {
@@ -44,6 +56,8 @@ fn valid_body(method: &Method, path: &str) -> Option<Value> {
         ("PUT", "{config_id}") => Some(json!({"name": "Taken over"})),
         ("PUT", "{phone_number_id}") => Some(json!({"label": "taken over", "clear_inbound_workflow": true})),
         ("POST", "phone-numbers") => Some(json!({"address": "2002"})),
+        ("PUT", "{trunk_id}") => Some(json!({"enabled": false})),
+        ("POST", "trunks") => Some(json!({"name": "taken-over", "enabled": false, "settings": trunk_settings()})),
         _ => None,
     }
 }
@@ -94,15 +108,22 @@ async fn answer(app: &TestApp, key: &str, method: &Method, path: &str, body: Opt
 
 #[tokio::test]
 async fn another_orgs_ids_are_not_found_on_every_route_and_method_and_change_nothing() {
-    let app = spawn_app().await;
-    let ari =
-        json!({"provider": "ari", "ari_endpoint": "http://pbx:8088", "app_name": "tb", "app_password": "pw-123456"});
-
-    // Organization A (`default`): one record of every kind.
+    // Organization A (`default`): one record of every kind, made without a
+    // carrier call, on configurations of the trunk fixture (Cloudonix `cx`,
+    // Twilio `tw`), whose carriers are a mock that records what reaches it.
+    let f = crate::trunks::fixture().await;
+    let app = &f.app;
     let workflow = app.create_workflow("A's workflow").await["id"].as_i64().unwrap();
-    let config = app.create_config("A's config", ari.clone()).await["id"].clone();
-    let number = app
-        .create_number(&config, json!({"address": "1001", "inbound_workflow_id": workflow}))
+    let number = app.create_number(&f.tw, json!({"address": "1001"})).await["id"]
+        .as_i64()
+        .unwrap();
+    let trunk = app
+        .call(
+            Method::POST,
+            &format!("{CONFIGS}/{}/trunks", f.cx),
+            Some(json!({"name": "a-trunk", "enabled": false, "settings": trunk_settings()})),
+            200,
+        )
         .await["id"]
         .as_i64()
         .unwrap();
@@ -123,66 +144,84 @@ async fn another_orgs_ids_are_not_found_on_every_route_and_method_and_change_not
          SELECT org_id, 'twilio', 'CA-isolation', id, ?1, ?2, '+14155550100', '1001', '1001', 'routed',
              '2026-01-01T00:00:00.000000Z'
          FROM telephony_configurations WHERE id = ?3",
-        rusqlite::params![number, workflow, config.as_i64().unwrap()],
+        rusqlite::params![number, workflow, f.tw.as_i64().unwrap()],
     )
     .unwrap();
     let call = conn.last_insert_rowid();
-    let config = config.as_i64().unwrap();
-    let a_ids = BTreeMap::from([
-        ("api_key_id", key),
-        ("config_id", config),
-        ("phone_number_id", number),
-        ("workflow_id", workflow),
-        ("inbound_call_id", call),
-    ]);
-    let missing: BTreeMap<&str, i64> = a_ids.keys().map(|name| (*name, MISSING)).collect();
+    // A's ids; the configuration is the one each inner record belongs to.
+    let theirs = |path: &str| {
+        let config = if path.contains("{trunk_id}") { &f.cx } else { &f.tw };
+        BTreeMap::from([
+            ("api_key_id", key),
+            ("config_id", config.as_i64().unwrap()),
+            ("phone_number_id", number),
+            ("trunk_id", trunk),
+            ("workflow_id", workflow),
+            ("inbound_call_id", call),
+        ])
+    };
+    let nowhere: BTreeMap<&str, i64> = theirs("").into_keys().map(|name| (name, MISSING)).collect();
 
-    // Organization B, with a configuration of its own: A's number under B's
-    // configuration must look like a missing number, not a missing configuration.
+    // Organization B, with configurations of its own: A's number or trunk
+    // under B's configuration of the same kind must look like a missing one.
     let b = app.org_key("b");
-    let b_config = app
-        .call_as(
-            &b,
-            Method::POST,
-            CONFIGS,
-            Some(json!({"name": "B's config", "config": ari})),
-            200,
-        )
-        .await["id"]
-        .as_i64()
-        .unwrap();
+    let domain = "^/customers/self/domains/acme\\.cloudonix\\.net$";
+    let uuid = json!({ "uuid": crate::trunks::DOMAIN_UUID });
+    f.carrier.answer_each(vec![("GET", domain, 200, uuid.into(), 0)]).await;
+    let mut own = BTreeMap::new();
+    let twilio = json!({"provider": "twilio", "account_sid": "AC0002", "auth_token": "tok-b-0001"});
+    for (kind, config) in [
+        ("twilio", twilio),
+        ("cloudonix", crate::cloudonix::config(Some("app-1"))),
+    ] {
+        let body = json!({"name": kind, "config": config});
+        let created = app.call_as(&b, Method::POST, CONFIGS, Some(body), 200).await;
+        own.insert(kind, created["id"].as_i64().unwrap());
+    }
+    f.carrier.server.reset().await;
+    let under_own = |path: &str, mut ids: BTreeMap<&'static str, i64>| {
+        let kind = if path.contains("{trunk_id}") {
+            "cloudonix"
+        } else {
+            "twilio"
+        };
+        ids.insert("config_id", own[kind]);
+        ids
+    };
 
-    let routes = routes_with_ids();
-    assert!(
-        routes.len() >= 9,
-        "the route table lists the routes with ids: {routes:?}"
-    );
-    let before = snapshot(&app);
+    let routes = routes_with_ids(app).await;
+    assert!(routes.len() >= 12, "the document lists the routes with ids: {routes:?}");
+    let before = snapshot(app);
+    let carrier_requests = f.carrier.requests().await.len();
     let mut checked = 0;
     for (path, methods) in &routes {
         for method in methods {
             let body = valid_body(method, path);
-            let mut cases = vec![(fill(path, &a_ids), fill(path, &missing))];
-            if path.contains("{phone_number_id}") {
-                let mut own = a_ids.clone();
-                own.insert("config_id", b_config);
-                let mut own_missing = missing.clone();
-                own_missing.insert("config_id", b_config);
-                cases.push((fill(path, &own), fill(path, &own_missing)));
+            let mut cases = vec![(fill(path, &theirs(path)), fill(path, &nowhere))];
+            if path.contains("{config_id}/") && (path.contains("{phone_number_id}") || path.contains("{trunk_id}")) {
+                cases.push((
+                    fill(path, &under_own(path, theirs(path))),
+                    fill(path, &under_own(path, nowhere.clone())),
+                ));
             }
-            for (theirs, nowhere) in cases {
-                let got = answer(&app, &b, method, &theirs, body.clone()).await;
-                let expected = answer(&app, &b, method, &nowhere, body.clone()).await;
-                assert_eq!(expected.0, 404, "{method} {nowhere}: {}", expected.1);
-                assert_eq!(got, expected, "{method} {theirs} as organization B");
+            for (a_ids, missing_ids) in cases {
+                let got = answer(app, &b, method, &a_ids, body.clone()).await;
+                let expected = answer(app, &b, method, &missing_ids, body.clone()).await;
+                assert_eq!(expected.0, 404, "{method} {missing_ids}: {}", expected.1);
+                assert_eq!(got, expected, "{method} {a_ids} as organization B");
                 checked += 1;
             }
         }
     }
-    assert!(checked >= 20, "only {checked} cases");
-    assert_eq!(snapshot(&app), before, "organization B's requests changed the database");
+    assert!(checked >= 25, "only {checked} cases");
+    assert_eq!(snapshot(app), before, "organization B's requests changed the database");
+    assert_eq!(
+        f.carrier.requests().await.len(),
+        carrier_requests,
+        "organization B's requests reached a carrier"
+    );
 
     // A still sees all of it.
-    let listed = app.call(Method::GET, &numbers_path(&json!(config)), None, 200).await;
+    let listed = app.call(Method::GET, &numbers_path(&f.tw), None, 200).await;
     assert_eq!(listed["phone_numbers"][0]["id"], number);
 }

@@ -35,7 +35,7 @@ fn parse(text: &str) -> Vec<Sample> {
 }
 
 /// The sum of `name`'s samples that carry every label of `labels`.
-fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+pub fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
     samples
         .iter()
         .filter(|(n, l, _)| n == name && labels.iter().all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v)))
@@ -50,7 +50,7 @@ async fn scrape(base: &str) -> (u16, String) {
     (status, response.text().await.unwrap())
 }
 
-async fn samples(app: &TestApp) -> Vec<Sample> {
+pub async fn samples(app: &TestApp) -> Vec<Sample> {
     let (status, text) = scrape(&app.address).await;
     assert_eq!(status, 200, "{text}");
     parse(&text)

@@ -51,6 +51,7 @@ async fn a_created_number_has_the_contract_shape() {
             "last_provider_sync",
             "provider_sync",
             "telephony_configuration_id",
+            "telephony_trunk_id",
             "updated_at"
         ]
     );

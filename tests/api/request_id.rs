@@ -1,13 +1,10 @@
 //! `X-Request-Id`: echoed or generated, and named in the log lines a request
 //! causes, the carrier push included.
 
-use std::io::Read;
-use std::time::Duration;
-
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{existing_db, numbers_path, run_cli, spawn_app};
+use crate::helpers::{existing_db, numbers_path, run_cli, spawn_app, ServerProcess};
 
 #[tokio::test]
 async fn a_sane_request_id_is_echoed_and_a_missing_or_odd_one_replaced() {
@@ -43,25 +40,11 @@ async fn the_access_log_and_the_push_name_the_request_id() {
         assert!(out.status.success());
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_telebind"))
-        .env("TELEBIND_DATABASE__PATH", &db)
-        .env("TELEBIND_SERVER__BIND", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "info")
-        .current_dir(db.parent().unwrap())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let server = ServerProcess::start(&db, &[]).await;
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
     let call = |method: Method, path: &str, body: serde_json::Value| {
         client
-            .request(method, format!("{base}{path}"))
+            .request(method, format!("{}{path}", server.base))
             .header("X-API-Key", &key)
             .header("X-Request-Id", "req-bind-42")
             .json(&body)
@@ -69,15 +52,10 @@ async fn the_access_log_and_the_push_name_the_request_id() {
     };
     let ari = json!({"name": "PBX", "config": {"provider": "ari", "ari_endpoint": "http://pbx:8088",
                      "app_name": "tb", "app_password": "pw-123456"}});
-    let mut config = None;
-    for _ in 0..50 {
-        if let Ok(r) = call(Method::POST, "/api/v1/organizations/telephony-configs", ari.clone()).await {
-            config = Some(r.json::<serde_json::Value>().await.unwrap()["id"].clone());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let config = config.expect("the server answers");
+    let created = call(Method::POST, "/api/v1/organizations/telephony-configs", ari)
+        .await
+        .unwrap();
+    let config = created.json::<serde_json::Value>().await.unwrap()["id"].clone();
     let workflow: serde_json::Value = call(Method::POST, "/api/v1/workflows", json!({"name": "W"}))
         .await
         .unwrap()
@@ -96,10 +74,9 @@ async fn the_access_log_and_the_push_name_the_request_id() {
         bound.json::<serde_json::Value>().await.unwrap()["provider_sync"]["ok"],
         true
     );
-    server.kill().unwrap();
-    let mut log = String::new();
-    server.stderr.take().unwrap().read_to_string(&mut log).unwrap();
-    server.wait().unwrap();
+    server.terminate();
+    let (status, log) = server.exited().await;
+    assert!(status.success(), "{status:?}: {log}");
     let lines: Vec<&str> = log.lines().filter(|l| l.contains("req-bind-42")).collect();
     assert!(
         lines.iter().any(|l| l.contains("ari attach of number")),

@@ -10,10 +10,10 @@ use wiremock::{Request, Respond, ResponseTemplate};
 
 use crate::helpers::{assert_honest, numbers_path, CarrierSetup, MockCarrier, RoutesCalls, SYNC_TIMEOUT_MS, WEBHOOK};
 
-const SID: &str = "AC0123456789abcdef0123456789abcd";
-const TOKEN: &str = "twilio-token-0123456789";
+pub(crate) const SID: &str = "AC0123456789abcdef0123456789abcd";
+pub(crate) const TOKEN: &str = "twilio-token-0123456789";
 const BASIC: &str = "Basic QUMwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2Q6dHdpbGlvLXRva2VuLTAxMjM0NTY3ODk=";
-const NUMBER: &str = "+14155550100";
+pub(crate) const NUMBER: &str = "+14155550100";
 const LOOKUP: &str = "^/2010-04-01/Accounts/AC0123456789abcdef0123456789abcd/IncomingPhoneNumbers.json$";
 const UPDATE: &str = "^/2010-04-01/Accounts/AC0123456789abcdef0123456789abcd/IncomingPhoneNumbers/PN123.json$";
 /// Every request of the fake's account.
@@ -60,13 +60,13 @@ impl IncomingNumber {
 /// A Twilio account that keeps its numbers and answers the IncomingPhoneNumber
 /// list and update requests as Twilio documents them.
 #[derive(Clone, Default)]
-struct FakeTwilio {
+pub(crate) struct FakeTwilio {
     numbers: Arc<Mutex<Vec<IncomingNumber>>>,
 }
 
 impl FakeTwilio {
     /// An account holding `NUMBER` (PN123) and +14155550999 (PN999), both unrouted.
-    fn owning() -> FakeTwilio {
+    pub(crate) fn owning() -> FakeTwilio {
         let fake = FakeTwilio::default();
         fake.add(IncomingNumber::new("PN999", "+14155550999"));
         fake.add(IncomingNumber::new("PN123", NUMBER));
@@ -86,7 +86,7 @@ impl FakeTwilio {
             .cloned()
     }
 
-    async fn mount(&self, carrier: &MockCarrier) {
+    pub(crate) async fn mount(&self, carrier: &MockCarrier) {
         carrier.serve("GET", ACCOUNT, self.clone()).await;
         carrier.serve("POST", ACCOUNT, self.clone()).await;
     }
@@ -622,6 +622,63 @@ async fn sync_pushes_the_current_binding_again() {
             ("VoiceMethod".into(), "POST".into())
         ]
     );
+}
+
+/// Twilio applying each update at once and answering it late, as a slow
+/// network or a busy API would.
+struct AnswersUpdatesLate(FakeTwilio);
+
+impl Respond for AnswersUpdatesLate {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.0.respond(request).set_delay(Duration::from_millis(400))
+    }
+}
+
+/// The clear lands while the bind's push is in flight: by itself it would
+/// push nothing (the carrier was last told "not attached"), but that push
+/// read the state the clear replaced, so the clear pushes after it and
+/// answers with the carrier in the stored state.
+#[tokio::test]
+async fn a_clear_that_lands_during_the_bind_push_answers_once_the_carrier_has_it() {
+    let twilio = FakeTwilio::owning();
+    let s = CarrierSetup::start(
+        json!({"provider": "twilio", "account_sid": SID, "auth_token": TOKEN}),
+        &[SID, TOKEN],
+    )
+    .await;
+    s.carrier.serve("GET", ACCOUNT, twilio.clone()).await;
+    s.carrier
+        .serve("POST", ACCOUNT, AnswersUpdatesLate(twilio.clone()))
+        .await;
+    let (_, path) = s.number(json!({"address": NUMBER})).await;
+
+    let bind = s.app.call(
+        Method::PUT,
+        &path,
+        Some(json!({"inbound_workflow_id": s.workflow["id"]})),
+        200,
+    );
+    let clear = async {
+        // The carrier has applied the bind; its answer is still on the way.
+        wait_for(|| twilio.inbound_url(NUMBER).is_some(), "the bind reaches Twilio").await;
+        s.app
+            .call(Method::PUT, &path, Some(json!({"clear_inbound_workflow": true})), 200)
+            .await
+    };
+    let (_, cleared) = tokio::join!(bind, clear);
+    assert_eq!(cleared["inbound_workflow_id"], Value::Null);
+    assert_eq!(cleared["provider_sync"], json!({"ok": true, "message": null}));
+    assert_eq!(cleared["last_provider_sync"]["attached"], false);
+    assert_eq!(twilio.inbound_url(NUMBER), None, "answered before Twilio was told");
+}
+
+/// Waits (up to 10 s) for `done`, polling.
+async fn wait_for(done: impl Fn() -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "gave up waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[tokio::test]
