@@ -31,8 +31,9 @@ pub struct ServerConfig {
     /// keep working while numbers are re-synced to a new one.
     pub public_base_url_aliases: Vec<String>,
     pub max_body_bytes: usize,
-    /// A request's head, and then its body, must each arrive within this
-    /// many milliseconds; a stalled one is answered 408 and closed.
+    /// A request's body, and the head of a connection's first request, must
+    /// arrive within this many milliseconds; a stalled one is answered 408
+    /// and closed.
     pub request_timeout_ms: u64,
     /// Where `GET /metrics` is served instead of `bind`; empty (`None`): on `bind`.
     #[serde(with = "optional_addr")]

@@ -159,6 +159,32 @@ async fn a_stalled_body_does_not_hold_up_a_graceful_shutdown() {
 }
 
 #[tokio::test]
+async fn a_half_sent_head_does_not_hold_up_a_graceful_shutdown() {
+    // A deadline far beyond the test: the stop must not wait for it.
+    let app = spawn_app_with(|c| c.server.request_timeout_ms = 120_000).await;
+    let mut stream = TcpStream::connect(app.socket()).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: telebind\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = vec![0u8; 4096];
+    let n = stream.read(&mut first).await.unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).ends_with("{\"status\":\"ok\"}"));
+    // The next request's head, cut short: actix-http times only a
+    // connection's first head, so only the stop can end this one.
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHo").await.unwrap();
+
+    let stopping = Instant::now();
+    app.stop_gracefully().await;
+    assert!(stopping.elapsed() < SLACK, "the stop took {:?}", stopping.elapsed());
+    let mut rest = Vec::new();
+    tokio::time::timeout(SLACK, stream.read_to_end(&mut rest))
+        .await
+        .expect("the connection is closed")
+        .ok();
+}
+
+#[tokio::test]
 async fn every_error_the_http_layer_answers_itself_has_a_json_body() {
     let app = spawn_app().await;
     let many_headers: String = (0..200).map(|i| format!("X-Filler-{i}: x\r\n")).collect();
