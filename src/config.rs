@@ -32,6 +32,10 @@ pub struct ServerConfig {
     /// keep working while numbers are re-synced to a new one.
     pub public_base_url_aliases: Vec<String>,
     pub max_body_bytes: usize,
+    /// A request's body, and the head of a connection's first request, must
+    /// arrive within this many milliseconds; a stalled one is answered 408
+    /// and closed.
+    pub request_timeout_ms: u64,
     /// Where `GET /metrics` is served instead of `bind`; empty (`None`): on `bind`.
     #[serde(with = "optional_addr")]
     pub metrics_bind: Option<SocketAddr>,
@@ -44,6 +48,7 @@ impl Default for ServerConfig {
             public_base_url: "http://localhost:8000".into(),
             public_base_url_aliases: Vec::new(),
             max_body_bytes: 64 * 1024,
+            request_timeout_ms: 10_000,
             metrics_bind: None,
         }
     }
@@ -376,6 +381,7 @@ impl Config {
             .map_err(|message| ("security.encryption_key".to_string(), message))?;
         let at_least_one = [
             ("server.max_body_bytes", self.server.max_body_bytes as u64),
+            ("server.request_timeout_ms", self.server.request_timeout_ms),
             ("database.pool_size", u64::from(self.database.pool_size)),
             ("sync.timeout_ms", self.sync.timeout_ms),
             ("sync.workers", self.sync.workers as u64),
@@ -531,6 +537,7 @@ mod tests {
         let c = Config::load(Some(file("").path()), env(&[])).unwrap();
         assert_eq!(c.server.bind.to_string(), "127.0.0.1:8000");
         assert_eq!(c.server.max_body_bytes, 65536);
+        assert_eq!(c.server.request_timeout_ms, 10_000);
         assert_eq!(c.database.path, PathBuf::from("telebind.db"));
         assert_eq!(c.database.synchronous, Synchronous::Full);
         assert_eq!(c.sync.timeout_ms, 5000);
@@ -635,6 +642,7 @@ mod tests {
             ("TELEBIND_SERVER__BIND", "nowhere:x"),
             ("TELEBIND_SERVER__METRICS_BIND", "nowhere"),
             ("TELEBIND_SYNC__WORKERS", "0"),
+            ("TELEBIND_SERVER__REQUEST_TIMEOUT_MS", "0"),
             ("TELEBIND_PROVIDERS__TWILIO_BASE_URL", "api.twilio.com"),
             ("TELEBIND_DATABASE__SYNCHRONOUS", "off"),
         ];

@@ -16,16 +16,18 @@ pub mod records;
 pub mod routes;
 pub mod scrub;
 pub mod secrets;
+pub mod serve;
 pub mod startup;
 pub mod state;
 pub mod sync;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{self, Logger};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::config::Config;
@@ -93,7 +95,7 @@ impl Application {
         let metrics_server = config
             .server
             .metrics_bind
-            .map(|addr| serve_metrics(addr, metrics.clone()))
+            .map(|addr| serve_metrics(addr, &config.server, metrics.clone()))
             .transpose()?;
         // With a `metrics_bind` of its own, /metrics is not on the API's address.
         let metrics_here = metrics_server.is_none().then_some(metrics);
@@ -104,7 +106,12 @@ impl Application {
         let router = web::Data::new(routes::inbound::Router::new(clock));
         let served_metrics = metrics_here.is_some();
         let document = web::Data::new(routes::openapi::Document::new(&routes::operations(served_metrics)));
-        let server = HttpServer::new(move || {
+        let settings = serve::Settings {
+            request_timeout: Duration::from_millis(state.config.server.request_timeout_ms),
+            workers: None,
+            signals: true,
+        };
+        let server = serve::serve(listener, settings, move || {
             let mut app = App::new()
                 .app_data(state.clone())
                 .app_data(router.clone())
@@ -112,16 +119,15 @@ impl Application {
             if let Some(metrics) = &metrics_here {
                 app = app.app_data(metrics.clone());
             }
-            app.wrap(middleware::from_fn(routes::metrics::record))
+            app.wrap(middleware::from_fn(routes::deadline::body))
+                .wrap(middleware::from_fn(routes::metrics::record))
                 .wrap(middleware::from_fn(routes::request_id::assign))
                 // Headers, where keys travel, are never logged; the request id is.
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms %{x-request-id}o"))
                 .configure(|cfg| routes::configure(cfg, routes::operations(served_metrics)))
                 .default_service(web::to(routes::not_found))
         })
-        .listen(listener)
-        .map_err(bind_error)?
-        .run();
+        .map_err(bind_error)?;
         Ok(Application {
             server,
             port,
@@ -177,24 +183,29 @@ impl Application {
 
 /// `GET /metrics` alone on `addr`, with one worker; it ignores signals and
 /// stops with the API's server.
-fn serve_metrics(addr: SocketAddr, metrics: web::Data<PrometheusHandle>) -> Result<(Server, u16), StartupError> {
+fn serve_metrics(
+    addr: SocketAddr,
+    server: &config::ServerConfig,
+    metrics: web::Data<PrometheusHandle>,
+) -> Result<(Server, u16), StartupError> {
     let bind_error = |source| StartupError::Bind {
         addr: addr.to_string(),
         source,
     };
     let listener = TcpListener::bind(addr).map_err(bind_error)?;
     let port = listener.local_addr().map_err(bind_error)?.port();
-    let server = HttpServer::new(move || {
+    let settings = serve::Settings {
+        request_timeout: Duration::from_millis(server.request_timeout_ms),
+        workers: Some(1),
+        signals: false,
+    };
+    let server = serve::serve(listener, settings, move || {
         App::new()
             .app_data(metrics.clone())
-            .route(routes::metrics::PATH, web::get().to(routes::metrics::render))
+            .service(routes::metrics::resource())
             .default_service(web::to(routes::not_found))
     })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
-    .map_err(bind_error)?
-    .run();
+    .map_err(bind_error)?;
     Ok((server, port))
 }
 

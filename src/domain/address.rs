@@ -8,6 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use icu_normalizer::ComposingNormalizerBorrowed;
 use phonenumber::metadata::DATABASE;
 use phonenumber::{country, Metadata, Type};
 
@@ -68,6 +69,8 @@ impl AddressType {
 pub enum NotPossibleReason {
     /// Letters or other characters where only digits may be.
     NotANumber,
+    /// Digits of another script than 0-9 (e.g. Arabic-Indic), which carriers do not dial.
+    OtherDigits,
     /// No assigned country calling code starts the number.
     UnknownCallingCode,
     TooShort(u16),
@@ -81,6 +84,7 @@ impl fmt::Display for NotPossibleReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NotANumber => f.write_str("it contains characters that do not belong in a phone number"),
+            Self::OtherDigits => f.write_str("it contains digits other than 0-9; write the number with 0-9"),
             Self::UnknownCallingCode => f.write_str("it does not start with a known country calling code"),
             Self::TooShort(cc) => write!(f, "it is too short for country calling code +{cc}"),
             Self::TooLong(cc) => write!(f, "it is too long for country calling code +{cc}"),
@@ -243,7 +247,10 @@ fn is_separator(c: char) -> bool {
 /// Rules 3–5: `body` is the input (or what follows `tel:`); `raw` is kept for
 /// error messages. `tel` forces PSTN, since the scheme says it is a number.
 fn parse_number(raw: &str, body: &str, country: Option<&CountryCode>, tel: bool) -> Result<Address, AddressError> {
-    let compact: String = body.chars().filter(|&c| !is_separator(c)).collect();
+    // Compatibility forms (full-width digits and `＋`, as an IME types them)
+    // fold into ASCII, as libphonenumber reads them.
+    let folded = ComposingNormalizerBorrowed::new_nfkc().normalize(body);
+    let compact: String = folded.chars().filter(|&c| !is_separator(c)).collect();
     let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let not_a_number = || AddressError::NotPossible(raw.to_string(), NotPossibleReason::NotANumber);
 
@@ -272,6 +279,13 @@ fn parse_number(raw: &str, body: &str, country: Option<&CountryCode>, tel: bool)
         // Includes tel: parameters (`;ext=`, `;phone-context=`): dropping
         // them silently would lose information, so they are refused.
         return Err(not_a_number());
+    }
+    // Digits that did not fold would make a number look like an extension.
+    if body.chars().any(|c| c.is_numeric() && !c.is_ascii_digit()) {
+        return Err(AddressError::NotPossible(
+            raw.to_string(),
+            NotPossibleReason::OtherDigits,
+        ));
     }
     Ok(Address::other(raw, raw.to_lowercase(), AddressType::SipExtension))
 }
@@ -700,6 +714,31 @@ mod tests {
     fn names_are_lowercased_sip_extensions() {
         assert_eq!(norm("Reception", None), "reception");
         assert_eq!(kind("Reception", Some("US")), AddressType::SipExtension);
+    }
+
+    #[test]
+    fn full_width_digits_are_read_as_ascii_ones() {
+        assert_eq!(norm("＋１ ４１５ ５５５ １２３４", None), "+14155551234");
+        assert_eq!(kind("＋１ ４１５ ５５５ １２３４", None), AddressType::Pstn);
+        assert_eq!(norm("（０２０）７９４６　０９５８", Some("GB")), "+442079460958");
+        assert_eq!(norm("tel:＋４４２０７９４６０９５８", None), "+442079460958");
+        // A short one is an extension, as its ASCII spelling is.
+        assert_eq!(norm("１００１", None), "1001");
+        assert_eq!(err("０２０７９４６０９５８", None), AddressError::NeedsCountry);
+    }
+
+    #[test]
+    fn digits_of_other_scripts_are_refused_never_kept_as_extensions() {
+        for raw in ["٠٢٠٧٩٤٦٠٩٥٨", "+٤٤٢٠٧٩٤٦٠٩٥٨", "१००१", "desk٣"] {
+            match err(raw, Some("GB")) {
+                AddressError::NotPossible(_, reason) => assert!(
+                    matches!(reason, NotPossibleReason::OtherDigits | NotPossibleReason::NotANumber),
+                    "{raw}: {reason:?}"
+                ),
+                other => panic!("{raw}: {other:?}"),
+            }
+        }
+        assert!(err("desk٣", None).to_string().contains("digits other than 0-9"));
     }
 
     #[test]

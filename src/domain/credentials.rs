@@ -8,7 +8,7 @@ use utoipa::openapi::schema::{Discriminator, OneOfBuilder, Schema};
 use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Type};
 use utoipa::{PartialSchema, ToSchema};
 
-use super::input::{Fields, Need, Reader, Text};
+use super::input::{Chars, Fields, Need, Reader, Text};
 use super::provider::{self, ProviderKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -243,8 +243,9 @@ impl Credentials {
         let mut loc = loc;
         loc.push(kind.as_str().into());
         let f = r.object(value, loc)?;
-        let required = |r: &mut Reader, name| r.text(&f, name, Need::Required, Text::name(usize::MAX));
-        let optional = |r: &mut Reader, name| optional_text(r, &f, name);
+        let required =
+            |r: &mut Reader, name| r.text(&f, name, Need::Required, Text::name(usize::MAX).with(chars(kind, name)));
+        let optional = |r: &mut Reader, name| optional_text(r, &f, kind, name);
         Some(match kind {
             ProviderKind::Twilio => {
                 let (account_sid, auth_token) = (required(r, "account_sid"), required(r, "auth_token"));
@@ -325,16 +326,7 @@ impl Credentials {
                 let app_name = required(r, "app_name");
                 let app_password = required(r, "app_password");
                 let ws_client_name = r
-                    .text(
-                        &f,
-                        "ws_client_name",
-                        Need::Optional,
-                        Text {
-                            trim: true,
-                            min: 0,
-                            max: usize::MAX,
-                        },
-                    )
+                    .text(&f, "ws_client_name", Need::Optional, Text::trimmed())
                     .unwrap_or_default();
                 let external_pbx = r.dict(&f, "external_pbx", Need::Optional).map(Value::Object);
                 Credentials::Ari(Ari {
@@ -384,7 +376,9 @@ impl Credentials {
     }
 
     pub fn from_stored(value: &Value) -> Result<Credentials, serde_json::Error> {
-        Credentials::deserialize(value)
+        // Through text, as from the database: a `Value` would hand the tag's
+        // buffer integers of 65 to 128 bits as u128, which it refuses.
+        serde_json::from_str(&value.to_string())
     }
 
     /// The `credentials` of a response: masked, without the tag or server-managed keys.
@@ -431,18 +425,22 @@ fn read_tag(f: &Fields, value: &Value, loc: Vec<Value>, r: &mut Reader) -> Optio
 }
 
 /// An optional string: blank counts as not given.
-fn optional_text(r: &mut Reader, f: &Fields, name: &str) -> Option<String> {
-    r.text(
-        f,
-        name,
-        Need::Optional,
-        Text {
-            trim: true,
-            min: 0,
-            max: usize::MAX,
-        },
-    )
-    .filter(|s| !s.is_empty())
+fn optional_text(r: &mut Reader, f: &Fields, kind: ProviderKind, name: &str) -> Option<String> {
+    r.text(f, name, Need::Optional, Text::trimmed().with(chars(kind, name)))
+        .filter(|s| !s.is_empty())
+}
+
+/// The characters credential `name` may hold: what its carrier receives in
+/// an HTTP header must be valid there, keys in PEM form span lines, and
+/// nothing else may hold control characters.
+fn chars(kind: ProviderKind, name: &str) -> Chars {
+    if kind.header_fields().contains(&name) {
+        Chars::Header
+    } else if name == "private_key" || name == "webhook_public_key" {
+        Chars::Lines
+    } else {
+        Chars::Line
+    }
 }
 
 /// 6 random bytes as 12 hex digits: the unique part of names telebind mints.
@@ -596,6 +594,18 @@ mod tests {
             shown,
             json!({"bearer_token": "******cdef", "domain_id": "acme.cloudonix.net", "application_name": null})
         );
+    }
+
+    #[test]
+    fn numbers_of_any_size_in_external_pbx_survive_storage_and_updates() {
+        let text = r#"{"provider": "ari", "ari_endpoint": "http://pbx", "app_name": "a", "app_password": "pass-1234",
+            "external_pbx": {"n": 123456789012345678901234567890, "m": 1234567890123456789012345678901234567890, "f": 1.50}}"#;
+        let stored = read(serde_json::from_str(text).unwrap()).unwrap();
+        let expected = r#""external_pbx":{"f":1.50,"m":1234567890123456789012345678901234567890,"n":123456789012345678901234567890}"#;
+        let from_db: Credentials = serde_json::from_str(&stored.to_stored().to_string()).unwrap();
+        assert!(from_db.to_stored().to_string().contains(expected));
+        let updated = from_db.clone().update_over(&stored).unwrap();
+        assert!(updated.to_stored().to_string().contains(expected));
     }
 
     #[test]

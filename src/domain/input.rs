@@ -54,22 +54,73 @@ pub enum Need {
     NotNull,
 }
 
-/// String rules: trimming and length limits in characters, as Pydantic counts.
+/// String rules: trimming, length limits in characters (as Pydantic counts)
+/// and the characters allowed.
 #[derive(Debug, Clone, Copy)]
 pub struct Text {
     pub trim: bool,
     pub min: usize,
     pub max: usize,
+    pub chars: Chars,
 }
 
 impl Text {
-    /// A name: trimmed, non-empty, at most `max` characters.
+    /// A name: trimmed, non-empty, at most `max` characters, one line.
     pub const fn name(max: usize) -> Text {
         Text {
             trim: true,
             min: 1,
             max,
+            chars: Chars::Line,
         }
+    }
+
+    /// Trimmed, possibly empty, one line.
+    pub const fn trimmed() -> Text {
+        Text {
+            trim: true,
+            min: 0,
+            max: usize::MAX,
+            chars: Chars::Line,
+        }
+    }
+
+    pub const fn with(self, chars: Chars) -> Text {
+        Text { chars, ..self }
+    }
+}
+
+/// The characters a string may hold: a value stored now must still work
+/// when it is used, so what would break it later is refused at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chars {
+    /// No control character but tab (NUL ends strings in C, CR/LF split
+    /// lines, headers and logs).
+    Line,
+    /// As `Line`, and line breaks (a PEM key).
+    Lines,
+    /// What an HTTP header value may hold (printable ASCII and tab): the
+    /// carrier receives the value in a header, and anything else fails the
+    /// request before it is sent.
+    Header,
+}
+
+impl Chars {
+    /// Why `s` is refused, as the text of a `value_error`.
+    fn refuse(self, s: &str) -> Option<String> {
+        let control = |c: char| c.is_ascii_control() && c != '\t' && c != '\x7f';
+        let bad = match self {
+            Chars::Line => s.chars().find(|&c| control(c)),
+            Chars::Lines => s.chars().find(|&c| control(c) && c != '\n' && c != '\r'),
+            Chars::Header => s.chars().find(|&c| c != '\t' && !(' '..='~').contains(&c)),
+        }?;
+        Some(match self {
+            Chars::Header => format!(
+                "must be printable ASCII (found U+{:04X}): the carrier receives it in an HTTP header",
+                u32::from(bad)
+            ),
+            _ => format!("must not contain control characters (found U+{:04X})", u32::from(bad)),
+        })
     }
 }
 
@@ -145,9 +196,10 @@ impl Reader {
         self.error("value_error", loc, format!("Value error, {text}"), input, ctx);
     }
 
-    /// Rewrites the `input` of every error so far (to hide secrets a client sent).
-    pub fn map_inputs(&mut self, mut f: impl FnMut(&mut Value)) {
-        self.errors.iter_mut().for_each(|e| f(&mut e.input));
+    /// Rewrites the `input` of every error so far, given its `loc` (to hide
+    /// secrets a client sent).
+    pub fn map_inputs(&mut self, mut f: impl FnMut(&[Value], &mut Value)) {
+        self.errors.iter_mut().for_each(|e| f(&e.loc, &mut e.input));
     }
 
     pub fn is_ok(&self) -> bool {
@@ -235,22 +287,32 @@ impl Reader {
                 Some(json!({ "max_length": rule.max })),
             );
             None
+        } else if let Some(text) = rule.chars.refuse(s) {
+            self.field_value_error(loc, &text, v.clone());
+            None
         } else {
             Some(s.to_string())
         }
     }
 
-    /// An integer, accepting numeric strings and whole floats as Pydantic's lax mode does.
+    /// An integer, accepting numeric strings and whole floats as Pydantic's
+    /// lax mode does. Ids are stored as 64-bit integers, so a whole number
+    /// beyond them is not a valid integer here.
     pub fn int(&mut self, f: &Fields, name: &str, need: Need) -> Option<i64> {
         self.field(f, name, need, INT_TYPE, |r, v, loc| {
+            // 2^63: the first whole number an i64 cannot hold.
+            const LIMIT: f64 = 9_223_372_036_854_775_808.0;
             let parsed = match v {
                 Value::Number(n) => match (n.as_i64(), n.as_f64()) {
                     (Some(i), _) => Ok(i),
-                    (None, Some(x)) if x.fract() == 0.0 && x.abs() < 9.0e18 => Ok(x as i64),
-                    (None, Some(_)) => Err((
+                    // Numbers keep their digits (serde_json's arbitrary_precision),
+                    // so an integer too long for 64 bits is told from a float.
+                    _ if !n.to_string().contains(['.', 'e', 'E']) => Err(INT_TYPE),
+                    (None, Some(x)) if x.fract() != 0.0 => Err((
                         "int_from_float",
                         "Input should be a valid integer, got a number with a fractional part",
                     )),
+                    (None, Some(x)) if (-LIMIT..LIMIT).contains(&x) => Ok(x as i64),
                     _ => Err(INT_TYPE),
                 },
                 Value::String(s) => s.trim().parse().map_err(|_| INT_PARSING),
@@ -391,6 +453,7 @@ mod tests {
                     trim: false,
                     min: 0,
                     max: 64,
+                    chars: Chars::Line,
                 },
             );
             r.int(f, "n", Need::Optional);
@@ -444,6 +507,66 @@ mod tests {
         assert_eq!(r.id(vec![], "abc"), None);
         let kinds: Vec<_> = r.errors.iter().map(|e| e.kind).collect();
         assert_eq!(kinds, ["greater_than", "greater_than", "int_parsing"]);
+    }
+
+    #[test]
+    fn control_characters_but_tab_are_refused_where_they_would_break_later() {
+        let body =
+            json!({"nul": "a\u{0}b", "lf": "a\nb", "tab": "a\tb", "pem": "-----BEGIN-----\r\nMII\n", "hdr": "tok én"});
+        let errors = read(body, |r, f| {
+            assert_eq!(r.text(f, "nul", Need::Required, Text::name(64)), None);
+            assert_eq!(r.text(f, "lf", Need::Required, Text::name(64)), None);
+            assert_eq!(r.text(f, "tab", Need::Required, Text::name(64)), Some("a\tb".into()));
+            let pem = Text::name(usize::MAX).with(Chars::Lines);
+            assert!(r.text(f, "pem", Need::Required, pem).is_some());
+            assert_eq!(r.text(f, "nul", Need::Required, pem), None);
+            let header = Text::name(usize::MAX).with(Chars::Header);
+            assert_eq!(r.text(f, "hdr", Need::Required, header), None);
+            assert_eq!(r.text(f, "tab", Need::Required, header), Some("a\tb".into()));
+        });
+        let seen: Vec<_> = errors.iter().map(|e| (e.kind, e.loc[1].as_str().unwrap())).collect();
+        assert_eq!(
+            seen,
+            [
+                ("value_error", "nul"),
+                ("value_error", "lf"),
+                ("value_error", "nul"),
+                ("value_error", "hdr")
+            ]
+        );
+        assert_eq!(
+            errors[0].msg,
+            "Value error, must not contain control characters (found U+0000)"
+        );
+        assert!(errors[3].msg.contains("U+00E9") && errors[3].msg.contains("HTTP header"));
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_are_not_valid_integers_here() {
+        let text = r#"{"big": 9223372036854775808, "low": -9223372036854775809, "float": 1.0e19,
+            "frac": 1.5, "max": 9223372036854775807, "whole": 7.0e3}"#;
+        let body: Value = serde_json::from_str(text).unwrap();
+        let errors = read(body, |r, f| {
+            assert_eq!(r.int(f, "big", Need::Required), None);
+            assert_eq!(r.int(f, "low", Need::Required), None);
+            assert_eq!(r.int(f, "float", Need::Required), None);
+            assert_eq!(r.int(f, "frac", Need::Required), None);
+            assert_eq!(r.int(f, "max", Need::Required), Some(i64::MAX));
+            assert_eq!(r.int(f, "whole", Need::Required), Some(7000));
+        });
+        let kinds: Vec<_> = errors.iter().map(|e| (e.kind, e.msg.as_str())).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("int_type", "Input should be a valid integer"),
+                ("int_type", "Input should be a valid integer"),
+                ("int_type", "Input should be a valid integer"),
+                (
+                    "int_from_float",
+                    "Input should be a valid integer, got a number with a fractional part"
+                ),
+            ]
+        );
     }
 
     #[test]

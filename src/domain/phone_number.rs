@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::address::CountryCode;
 use super::ids::{TrunkId, WorkflowId};
-use super::input::{FromBody, Need, Reader, Text};
+use super::input::{Chars, FromBody, Need, Reader, Text};
 
 /// The outcome of pushing a number's binding to its carrier (`provider_sync`).
 /// A failure is data, not an error: the database write stands.
@@ -50,12 +50,9 @@ const LABEL: Text = Text {
     trim: false,
     min: 0,
     max: 64,
+    chars: Chars::Line,
 };
-const ADDRESS: Text = Text {
-    trim: true,
-    min: 1,
-    max: 255,
-};
+const ADDRESS: Text = Text::name(255);
 
 /// `POST …/phone-numbers`.
 #[derive(Debug, Clone, ToSchema)]
@@ -117,16 +114,7 @@ pub struct PhoneNumberPatch {
 
 /// `country_code`: ISO alpha-2, any case; unknown codes are rejected (the reference ignored them).
 fn read_country(r: &mut Reader, f: &super::input::Fields) -> Option<CountryCode> {
-    let raw = r.text(
-        f,
-        "country_code",
-        Need::Optional,
-        Text {
-            trim: true,
-            min: 0,
-            max: usize::MAX,
-        },
-    )?;
+    let raw = r.text(f, "country_code", Need::Optional, Text::trimmed())?;
     CountryCode::parse(&raw)
         .map_err(|e| r.value_error(f.loc("country_code"), &e.to_string(), raw.into()))
         .ok()

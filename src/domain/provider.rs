@@ -59,6 +59,17 @@ impl ProviderKind {
         }
     }
 
+    /// The credentials the carrier receives verbatim in an HTTP header
+    /// (`providers/`); Basic credentials travel base64-encoded and may hold anything.
+    pub fn header_fields(self) -> &'static [&'static str] {
+        match self {
+            ProviderKind::Telnyx => &["api_key"],
+            ProviderKind::Cloudonix => &["bearer_token"],
+            ProviderKind::Vobiz => &["auth_id", "auth_token"],
+            _ => &[],
+        }
+    }
+
     pub fn metadata(self) -> &'static ProviderMetadata {
         metadata()
             .providers
@@ -342,11 +353,8 @@ pub fn redact(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (key, v) in map.iter_mut() {
-                let sensitive = ProviderKind::ALL
-                    .iter()
-                    .any(|k| k.sensitive_fields().any(|path| path.rsplit('.').next() == Some(key)));
                 match v {
-                    Value::String(s) if sensitive => *s = mask(s),
+                    Value::String(s) if is_sensitive(key) => *s = mask(s),
                     _ => redact(v),
                 }
             }
@@ -354,6 +362,22 @@ pub fn redact(value: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(redact),
         _ => {}
     }
+}
+
+/// `redact` for the `input` of an error at `loc`: also masks a secret
+/// reported on its own, as when the error is about that very field.
+pub fn redact_input(loc: &[Value], input: &mut Value) {
+    match (loc.last().and_then(Value::as_str), &mut *input) {
+        (Some(key), Value::String(s)) if is_sensitive(key) => *s = mask(s),
+        _ => redact(input),
+    }
+}
+
+/// Whether `key` names a sensitive field of some provider.
+fn is_sensitive(key: &str) -> bool {
+    ProviderKind::ALL
+        .iter()
+        .any(|k| k.sensitive_fields().any(|path| path.rsplit('.').next() == Some(key)))
 }
 
 fn field<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
@@ -450,6 +474,17 @@ mod tests {
         assert_eq!(body["config"]["account_sid"], "**9999");
         assert_eq!(body["config"]["external_pbx"]["agent_api"]["password"], "***5678");
         assert_eq!((body["name"].clone(), body["auth_id"].clone()), (json!("n"), json!(5)));
+    }
+
+    #[test]
+    fn an_error_about_a_secret_field_does_not_echo_it() {
+        let loc = [json!("body"), json!("config"), json!("telnyx"), json!("api_key")];
+        let mut input = json!("KEY\u{0}0123456789");
+        redact_input(&loc, &mut input);
+        assert_eq!(input, json!("**********6789"));
+        let mut name = json!("Main\u{0}line");
+        redact_input(&[json!("body"), json!("name")], &mut name);
+        assert_eq!(name, json!("Main\u{0}line"));
     }
 
     #[test]

@@ -12,11 +12,7 @@ use super::provider::ProviderKind;
 const NAME: Text = Text::name(64);
 const NAME_RULE: &str = "Outbound trunk name may only contain letters, digits and hyphens";
 /// Settings strings are trimmed; blank ones get their own message.
-const SETTING: Text = Text {
-    trim: true,
-    min: 0,
-    max: usize::MAX,
-};
+const SETTING: Text = Text::trimmed();
 
 /// `POST …/trunks`.
 #[derive(Debug, Clone, utoipa::ToSchema)]

@@ -72,7 +72,7 @@ impl FromBody for CreateConfig {
         let name = r.text(&f, "name", Need::Required, NAME);
         let is_default_outbound = r.bool(&f, "is_default_outbound", Need::Optional).unwrap_or(false);
         let config = read_config(r, &f, true);
-        r.map_inputs(provider::redact);
+        r.map_inputs(provider::redact_input);
         Some(CreateConfig {
             name: name?,
             is_default_outbound,
@@ -86,7 +86,7 @@ impl FromBody for UpdateConfig {
         let f = r.object(body, vec!["body".into()])?;
         let name = r.text(&f, "name", Need::Optional, NAME);
         let config = read_config(r, &f, false);
-        r.map_inputs(provider::redact);
+        r.map_inputs(provider::redact_input);
         Some(UpdateConfig { name, config })
     }
 }

@@ -6,7 +6,8 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::mime;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
@@ -35,6 +36,7 @@ impl<T: FromBody + 'static, P: FromPath + 'static> FromRequest for Body<T, P> {
             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
         let mut reader = Reader::new();
         let ids = path_ids(req, &mut reader);
+        let json = declares_json(req);
         let mut payload = payload.take();
         Box::pin(async move {
             let too_large = || ApiError::status(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
@@ -50,7 +52,7 @@ impl<T: FromBody + 'static, P: FromPath + 'static> FromRequest for Body<T, P> {
                 }
                 bytes.extend_from_slice(&chunk);
             }
-            let parsed = parse(&bytes, &mut reader);
+            let parsed = parse(&bytes, json, &mut reader);
             reader
                 .finish(parsed)
                 .map(|body| Body(body, ids))
@@ -59,9 +61,27 @@ impl<T: FromBody + 'static, P: FromPath + 'static> FromRequest for Body<T, P> {
     }
 }
 
-fn parse<T: FromBody>(bytes: &[u8], reader: &mut Reader) -> Option<T> {
+/// Whether the body may be read as JSON: its `Content-Type` is
+/// `application/json` or `application/…+json`, or missing (clients rely on
+/// that), as FastAPI decides.
+fn declares_json(req: &HttpRequest) -> bool {
+    if !req.headers().contains_key(header::CONTENT_TYPE) {
+        return true;
+    }
+    req.mime_type().ok().flatten().is_some_and(|m| {
+        m.type_() == mime::APPLICATION && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+    })
+}
+
+fn parse<T: FromBody>(bytes: &[u8], json: bool, reader: &mut Reader) -> Option<T> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         reader.error("missing", vec!["body".into()], "Field required", Value::Null, None);
+        return None;
+    }
+    if !json {
+        // FastAPI hands such a body to the model as bytes, which no model takes.
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        reader.object(&Value::String(text), vec!["body".into()]);
         return None;
     }
     match serde_json::from_slice(bytes) {

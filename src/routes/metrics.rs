@@ -9,6 +9,11 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use metrics_exporter_prometheus::PrometheusHandle;
 
+/// `GET /metrics` alone, for the server of `server.metrics_bind`.
+pub fn resource() -> actix_web::Resource {
+    super::resource(PATH, vec![(Method::GET, web::to(render))])
+}
+
 /// Where metrics are served, on the API's address or on `server.metrics_bind`.
 pub const PATH: &str = "/metrics";
 

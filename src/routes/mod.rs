@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod caller;
 pub mod configs;
+pub mod deadline;
 pub mod extract;
 pub mod health;
 pub mod inbound;
@@ -89,11 +90,23 @@ pub async fn to_the_end<T: 'static>(
     actix_web::rt::spawn(work).await.map_err(ApiError::internal)?
 }
 
-/// A resource whose unmatched methods answer the contract's JSON 405.
-fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(|| async {
-        Err::<actix_web::HttpResponse, _>(ApiError::status(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"))
-    }))
+/// A resource serving `routes`; any other method gets the contract's JSON 405
+/// with `Allow` naming the methods it serves.
+pub(crate) fn resource(path: &str, routes: Vec<(Method, Route)>) -> Resource {
+    let allow = routes.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>().join(", ");
+    let not_allowed = move || {
+        let allow = allow.clone();
+        async move {
+            let mut response = ApiError::status(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed").error_response();
+            let value = header::HeaderValue::from_str(&allow).expect("method names are header-safe");
+            response.headers_mut().insert(header::ALLOW, value);
+            response
+        }
+    };
+    routes.into_iter().fold(
+        web::resource(path).default_service(web::to(not_allowed)),
+        |r, (method, route)| r.route(route.method(method)),
+    )
 }
 
 /// Unknown routes: the contract's JSON 404.
@@ -128,7 +141,7 @@ impl Operation {
             _ => panic!("{path}: #[utoipa::path] must name exactly one HTTP method"),
         };
         Operation {
-            route: web::route().method(method.clone()).to(handler),
+            route: web::to(handler),
             method,
             path,
             keyed,
@@ -232,16 +245,17 @@ pub fn operations(metrics_here: bool) -> Vec<Operation> {
     operations
 }
 
-/// Serves `operations`, one resource per path, whose other methods answer 405.
+/// Serves `operations`, one resource per path, whose other methods answer 405
+/// naming those it serves.
 pub fn configure(cfg: &mut web::ServiceConfig, operations: Vec<Operation>) {
-    let mut resources: Vec<(String, Vec<Route>)> = Vec::new();
+    let mut resources: Vec<(String, Vec<(Method, Route)>)> = Vec::new();
     for op in operations {
         match resources.iter_mut().find(|(path, _)| *path == op.path) {
-            Some((_, routes)) => routes.push(op.route),
-            None => resources.push((op.path, vec![op.route])),
+            Some((_, routes)) => routes.push((op.method, op.route)),
+            None => resources.push((op.path, vec![(op.method, op.route)])),
         }
     }
     for (path, routes) in resources {
-        cfg.service(routes.into_iter().fold(resource(&path), Resource::route));
+        cfg.service(resource(&path, routes));
     }
 }

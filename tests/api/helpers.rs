@@ -156,6 +156,16 @@ impl TestApp {
         self.handle.stop(false).await;
     }
 
+    /// Stops this server gracefully: returns once requests in flight are answered.
+    pub async fn stop_gracefully(&self) {
+        self.handle.stop(true).await;
+    }
+
+    /// `host:port` of the server, for raw connections.
+    pub fn socket(&self) -> &str {
+        self.address.trim_start_matches("http://")
+    }
+
     pub fn db_path(&self) -> &Path {
         &self.config.database.path
     }
