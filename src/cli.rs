@@ -170,6 +170,7 @@ fn fail(message: &str) -> ExitCode {
 
 async fn serve(config: Config) -> Result<(), String> {
     let app = Application::build(config.clone()).map_err(|e| e.to_string())?;
+    crate::memory::start_trimming().map_err(|e| format!("cannot start the memory trimming thread: {e}"))?;
     if let Some(key) = app.bootstrap_key() {
         let org = crate::DEFAULT_ORG;
         // A closed stdout must not stop the server: the key is also nowhere else.
