@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -26,38 +26,44 @@ const DEPTH: u8 = 2;
 /// A base64 core shorter than this could match ordinary text by chance.
 const MIN_CORE: usize = 8;
 
-/// Finds and masks a set of secrets; cheap to clone.
+/// Finds and masks a set of secrets; cheap to clone and to make: what to
+/// look for is worked out at the first text there is to scrub, and most
+/// carrier calls end with none.
 #[derive(Debug, Clone, Default)]
 pub struct Scrubber {
+    /// The secrets, and the possible users of `user:secret`.
+    source: Arc<(Vec<String>, Vec<String>)>,
+    built: Arc<OnceLock<Needles>>,
+}
+
+#[derive(Debug)]
+struct Needles {
     /// What to look for, longest first, so a secret containing another is masked whole.
-    needles: Arc<Vec<Vec<char>>>,
+    needles: Vec<Vec<char>>,
     /// Every way each character of the needles may be written (`forms`).
-    forms: Arc<HashMap<char, Vec<Vec<Unit>>>>,
+    forms: HashMap<char, Vec<Vec<Unit>>>,
 }
 
 impl Scrubber {
     /// Looks for each of `secrets`, and for base64 of `user:secret` with each of `users`.
     pub fn new<'a>(secrets: impl IntoIterator<Item = &'a str>, users: &[&str]) -> Scrubber {
-        let mut needles: Vec<String> = Vec::new();
-        for secret in secrets.into_iter().filter(|s| !s.is_empty()) {
-            needles.push(secret.to_string());
-            let mut plain: Vec<String> = vec![secret.to_string()];
-            plain.extend(users.iter().filter(|u| !u.is_empty()).map(|u| format!("{u}:{secret}")));
-            for text in &plain {
-                for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
-                    needles.push(engine.encode(text));
-                }
-            }
-            needles.extend(base64_cores(secret.as_bytes()));
-        }
-        needles.sort_by_key(|n| Reverse(n.len()));
-        needles.dedup();
-        let distinct: std::collections::BTreeSet<char> = needles.iter().flat_map(|n| n.chars()).collect();
-        let forms = distinct.into_iter().map(|c| (c, forms(c, DEPTH))).collect();
+        let secrets = secrets
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        let users = users.iter().filter(|u| !u.is_empty()).map(|u| u.to_string()).collect();
         Scrubber {
-            needles: Arc::new(needles.into_iter().map(|n| n.chars().collect()).collect()),
-            forms: Arc::new(forms),
+            source: Arc::new((secrets, users)),
+            built: Arc::default(),
         }
+    }
+
+    fn needles(&self) -> &Needles {
+        self.built.get_or_init(|| {
+            let (secrets, users) = &*self.source;
+            Needles::new(secrets, users)
+        })
     }
 
     /// Every sensitive value of `credentials` (API.md §4.1), with every
@@ -77,9 +83,13 @@ impl Scrubber {
 
     /// `text` with every form of every secret masked.
     pub fn scrub(&self, text: &str) -> String {
+        if self.source.0.is_empty() {
+            return text.to_string();
+        }
+        let built = self.needles();
         let mut chars: Vec<char> = text.chars().collect();
-        for needle in self.needles.iter() {
-            chars = self.mask_matches(&chars, needle);
+        for needle in &built.needles {
+            chars = built.mask_matches(&chars, needle);
         }
         chars.into_iter().collect()
     }
@@ -147,7 +157,30 @@ fn base64_cores(secret: &[u8]) -> Vec<String> {
     cores
 }
 
-impl Scrubber {
+impl Needles {
+    fn new(secrets: &[String], users: &[String]) -> Needles {
+        let mut needles: Vec<String> = Vec::new();
+        for secret in secrets {
+            needles.push(secret.to_string());
+            let mut plain: Vec<String> = vec![secret.to_string()];
+            plain.extend(users.iter().map(|u| format!("{u}:{secret}")));
+            for text in &plain {
+                for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+                    needles.push(engine.encode(text));
+                }
+            }
+            needles.extend(base64_cores(secret.as_bytes()));
+        }
+        needles.sort_by_key(|n| Reverse(n.len()));
+        needles.dedup();
+        let distinct: std::collections::BTreeSet<char> = needles.iter().flat_map(|n| n.chars()).collect();
+        let forms = distinct.into_iter().map(|c| (c, forms(c, DEPTH))).collect();
+        Needles {
+            needles: needles.into_iter().map(|n| n.chars().collect()).collect(),
+            forms,
+        }
+    }
+
     /// `text` with each match of `needle` masked.
     fn mask_matches(&self, text: &[char], needle: &[char]) -> Vec<char> {
         let mut out = Vec::with_capacity(text.len());
@@ -289,6 +322,18 @@ mod tests {
     use super::*;
 
     const TOKEN: &str = "tok/en+9f8e7d6c5b4a";
+
+    #[test]
+    fn what_to_look_for_is_worked_out_only_for_a_text_to_scrub() {
+        let scrubber = Scrubber::new(["s3cret-token-value"], &["AC123"]);
+        let copy = scrubber.clone();
+        assert!(scrubber.built.get().is_none(), "built before any text");
+        assert_eq!(
+            copy.scrub("echo s3cret-token-value"),
+            format!("echo {}", mask("s3cret-token-value"))
+        );
+        assert!(scrubber.built.get().is_some(), "clones share what was built");
+    }
 
     fn scrubber() -> Scrubber {
         Scrubber::new([TOKEN], &["AC0123456789"])
