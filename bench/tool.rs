@@ -311,7 +311,7 @@ fn inbound_requests(dir: &Path, base_url: &str, count: usize, file: &str) {
             to.replace('+', "%2B")
         );
         let params = telebind::inbound::request::Params::parse(body.as_bytes()).expect("a form");
-        let mac = telebind::inbound::signature::twilio_mac(TWILIO_TOKEN, &url, &params);
+        let mac = telebind::inbound::signature::twilio_mac(TWILIO_TOKEN, &url, &params.sorted());
         out.push_str(&format!(
             "{}\t{body}\n",
             base64::engine::general_purpose::STANDARD.encode(mac)

@@ -61,7 +61,7 @@ impl KeyCache {
             }
             None => None,
         };
-        crate::metrics::key_cache_lookup(found.is_some());
+        crate::metrics::cache_lookup(crate::metrics::Cache::ApiKeys, found.is_some());
         found
     }
 

@@ -104,7 +104,7 @@ impl Application {
         call_log::start_retention(Arc::downgrade(&state), state.config.inbound.call_log_days)
             .map_err(StartupError::CallLog)?;
         let state = web::Data::from(state);
-        let router = web::Data::new(routes::inbound::Router::new(clock));
+        let router = web::Data::new(routes::inbound::Router::new(clock, &state.config.server));
         let served_metrics = metrics_here.is_some();
         let document = web::Data::new(routes::openapi::Document::new(&routes::operations(served_metrics)));
         let settings = serve::Settings {
@@ -124,7 +124,13 @@ impl Application {
                 .wrap(middleware::from_fn(routes::metrics::record))
                 .wrap(middleware::from_fn(routes::request_id::assign))
                 // Headers, where keys travel, are never logged; the request id is.
-                .wrap(Logger::new("%a \"%r\" %s %b %Dms %{x-request-id}o"))
+                // The peer from the socket, as `%a` gives it without the
+                // connection info `%a` works out (host, scheme) for every request.
+                .wrap(
+                    Logger::new("%{peer}xi \"%r\" %s %b %Dms %{x-request-id}o").custom_request_replace("peer", |req| {
+                        req.peer_addr().map_or("-".into(), |a| a.ip().to_string())
+                    }),
+                )
                 .configure(|cfg| routes::configure(cfg, routes::operations(served_metrics)))
                 .default_service(web::to(routes::not_found))
         })

@@ -7,10 +7,16 @@
 //! One recorder serves the whole process: the `metrics` facade lets the
 //! writer thread and the sync pool count without a handle passed down to them.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::OnceLock;
+use std::thread::LocalKey;
 use std::time::Duration;
 
-use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit};
+use metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Counter, Histogram, Label, Unit,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 const REQUESTS: &str = "telebind_http_requests_total";
@@ -21,6 +27,7 @@ const WRITER_QUEUE: &str = "telebind_writer_queue_depth";
 const WRITER_BATCH: &str = "telebind_writer_batch_size";
 const KEY_CACHE: &str = "telebind_api_key_cache_lookups_total";
 const NUMBER_CACHE: &str = "telebind_number_cache_lookups_total";
+const CANDIDATE_CACHE: &str = "telebind_inbound_candidate_cache_lookups_total";
 const INBOUND: &str = "telebind_inbound_decisions_total";
 
 /// Seconds: from a cached read (well under a millisecond) to a push that
@@ -86,22 +93,78 @@ fn describe() {
         "GETs of one phone number, by result: hit (body kept since the last commit) or miss"
     );
     describe_counter!(
+        CANDIDATE_CACHE,
+        "Inbound requests' candidate configurations, by result: hit (opened since the last commit) or miss"
+    );
+    describe_counter!(
         INBOUND,
         "Inbound call requests, by carrier and outcome: a call-log outcome, retry (a call already \
          recorded), or pre_auth_reject (refused before a signature verified, by cause)"
     );
 }
 
+/// A request series: route pattern, method, status.
+type Series = (String, &'static str, u16);
+/// A counter series whose labels are all static, by the address and length
+/// of its name and label strings (unused pairs zero): comparing the texts
+/// was most of a lookup. The same text at two addresses only makes a
+/// second handle of the same series.
+type StaticSeries = [(usize, usize); 7];
+
+thread_local! {
+    // Each thread's handles of the series it has counted: building, hashing
+    // and looking up a series' labels for every request cost more than a
+    // forged inbound request's signature check. Bounded: routes are patterns,
+    // and methods, statuses and static labels few.
+    static REQUEST_SERIES: RefCell<HashMap<Series, (Counter, Histogram)>> = RefCell::default();
+    static STATIC_SERIES: RefCell<HashMap<StaticSeries, Counter>> = RefCell::default();
+}
+
+/// This thread's handle of series `key`, registered by `register` on first
+/// use. Not kept before `install`: it would count nowhere for good.
+fn handle<K: Hash + Eq, H: Clone>(
+    handles: &'static LocalKey<RefCell<HashMap<K, H>>>,
+    key: K,
+    register: impl FnOnce(&K) -> H,
+) -> H {
+    if HANDLE.get().is_none() {
+        return register(&key);
+    }
+    handles.with_borrow_mut(|handles| handles.entry(key).or_insert_with_key(register).clone())
+}
+
+/// Counts one of `name`'s series with static `labels` (at most three).
+fn increment(name: &'static str, labels: &[(&'static str, &'static str)]) {
+    let at = |text: &str| (text.as_ptr() as usize, text.len());
+    let mut key = [(0, 0); 7];
+    key[0] = at(name);
+    for (i, (label, value)) in labels.iter().enumerate() {
+        key[1 + 2 * i] = at(label);
+        key[2 + 2 * i] = at(value);
+    }
+    let counter = handle(&STATIC_SERIES, key, |_| {
+        let labels: Vec<Label> = labels
+            .iter()
+            .map(|(label, value)| Label::from_static_parts(label, value))
+            .collect();
+        counter!(name, labels)
+    });
+    counter.increment(1);
+}
+
 /// An answered request; `route` is the matched pattern, never the raw path,
 /// so that ids do not make a series each.
 pub fn request(route: String, method: &'static str, status: u16, elapsed: Duration) {
-    let labels = [
-        ("route", route),
-        ("method", method.to_string()),
-        ("status", status.to_string()),
-    ];
-    counter!(REQUESTS, &labels).increment(1);
-    histogram!(REQUEST_SECONDS, &labels).record(elapsed.as_secs_f64());
+    let (count, time) = handle(&REQUEST_SERIES, (route, method, status), |(route, method, status)| {
+        let labels = [
+            ("route", route.clone()),
+            ("method", method.to_string()),
+            ("status", status.to_string()),
+        ];
+        (counter!(REQUESTS, &labels), histogram!(REQUEST_SECONDS, &labels))
+    });
+    count.increment(1);
+    time.record(elapsed.as_secs_f64());
 }
 
 /// A finished push to a carrier.
@@ -123,22 +186,37 @@ pub fn writer_batch(writes: usize) {
     histogram!(WRITER_BATCH).record(writes as f64);
 }
 
-pub fn key_cache_lookup(hit: bool) {
-    counter!(KEY_CACHE, "result" => if hit { "hit" } else { "miss" }).increment(1);
+/// The in-memory copies whose lookups are counted.
+#[derive(Debug, Clone, Copy)]
+pub enum Cache {
+    /// Verified API keys (`auth::KeyCache`).
+    ApiKeys,
+    /// GET-one bodies (`AppState::numbers`).
+    Numbers,
+    /// The inbound router's candidate configurations (`routes::inbound::Router`).
+    InboundCandidates,
 }
 
-pub fn number_cache_lookup(hit: bool) {
-    counter!(NUMBER_CACHE, "result" => if hit { "hit" } else { "miss" }).increment(1);
+pub fn cache_lookup(cache: Cache, hit: bool) {
+    let name = match cache {
+        Cache::ApiKeys => KEY_CACHE,
+        Cache::Numbers => NUMBER_CACHE,
+        Cache::InboundCandidates => CANDIDATE_CACHE,
+    };
+    increment(name, &[("result", if hit { "hit" } else { "miss" })]);
 }
 
 /// A verified start request of the inbound router: `outcome` is its
 /// call-log outcome, or `retry` for a call already recorded.
 pub fn inbound_decision(carrier: &'static str, outcome: &'static str) {
-    counter!(INBOUND, "carrier" => carrier, "outcome" => outcome).increment(1);
+    increment(INBOUND, &[("carrier", carrier), ("outcome", outcome)]);
 }
 
 /// An inbound request refused before any signature verified, and why
 /// (INBOUND.md §10: counted per carrier and cause).
 pub fn inbound_refused(carrier: &'static str, cause: &'static str) {
-    counter!(INBOUND, "carrier" => carrier, "outcome" => "pre_auth_reject", "cause" => cause).increment(1);
+    increment(
+        INBOUND,
+        &[("carrier", carrier), ("outcome", "pre_auth_reject"), ("cause", cause)],
+    );
 }

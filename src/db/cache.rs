@@ -1,5 +1,6 @@
 //! A read-through copy of what point reads serve most (one phone number's
-//! response), kept in step with every commit. Each entry is stamped with the
+//! response, an inbound request's candidate configurations), kept in step
+//! with every commit. Each entry is stamped with the
 //! database's generation as it was before the read that made it began; it is
 //! served only while the generation is unchanged. The writer moves the
 //! generation on after each commit and before it answers the write, so a
@@ -32,7 +33,7 @@ pub struct ReadCache<K, V> {
     capacity: usize,
 }
 
-impl<K: Hash + Eq + Copy, V: Clone> ReadCache<K, V> {
+impl<K: Hash + Eq + Clone, V: Clone> ReadCache<K, V> {
     pub fn new(capacity: usize) -> Self {
         ReadCache {
             entries: Mutex::new(HashMap::with_capacity(capacity)),
@@ -41,10 +42,10 @@ impl<K: Hash + Eq + Copy, V: Clone> ReadCache<K, V> {
     }
 
     /// The value of `key`, if it was read at generation `now`.
-    pub fn get(&self, key: K, now: u64) -> Option<V> {
+    pub fn get(&self, key: &K, now: u64) -> Option<V> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
-            .get(&key)
+            .get(key)
             .filter(|(stamped, _)| *stamped == now)
             .map(|(_, value)| value.clone())
     }
@@ -55,7 +56,7 @@ impl<K: Hash + Eq + Copy, V: Clone> ReadCache<K, V> {
     pub fn insert(&self, key: K, generation: u64, value: V) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= self.capacity && !entries.contains_key(&key) {
-            if let Some(evicted) = entries.keys().next().copied() {
+            if let Some(evicted) = entries.keys().next().cloned() {
                 entries.remove(&evicted);
             }
         }
@@ -72,9 +73,9 @@ mod tests {
         let generation = Generation::default();
         let cache = ReadCache::new(4);
         cache.insert(1, generation.now(), "a");
-        assert_eq!(cache.get(1, generation.now()), Some("a"));
+        assert_eq!(cache.get(&1, generation.now()), Some("a"));
         generation.advance();
-        assert_eq!(cache.get(1, generation.now()), None);
+        assert_eq!(cache.get(&1, generation.now()), None);
     }
 
     #[test]
@@ -85,7 +86,7 @@ mod tests {
         // The commit lands while the row is being read.
         generation.advance();
         cache.insert(1, stamp, "old");
-        assert_eq!(cache.get(1, generation.now()), None);
+        assert_eq!(cache.get(&1, generation.now()), None);
     }
 
     #[test]
@@ -95,6 +96,6 @@ mod tests {
             cache.insert(key, 0, key);
         }
         assert_eq!(cache.entries.lock().unwrap().len(), 3);
-        assert_eq!(cache.get(99, 0), Some(99), "the newest entry is kept");
+        assert_eq!(cache.get(&99, 0), Some(99), "the newest entry is kept");
     }
 }

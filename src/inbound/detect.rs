@@ -130,15 +130,15 @@ mod tests {
     use super::*;
     use crate::inbound::request::Params;
 
-    fn headers(pairs: &[(&str, &str)]) -> Headers {
-        Headers::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    fn headers<'a>(pairs: &[(&'a str, &'a str)]) -> Headers<'a> {
+        Headers::new(pairs.iter().copied())
     }
 
-    fn form(body: &str) -> Payload {
+    fn form(body: &str) -> Payload<'_> {
         Payload::Form(Params::parse(body.as_bytes()).unwrap())
     }
 
-    fn json(text: &str) -> Payload {
+    fn json(text: &str) -> Payload<'_> {
         Payload::Json(serde_json::from_str(text).unwrap())
     }
 

@@ -164,7 +164,7 @@ mod tests {
     }
 
     fn json(carrier: Carrier, body: &str, headers: &[(&str, &str)]) -> CallFields {
-        let headers = Headers::new(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let headers = Headers::new(headers.iter().copied());
         let payload = Payload::Json(serde_json::from_str(body).unwrap());
         CallFields::read(carrier, &payload, &headers).unwrap()
     }

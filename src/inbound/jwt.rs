@@ -19,7 +19,7 @@ use super::request::Headers;
 pub const MAX_TOKEN_BYTES: usize = 4096;
 
 /// The token of an `Authorization: Bearer` header.
-pub fn bearer(headers: &Headers) -> Option<&str> {
+pub fn bearer<'a>(headers: &Headers<'a>) -> Option<&'a str> {
     let value = headers.get("authorization")?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -156,7 +156,9 @@ mod tests {
 
     #[test]
     fn the_bearer_scheme_is_case_insensitive() {
-        let headers = |v: &str| Headers::new([("Authorization".to_string(), v.to_string())]);
+        fn headers(v: &str) -> Headers<'_> {
+            Headers::new([("Authorization", v)])
+        }
         assert_eq!(bearer(&headers("Bearer abc")), Some("abc"));
         assert_eq!(bearer(&headers("bearer  abc ")), Some("abc"));
         assert_eq!(bearer(&headers("Basic abc")), None);

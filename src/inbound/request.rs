@@ -2,22 +2,27 @@
 //! looked up case-insensitively, and the body parsed by its `Content-Type`,
 //! forms into an ordered multimap that keeps every value of a repeated key.
 
+use std::borrow::Cow;
+
 use percent_encoding::percent_decode;
 use serde_json::Value;
 
-/// Request headers, names lower-cased. Values that are not visible ASCII
-/// are left out: no carrier sends such values in the headers we read.
+/// Request headers, borrowed from the request. Values that are not visible
+/// ASCII are left out: no carrier sends such values in the headers we read.
 #[derive(Debug, Clone, Default)]
-pub struct Headers(Vec<(String, String)>);
+pub struct Headers<'a>(Vec<(&'a str, &'a str)>);
 
-impl Headers {
-    pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Headers {
-        Headers(pairs.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect())
+impl<'a> Headers<'a> {
+    pub fn new(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Headers<'a> {
+        Headers(pairs.into_iter().collect())
     }
 
-    /// The first value of `name` (lower case).
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    /// The first value of `name`, whatever its case.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -25,19 +30,17 @@ impl Headers {
     }
 }
 
-/// Form parameters in the order received, duplicates kept.
+/// Form parameters in the order received, duplicates kept; borrowed from
+/// the body unless decoding changed them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Params(Vec<(String, String)>);
+pub struct Params<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
-/// No parameters: what a JSON body adds to a signed URL.
-pub static NO_PARAMS: Params = Params(Vec::new());
-
-impl Params {
+impl<'a> Params<'a> {
     /// `application/x-www-form-urlencoded` decoding: `+` is a space, then
     /// percent-decoding, then UTF-8, which must be valid (nothing is
     /// replaced: the signature covers the exact values).
-    pub fn parse(raw: &[u8]) -> Option<Params> {
-        let mut pairs = Vec::new();
+    pub fn parse(raw: &'a [u8]) -> Option<Params<'a>> {
+        let mut pairs = Vec::with_capacity(raw.iter().filter(|b| **b == b'&').count() + 1);
         for part in raw.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
             let (key, value) = match part.iter().position(|b| *b == b'=') {
                 Some(i) => (&part[..i], &part[i + 1..]),
@@ -48,45 +51,52 @@ impl Params {
         Some(Params(pairs))
     }
 
-    pub fn pairs(&self) -> &[(String, String)] {
-        &self.0
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
     }
 
     /// The first value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
-    /// Keys sorted by code point, each with its values sorted: the order
-    /// Twilio and Plivo sign in.
-    pub fn sorted(&self) -> Vec<(&str, Vec<&str>)> {
-        let mut keys: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        keys.into_iter()
-            .map(|key| {
-                let mut values: Vec<&str> = self
-                    .0
-                    .iter()
-                    .filter(|(k, _)| k == key)
-                    .map(|(_, v)| v.as_str())
-                    .collect();
-                values.sort_unstable();
-                (key, values)
-            })
-            .collect()
+    /// The pairs by key, then by value, by code point: the order Twilio and
+    /// Plivo sign in.
+    pub fn sorted(&self) -> Sorted<'_> {
+        let mut pairs: Vec<(&str, &str)> = self.pairs().collect();
+        pairs.sort_unstable();
+        Sorted(pairs)
     }
 }
 
-fn decode(raw: &[u8]) -> Option<String> {
+/// Form parameters in signing order (`Params::sorted`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sorted<'a>(Vec<(&'a str, &'a str)>);
+
+/// No parameters: what a JSON body adds to a signed URL.
+pub static NO_PARAMS: Sorted<'static> = Sorted(Vec::new());
+
+impl<'a> Sorted<'a> {
+    pub fn pairs(&self) -> &[(&'a str, &'a str)] {
+        &self.0
+    }
+}
+
+fn decode(raw: &[u8]) -> Option<Cow<'_, str>> {
+    // Most values need neither: borrowed, not copied.
+    if !raw.iter().any(|b| matches!(b, b'+' | b'%')) {
+        return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+    }
     let spaced: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
-    String::from_utf8(percent_decode(&spaced).collect()).ok()
+    String::from_utf8(percent_decode(&spaced).collect())
+        .ok()
+        .map(Cow::Owned)
 }
 
 /// A body parsed by its content type.
 #[derive(Debug, Clone)]
-pub enum Payload {
-    Form(Params),
+pub enum Payload<'a> {
+    Form(Params<'a>),
     Json(Value),
 }
 
@@ -99,8 +109,8 @@ pub enum BodyError {
     Malformed,
 }
 
-impl Payload {
-    pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Payload, BodyError> {
+impl<'a> Payload<'a> {
+    pub fn parse(content_type: Option<&str>, body: &'a [u8]) -> Result<Payload<'a>, BodyError> {
         let media_type = content_type
             .and_then(|t| t.split(';').next())
             .map(|t| t.trim().to_ascii_lowercase());
@@ -125,7 +135,7 @@ impl Payload {
     }
 
     /// The form parameters; JSON bodies have none.
-    pub fn params(&self) -> Option<&Params> {
+    pub fn params(&self) -> Option<&Params<'a>> {
         match self {
             Payload::Form(params) => Some(params),
             Payload::Json(_) => None,
@@ -140,20 +150,23 @@ mod tests {
     #[test]
     fn forms_keep_duplicates_in_order_and_decode_plus_and_percent() {
         let p = Params::parse(b"To=%2B1415&b=2&a=x+y&b=1&flag").unwrap();
-        let pairs: Vec<(&str, &str)> = p.pairs().iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = p.pairs().collect();
         assert_eq!(
             pairs,
             [("To", "+1415"), ("b", "2"), ("a", "x y"), ("b", "1"), ("flag", "")]
         );
         assert_eq!(
-            p.sorted(),
-            [
-                ("To", vec!["+1415"]),
-                ("a", vec!["x y"]),
-                ("b", vec!["1", "2"]),
-                ("flag", vec![""])
-            ]
+            p.sorted().pairs(),
+            [("To", "+1415"), ("a", "x y"), ("b", "1"), ("b", "2"), ("flag", "")]
         );
+    }
+
+    #[test]
+    fn values_are_copied_only_when_decoding_changes_them() {
+        let p = Params::parse(b"To=%2B1415&CallSid=CA1&a=x+y").unwrap();
+        assert!(matches!(&p.0[0], (Cow::Borrowed("To"), Cow::Owned(to)) if to == "+1415"));
+        assert!(matches!(p.0[1], (Cow::Borrowed("CallSid"), Cow::Borrowed("CA1"))));
+        assert!(matches!(&p.0[2].1, Cow::Owned(v) if v == "x y"));
     }
 
     #[test]

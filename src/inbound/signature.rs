@@ -10,8 +10,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::jwt::{self, Jwt};
-use super::request::{Headers, Params};
-use super::{Carrier, PreAuthCause, WEBHOOK_PATH};
+use super::request::{Headers, Params, Sorted};
+use super::{Carrier, PreAuthCause};
 use crate::domain::credentials::Credentials;
 
 /// How far a Telnyx timestamp or a Vonage `iat` may be from now, in
@@ -52,12 +52,12 @@ pub enum VobizVersion {
 /// What the carriers sign, besides their own headers.
 #[derive(Debug, Clone, Copy)]
 pub struct Signed<'a> {
-    /// The public base URL and its aliases: the webhook URL is built on each.
-    pub bases: &'a [String],
+    /// The webhook's URL on the public base URL and on each alias.
+    pub webhooks: &'a [String],
     /// The request's query string as received.
     pub raw_query: &'a str,
-    /// The form parameters (none for JSON bodies).
-    pub params: &'a Params,
+    /// The form parameters in signing order (none for JSON bodies).
+    pub params: &'a Sorted<'a>,
     /// The raw body.
     pub body: &'a [u8],
 }
@@ -70,8 +70,8 @@ impl Proof {
             Carrier::Twilio => {
                 // A Webhooks Rule signs with a SharedKey telebind does not hold,
                 // and `bodySHA256` marks a JSON webhook: neither is a voice call.
-                let body_hash = Params::parse(raw_query.as_bytes())
-                    .is_none_or(|q| q.pairs().iter().any(|(k, _)| k == "bodySHA256"));
+                let body_hash =
+                    Params::parse(raw_query.as_bytes()).is_none_or(|q| q.pairs().any(|(k, _)| k == "bodySHA256"));
                 if headers.has("x-twilio-webhooks-signature-settings") || body_hash {
                     return None;
                 }
@@ -143,9 +143,10 @@ impl Proof {
             }
             // Signed over the webhook URL: on every base, and `|`, not `||`,
             // so that every variant costs the same whatever matched.
-            _ => signed.bases.iter().fold(false, |ok, base| {
-                ok | self.verifies_url(secret, &format!("{base}{WEBHOOK_PATH}"), signed)
-            }),
+            _ => signed
+                .webhooks
+                .iter()
+                .fold(false, |ok, url| ok | self.verifies_url(secret, url, signed)),
         }
     }
 
@@ -250,15 +251,17 @@ pub fn hmac_sha256(key: &str, message: &str) -> Vec<u8> {
 
 /// twilio-python's `compute_signature`: the URL, then each key with each of
 /// its distinct values, keys and values sorted.
-pub fn twilio_mac(token: &str, url: &str, params: &Params) -> Vec<u8> {
+pub fn twilio_mac(token: &str, url: &str, params: &Sorted) -> Vec<u8> {
     let mut mac = Hmac::<Sha1>::new_from_slice(token.as_bytes()).expect("HMAC takes any key length");
     mac.update(url.as_bytes());
-    for (key, mut values) in params.sorted() {
-        values.dedup();
-        for value in values {
-            mac.update(key.as_bytes());
-            mac.update(value.as_bytes());
-        }
+    let pairs = params.pairs();
+    let distinct = pairs
+        .iter()
+        .enumerate()
+        .filter(|(i, pair)| *i == 0 || pairs[i - 1] != **pair);
+    for (_, (key, value)) in distinct {
+        mac.update(key.as_bytes());
+        mac.update(value.as_bytes());
     }
     mac.finalize().into_bytes().to_vec()
 }
@@ -296,19 +299,11 @@ fn twilio_urls(url: &str, raw_query: &str) -> Vec<String> {
 
 /// plivo-python's `construct_post_url` + `get_signature_v3` message; `None`
 /// when the query string does not decode.
-fn plivo_message(url: &str, raw_query: &str, params: &Params, nonce: &str) -> Option<String> {
+fn plivo_message(url: &str, raw_query: &str, params: &Sorted, nonce: &str) -> Option<String> {
     let query = Params::parse(raw_query.as_bytes())?;
-    let query: Vec<String> = query
-        .sorted()
-        .into_iter()
-        .flat_map(|(k, values)| values.into_iter().map(move |v| format!("{k}={v}")))
-        .collect();
+    let query: Vec<String> = query.sorted().pairs().iter().map(|(k, v)| format!("{k}={v}")).collect();
     let query = query.join("&");
-    let body: String = params
-        .sorted()
-        .into_iter()
-        .flat_map(|(k, values)| values.into_iter().map(move |v| format!("{k}{v}")))
-        .collect();
+    let body: String = params.pairs().iter().flat_map(|(k, v)| [*k, *v]).collect();
     let mut message = url.to_string();
     if !query.is_empty() || !body.is_empty() {
         message.push('?');
@@ -326,25 +321,26 @@ fn plivo_message(url: &str, raw_query: &str, params: &Params, nonce: &str) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inbound::WEBHOOK_PATH;
 
     const BASE: &str = "https://telebind.example.com";
 
-    fn headers(pairs: &[(&str, &str)]) -> Headers {
-        Headers::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    fn headers<'a>(pairs: &[(&'a str, &'a str)]) -> Headers<'a> {
+        Headers::new(pairs.iter().copied())
     }
 
-    fn params(body: &str) -> Params {
+    fn params(body: &str) -> Params<'_> {
         Params::parse(body.as_bytes()).unwrap()
     }
 
-    fn bases(urls: &[&str]) -> Vec<String> {
-        urls.iter().map(|u| u.to_string()).collect()
+    fn webhooks(bases: &[&str]) -> Vec<String> {
+        bases.iter().map(|b| format!("{b}{WEBHOOK_PATH}")).collect()
     }
 
-    /// A form request to the webhook on `bases` (form carriers sign no raw body).
-    fn signed<'a>(bases: &'a [String], raw_query: &'a str, params: &'a Params) -> Signed<'a> {
+    /// A form request to `webhooks` (form carriers sign no raw body).
+    fn signed<'a>(webhooks: &'a [String], raw_query: &'a str, params: &'a Sorted<'a>) -> Signed<'a> {
         Signed {
-            bases,
+            webhooks,
             raw_query,
             params,
             body: b"",
@@ -362,7 +358,7 @@ mod tests {
     fn twilio_documentation_example() {
         let p =
             params("CallSid=CA1234567890ABCDE&Caller=%2B12349013030&Digits=1234&From=%2B12349013030&To=%2B18005551212");
-        let mac = twilio_mac("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", &p);
+        let mac = twilio_mac("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", &p.sorted());
         assert_eq!(STANDARD.encode(mac), "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
     }
 
@@ -371,12 +367,12 @@ mod tests {
         let p = params(TWILIO_BODY);
         for sig in ["GZbuQ3U6laFKI1yosaNgiWUuJLU=", "vQuR9eBoWGb2+504LDYcHFWUL5w="] {
             assert!(
-                twilio(sig).verifies(TWILIO_TOKEN, &signed(&bases(&[BASE]), "", &p)),
+                twilio(sig).verifies(TWILIO_TOKEN, &signed(&webhooks(&[BASE]), "", &p.sorted())),
                 "{sig}"
             );
             assert!(twilio(sig).verifies(
                 TWILIO_TOKEN,
-                &signed(&bases(&["https://telebind.example.com:443"]), "", &p)
+                &signed(&webhooks(&["https://telebind.example.com:443"]), "", &p.sorted())
             ));
         }
         let wrong = [
@@ -387,7 +383,7 @@ mod tests {
         ];
         for (token, base, sig) in wrong {
             assert!(
-                !twilio(sig).verifies(token, &signed(&bases(&[base]), "", &p)),
+                !twilio(sig).verifies(token, &signed(&webhooks(&[base]), "", &p.sorted())),
                 "{token} {base} {sig}"
             );
         }
@@ -435,19 +431,22 @@ mod tests {
     #[test]
     fn plivo_vectors_verify_and_flips_fail() {
         let p = params(PLIVO_BODY);
-        let b = bases(&[BASE]);
+        let b = webhooks(&[BASE]);
         let plain = "a1UiZLZYNYKbPU73WpVmDbUF6i0h700+1viS9jPRgao=";
         let with_query = "Z+XW+IJKULOBuw4DH0xmdAyWcESHfAEe9nO5JOnxlHw=";
-        assert!(plivo(plain, PLIVO_NONCE).verifies(PLIVO_TOKEN, &signed(&b, "", &p)));
-        assert!(plivo(with_query, PLIVO_NONCE).verifies(PLIVO_TOKEN, &signed(&b, "b=2&a=1", &p)));
-        assert!(plivo(&format!("bogus,{plain}"), PLIVO_NONCE).verifies(PLIVO_TOKEN, &signed(&b, "", &p)));
-        assert!(!plivo(plain, "05429567804466091623").verifies(PLIVO_TOKEN, &signed(&b, "", &p)));
-        assert!(!plivo(plain, PLIVO_NONCE).verifies("plivo-auth-token-0123456788", &signed(&b, "", &p)));
+        assert!(plivo(plain, PLIVO_NONCE).verifies(PLIVO_TOKEN, &signed(&b, "", &p.sorted())));
+        assert!(plivo(with_query, PLIVO_NONCE).verifies(PLIVO_TOKEN, &signed(&b, "b=2&a=1", &p.sorted())));
+        assert!(plivo(&format!("bogus,{plain}"), PLIVO_NONCE).verifies(PLIVO_TOKEN, &signed(&b, "", &p.sorted())));
+        assert!(!plivo(plain, "05429567804466091623").verifies(PLIVO_TOKEN, &signed(&b, "", &p.sorted())));
+        assert!(!plivo(plain, PLIVO_NONCE).verifies("plivo-auth-token-0123456788", &signed(&b, "", &p.sorted())));
         assert!(!plivo(plain, PLIVO_NONCE).verifies(
             PLIVO_TOKEN,
-            &signed(&b, "", &params(&PLIVO_BODY.replace("ringing", "ringinG")))
+            &signed(&b, "", &params(&PLIVO_BODY.replace("ringing", "ringinG")).sorted())
         ));
-        assert!(!plivo(plain, PLIVO_NONCE).verifies(PLIVO_TOKEN, &signed(&bases(&["http://127.0.0.1:8000"]), "", &p)));
+        assert!(!plivo(plain, PLIVO_NONCE).verifies(
+            PLIVO_TOKEN,
+            &signed(&webhooks(&["http://127.0.0.1:8000"]), "", &p.sorted())
+        ));
     }
 
     #[test]
@@ -469,7 +468,7 @@ mod tests {
 
     #[test]
     fn vobiz_vectors_verify_over_the_base_url_only() {
-        let b = bases(&[BASE]);
+        let b = webhooks(&[BASE]);
         let anything = params("To=%2B14155556789");
         let v3 = headers(&[
             ("X-Vobiz-Signature-V3", "eRzS1c5wXwhFV94eVmsFyrtNM6i1bGBp8w3X4oEUhF4="),
@@ -484,11 +483,11 @@ mod tests {
         ]);
         for h in [v3, v2] {
             let proof = Proof::read(Carrier::Vobiz, &h, "").unwrap();
-            assert!(proof.verifies(VOBIZ_TOKEN, &signed(&b, "q=ignored", &anything)));
-            assert!(!proof.verifies("vobiz-auth-token-0123456788", &signed(&b, "", &anything)));
+            assert!(proof.verifies(VOBIZ_TOKEN, &signed(&b, "q=ignored", &anything.sorted())));
+            assert!(!proof.verifies("vobiz-auth-token-0123456788", &signed(&b, "", &anything.sorted())));
             assert!(!proof.verifies(
                 VOBIZ_TOKEN,
-                &signed(&bases(&["https://other.example.com"]), "", &anything)
+                &signed(&webhooks(&["https://other.example.com"]), "", &anything.sorted())
             ));
             let Proof::Vobiz {
                 version, signatures, ..
@@ -501,7 +500,7 @@ mod tests {
                 signatures,
                 nonce: "12345678901234567891".into(),
             };
-            assert!(!flipped.verifies(VOBIZ_TOKEN, &signed(&b, "", &anything)));
+            assert!(!flipped.verifies(VOBIZ_TOKEN, &signed(&b, "", &anything.sorted())));
         }
     }
 
@@ -511,7 +510,7 @@ mod tests {
         for sig in ["", "%%%", "====", "a,b,,c", "\u{7f}"] {
             let h = headers(&[("X-Plivo-Signature-V3", sig), ("X-Plivo-Signature-V3-Nonce", "1")]);
             if let Some(proof) = Proof::read(Carrier::Plivo, &h, "") {
-                assert!(!proof.verifies(PLIVO_TOKEN, &signed(&bases(&[BASE]), "", &p)));
+                assert!(!proof.verifies(PLIVO_TOKEN, &signed(&webhooks(&[BASE]), "", &p.sorted())));
             }
         }
     }
@@ -523,7 +522,7 @@ mod tests {
 
     fn json_request(body: &[u8]) -> Signed<'_> {
         Signed {
-            bases: &[],
+            webhooks: &[],
             raw_query: "",
             params: &crate::inbound::request::NO_PARAMS,
             body,
@@ -596,7 +595,8 @@ mod tests {
             "{signed}.{}",
             URL_SAFE_NO_PAD.encode(hmac_sha256(VONAGE_SECRET, &signed))
         );
-        let h = headers(&[("Authorization", &format!("Bearer {token}"))]);
+        let bearer = format!("Bearer {token}");
+        let h = headers(&[("Authorization", &bearer)]);
         Proof::read(Carrier::Vonage, &h, "").unwrap()
     }
 

@@ -18,7 +18,7 @@ use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpMessage, ResponseError};
 use futures_util::Stream;
-use tokio::time::{sleep, Sleep};
+use tokio::time::{sleep_until, Instant, Sleep};
 
 use crate::error::ApiError;
 use crate::serve::REQUEST_TIMEOUT;
@@ -50,7 +50,8 @@ pub async fn body(
     req.set_payload(Payload::Stream {
         payload: Box::pin(Deadline {
             held: held.clone(),
-            sleep: Box::pin(sleep(timeout)),
+            at: Instant::now() + timeout,
+            sleep: None,
         }),
     });
     let response = next.call(req).await?;
@@ -71,7 +72,10 @@ pub async fn body(
 /// an error.
 struct Deadline {
     held: Rc<RefCell<Held>>,
-    sleep: Pin<Box<Sleep>>,
+    at: Instant,
+    /// Set once the body is found not all there: most bodies arrive with
+    /// their head and never need a timer.
+    sleep: Option<Pin<Box<Sleep>>>,
 }
 
 impl Stream for Deadline {
@@ -86,7 +90,14 @@ impl Stream for Deadline {
         if let Poll::Ready(item) = Pin::new(&mut held.payload).poll_next(cx) {
             return Poll::Ready(item);
         }
-        if this.sleep.as_mut().poll(cx).is_pending() {
+        let at = this.at;
+        if this
+            .sleep
+            .get_or_insert_with(|| Box::pin(sleep_until(at)))
+            .as_mut()
+            .poll(cx)
+            .is_pending()
+        {
             return Poll::Pending;
         }
         held.expired = true;

@@ -6,24 +6,26 @@
 //! which ignores documents, is answered through its Call Control API.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use rusqlite::Connection;
 
-use crate::config::InboundConfig;
+use crate::config::{InboundConfig, ServerConfig};
+use crate::db::cache::ReadCache;
 use crate::db::{self, calls::CalledRow, calls::Candidate, calls::InboundCall};
 use crate::domain::ids::ConfigId;
 use crate::error::ApiError;
 use crate::inbound::document::{self, Document};
 use crate::inbound::fields::{signing_secret, CallFields};
 use crate::inbound::replay::{NonceCache, NonceUse};
-use crate::inbound::request::{BodyError, Headers, Payload, NO_PARAMS};
+use crate::inbound::request::{BodyError, Headers, Params, Payload, NO_PARAMS};
 use crate::inbound::resolve::{called_form, with_hint, CalledForm};
 use crate::inbound::signature::{Proof, Signed};
 use crate::inbound::{decide, detect, media, CalledNumber, Carrier, Clock, Outcome, PreAuthCause, WEBHOOK_PATH};
+use crate::metrics::Cache;
 use crate::providers::CallCommand;
 use crate::state::AppState;
 
@@ -36,13 +38,45 @@ const DUMMY_SECRET: &str = "telebind-no-candidate-0000000000";
 /// that the Ed25519 check runs in full.
 const DUMMY_PUBLIC_KEY: &str = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
 
-/// The router's own state: the replay cache, the pre-auth reject counters
-/// and the clock the freshness checks read.
-#[derive(Default)]
+/// The router's own state: the signed webhook URLs, the replay cache, the
+/// pre-auth reject counters, the candidates of recent claims and the clock
+/// the freshness checks read.
 pub struct Router {
+    /// The webhook on `server.public_base_url` and on each alias.
+    webhooks: Vec<String>,
     nonces: NonceCache,
     refusals: Mutex<HashMap<(Carrier, PreAuthCause), Refusals>>,
+    /// The configurations of each claim seen since the last commit, their
+    /// credentials opened: a flood of forged requests for a real account
+    /// reads no database and decrypts nothing.
+    candidates: ReadCache<(Carrier, Claim), Arc<[Candidate]>>,
     clock: Clock,
+}
+
+/// Claims whose candidates are kept (a few hundred bytes each). Requests
+/// naming random accounts only push each other out: the cost is a read.
+const CLAIMS_CACHED: usize = 1024;
+
+/// Whom a request says it comes from: the account it names, or for Plivo
+/// without one, the number it calls (§1: safe only because every pre-auth
+/// reject is the same).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Claim {
+    Account(String),
+    Number(String),
+}
+
+impl Claim {
+    fn of(carrier: Carrier, fields: &CallFields) -> Option<Claim> {
+        match (&fields.account, &fields.to) {
+            (Some(account), _) => Some(Claim::Account(account.clone())),
+            (None, Some(to)) if carrier == Carrier::Plivo => match called_form(to) {
+                CalledForm::Exact(address) => Some(Claim::Number(address)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -52,11 +86,34 @@ struct Refusals {
 }
 
 impl Router {
-    pub fn new(clock: Clock) -> Router {
+    pub fn new(clock: Clock, server: &ServerConfig) -> Router {
         Router {
+            webhooks: std::iter::once(&server.public_base_url)
+                .chain(&server.public_base_url_aliases)
+                .map(|base| format!("{base}{WEBHOOK_PATH}"))
+                .collect(),
+            nonces: NonceCache::default(),
+            refusals: Mutex::default(),
+            candidates: ReadCache::new(CLAIMS_CACHED),
             clock,
-            ..Router::default()
         }
+    }
+
+    /// The active configurations `claim` may come from, oldest first: from
+    /// the copy while no commit has landed since it was read, else a point
+    /// read on this worker.
+    async fn candidates(&self, state: &AppState, carrier: Carrier, claim: Claim) -> Result<Arc<[Candidate]>, ApiError> {
+        let key = (carrier, claim);
+        let generation = state.db.generation();
+        if let Some(hit) = self.candidates.get(&key, generation) {
+            crate::metrics::cache_lookup(Cache::InboundCandidates, true);
+            return Ok(hit);
+        }
+        crate::metrics::cache_lookup(Cache::InboundCandidates, false);
+        let read = key.clone();
+        let found: Arc<[Candidate]> = state.point(move |c| Ok(candidates(c, &read)?)).await?.into();
+        self.candidates.insert(key, generation, found.clone());
+        Ok(found)
     }
 
     /// Counts a pre-auth reject; logs at most one line a second per cause.
@@ -122,7 +179,7 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &AppState, router: 
     let headers = Headers::new(
         req.headers()
             .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))),
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
     );
     let payload = match Payload::parse(headers.get("content-type"), &bytes) {
         Ok(payload) => Some(payload),
@@ -181,9 +238,9 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &AppState, router: 
 /// A request as the carrier sent it.
 struct Request<'a> {
     carrier: Carrier,
-    headers: &'a Headers,
+    headers: &'a Headers<'a>,
     /// `None` when the body does not parse as its content type says.
-    payload: Option<&'a Payload>,
+    payload: Option<&'a Payload<'a>>,
     body: &'a [u8],
     raw_query: &'a str,
 }
@@ -214,23 +271,21 @@ async fn authenticate(
     let payload = request.payload.ok_or(PreAuthCause::Malformed)?;
     let fields = CallFields::read(carrier, payload, request.headers).ok_or(PreAuthCause::Malformed)?;
     let proof = Proof::read(carrier, request.headers, request.raw_query).ok_or(PreAuthCause::BadSignature)?;
-    let lookup = (fields.account.clone(), fields.to.clone());
-    let candidates = state
-        .point(move |c| Ok(candidates(c, carrier, &lookup)?))
-        .await
-        .map_err(Refused::Internal)?;
-    let server = &state.config.server;
-    let bases: Vec<String> = std::iter::once(&server.public_base_url)
-        .chain(&server.public_base_url_aliases)
-        .cloned()
-        .collect();
+    let candidates = match Claim::of(carrier, &fields) {
+        Some(claim) => router
+            .candidates(state, carrier, claim)
+            .await
+            .map_err(Refused::Internal)?,
+        None => Arc::from([]),
+    };
+    let params = payload.params().map(Params::sorted);
     let signed = Signed {
-        bases: &bases,
+        webhooks: &router.webhooks,
         raw_query: request.raw_query,
-        params: payload.params().unwrap_or(&NO_PARAMS),
+        params: params.as_ref().unwrap_or(&NO_PARAMS),
         body: request.body,
     };
-    let verified = verify(carrier, &proof, candidates, &signed)?;
+    let verified = verify(carrier, &proof, &candidates, &signed)?;
     proof.check(request.body, router.clock.now())?;
     if let Some(nonce) = proof.nonce() {
         match router.nonces.first_use(carrier, nonce, Instant::now()) {
@@ -267,22 +322,12 @@ fn internal(e: ApiError) -> Document {
     document::generic_hangup()
 }
 
-/// The configurations of the claimed account; for Plivo without one, those
-/// owning the called number (§1: safe only because every pre-auth reject
-/// is the same).
-fn candidates(
-    conn: &Connection,
-    carrier: Carrier,
-    (account, to): &(Option<String>, Option<String>),
-) -> rusqlite::Result<Vec<Candidate>> {
+/// The configurations of the claimed account, or owning the claimed number.
+fn candidates(conn: &Connection, (carrier, claim): &(Carrier, Claim)) -> rusqlite::Result<Vec<Candidate>> {
     let provider = carrier.kind().as_str();
-    match (account, to) {
-        (Some(account), _) => db::calls::candidates(conn, provider, account),
-        (None, Some(to)) if carrier == Carrier::Plivo => match called_form(to) {
-            CalledForm::Exact(address) => db::calls::candidates_by_number(conn, provider, &address),
-            _ => Ok(Vec::new()),
-        },
-        _ => Ok(Vec::new()),
+    match claim {
+        Claim::Account(account) => db::calls::candidates(conn, provider, account),
+        Claim::Number(address) => db::calls::candidates_by_number(conn, provider, address),
     }
 }
 
@@ -291,7 +336,7 @@ fn candidates(
 fn verify(
     carrier: Carrier,
     proof: &Proof,
-    candidates: Vec<Candidate>,
+    candidates: &[Candidate],
     signed: &Signed,
 ) -> Result<Vec<Candidate>, PreAuthCause> {
     let mut tried: Vec<(&str, bool)> = Vec::new();

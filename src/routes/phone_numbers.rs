@@ -22,6 +22,7 @@ use crate::domain::ids::{ConfigId, NumberId};
 use crate::domain::input::FieldError;
 use crate::domain::phone_number::{needs_push, NewPhoneNumber, PhoneNumberPatch, SyncResult};
 use crate::error::ApiError;
+use crate::metrics::Cache;
 use crate::providers::{Number, Ownership};
 use crate::records::{
     check_config, check_number_trunk, check_unique_number, check_workflow, find_config, find_number as find,
@@ -137,11 +138,11 @@ pub async fn get(
     let generation = state.db.generation();
     let owned = |n: &CachedNumber| n.org_id == caller.org_id && n.config_id == config_id;
     // Another organization's or configuration's copy is not this caller's: the read words the 404.
-    if let Some(hit) = state.numbers.get(id, generation).filter(owned) {
-        crate::metrics::number_cache_lookup(true);
+    if let Some(hit) = state.numbers.get(&id, generation).filter(owned) {
+        crate::metrics::cache_lookup(Cache::Numbers, true);
         return Ok(json_body(hit.body));
     }
-    crate::metrics::number_cache_lookup(false);
+    crate::metrics::cache_lookup(Cache::Numbers, false);
     let number = state
         .point(move |c| find_own_number(c, caller.org_id, config_id, id))
         .await?;

@@ -12,7 +12,8 @@ use sha1::Sha1;
 use sha2::Sha256;
 use telebind::config::Config;
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{spawn_app_with, TestApp, CONFIGS};
+use crate::metrics::{samples, value};
 
 pub(crate) const BASE: &str = "https://telebind.example.com";
 pub(crate) const RUN: &str = "/api/v1/telephony/inbound/run";
@@ -856,4 +857,83 @@ async fn a_parked_configuration_takes_no_calls_until_it_is_reactivated() {
     .await;
     assert_eq!(answer, rejected(Carrier::Plivo));
     assert!(logged_calls(&l.app).await.is_empty());
+}
+
+// ------------------------------------------------- candidates kept since the last commit
+
+const CANDIDATE_HITS: (&str, &[(&str, &str)]) =
+    ("telebind_inbound_candidate_cache_lookups_total", &[("result", "hit")]);
+
+async fn candidate_hits(app: &TestApp) -> f64 {
+    value(&samples(app).await, CANDIDATE_HITS.0, CANDIDATE_HITS.1)
+}
+
+/// A Twilio start for `call_id` signed with `token`.
+fn twilio_start(token: &str, call_id: &str) -> (Vec<(&'static str, String)>, String) {
+    let body = format!(
+        "AccountSid={TWILIO_SID}&ApiVersion=2010-04-01&CallSid={call_id}&CallStatus=ringing&Direction=inbound&From=%2B14155550199&To=%2B14155550100"
+    );
+    (
+        twilio_headers(&twilio_signature(token, &format!("{BASE}{RUN}"), &body)),
+        body,
+    )
+}
+
+#[tokio::test]
+async fn a_flood_of_forged_requests_is_verified_against_kept_candidates() {
+    let l = line(Carrier::Twilio).await;
+    let (_, body) = twilio_start(TWILIO_TOKEN, "CA-forged");
+    let forged = twilio_headers("Zm9yZ2VkIHNpZ25hdHVyZSAyMGI=");
+    assert_eq!(
+        post(&l.app, "", &forged, body.as_bytes()).await,
+        rejected(Carrier::Twilio)
+    );
+    let before = candidate_hits(&l.app).await;
+    assert_eq!(
+        post(&l.app, "", &forged, body.as_bytes()).await,
+        rejected(Carrier::Twilio)
+    );
+    // Other tests in this process count too, so only "at least one more".
+    assert!(
+        candidate_hits(&l.app).await > before,
+        "the second request read the database again"
+    );
+    assert!(logged_calls(&l.app).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_new_secret_counts_from_the_next_request_though_the_old_one_was_kept() {
+    const NEW_TOKEN: &str = "fedcba9876543210fedcba9876543210";
+    let l = line(Carrier::Twilio).await;
+    let (forged_headers, forged_body) = twilio_start("not-the-token", "CA-forged");
+    // Twice: the candidates, with the old secret, are now kept.
+    for _ in 0..2 {
+        let answer = post(&l.app, "", &forged_headers, forged_body.as_bytes()).await;
+        assert_eq!(answer, rejected(Carrier::Twilio));
+    }
+
+    let config = json!({"config": {"provider": "twilio", "account_sid": TWILIO_SID, "auth_token": NEW_TOKEN}});
+    l.app
+        .call(Method::PUT, &format!("{CONFIGS}/{}", l.cfg), Some(config), 200)
+        .await;
+    let (headers, body) = twilio_start(TWILIO_TOKEN, "CA-old-secret");
+    assert_eq!(
+        post(&l.app, "", &headers, body.as_bytes()).await,
+        rejected(Carrier::Twilio)
+    );
+    let (headers, body) = twilio_start(NEW_TOKEN, "CA-new-secret");
+    let answer = post(&l.app, "", &headers, body.as_bytes()).await;
+    let calls = logged_calls(&l.app).await;
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["call_id"], "CA-new-secret");
+    assert_eq!(answer, connected(Carrier::Twilio, &l.workflow["id"], &calls[0]["id"]));
+
+    // Parked by another process (the CLI): seen at the next request too.
+    configs_cli(&l.app, &["deactivate", &l.cfg.to_string(), "--reason", "parked"]);
+    let (headers, body) = twilio_start(NEW_TOKEN, "CA-parked");
+    assert_eq!(
+        post(&l.app, "", &headers, body.as_bytes()).await,
+        rejected(Carrier::Twilio)
+    );
+    assert_eq!(logged_calls(&l.app).await.len(), 1);
 }
