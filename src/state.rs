@@ -91,6 +91,15 @@ impl AppState {
     {
         self.db.write(f).await
     }
+
+    /// `Database::write_call_log` for handlers: a write of the call log alone.
+    pub async fn write_call_log<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.db.write_call_log(f).await
+    }
 }
 
 /// Per configuration, the writes that must not interleave with its trunks'

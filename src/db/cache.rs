@@ -13,18 +13,41 @@ use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Counts the commits this process has seen, its own and others'.
+/// Counts the commits this process has seen, its own and others': all of
+/// them, and those that may have changed more than the call log (what the
+/// inbound router's copies depend on: a routed call's own row must not
+/// throw away the copies the next call uses).
 #[derive(Debug, Clone, Default)]
-pub struct Generation(Arc<AtomicU64>);
+pub struct Generation {
+    all: Arc<AtomicU64>,
+    settings: Arc<AtomicU64>,
+}
+
+/// What a write may change, for the generations it moves on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Anything: the safe assumption.
+    Any,
+    /// Only rows of the call log (`inbound_calls`).
+    CallLog,
+}
 
 impl Generation {
     pub fn now(&self) -> u64 {
-        self.0.load(Ordering::Acquire)
+        self.all.load(Ordering::Acquire)
     }
 
-    /// After a commit, before anyone is told of it.
-    pub fn advance(&self) {
-        self.0.fetch_add(1, Ordering::AcqRel);
+    /// The count of commits that may have changed more than the call log.
+    pub fn settings(&self) -> u64 {
+        self.settings.load(Ordering::Acquire)
+    }
+
+    /// After a commit of writes of `scope`, before anyone is told of it.
+    pub fn advance(&self, scope: Scope) {
+        if scope == Scope::Any {
+            self.settings.fetch_add(1, Ordering::AcqRel);
+        }
+        self.all.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -74,7 +97,7 @@ mod tests {
         let cache = ReadCache::new(4);
         cache.insert(1, generation.now(), "a");
         assert_eq!(cache.get(&1, generation.now()), Some("a"));
-        generation.advance();
+        generation.advance(Scope::Any);
         assert_eq!(cache.get(&1, generation.now()), None);
     }
 
@@ -84,9 +107,20 @@ mod tests {
         let cache = ReadCache::new(4);
         let stamp = generation.now();
         // The commit lands while the row is being read.
-        generation.advance();
+        generation.advance(Scope::Any);
         cache.insert(1, stamp, "old");
         assert_eq!(cache.get(&1, generation.now()), None);
+    }
+
+    #[test]
+    fn a_call_log_commit_moves_on_all_commits_but_not_the_settings() {
+        let generation = Generation::default();
+        let (all, settings) = (generation.now(), generation.settings());
+        generation.advance(Scope::CallLog);
+        assert!(generation.now() > all);
+        assert_eq!(generation.settings(), settings);
+        generation.advance(Scope::Any);
+        assert!(generation.settings() > settings);
     }
 
     #[test]

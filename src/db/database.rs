@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
-use super::cache::Generation;
+use super::cache::{Generation, Scope};
 use super::point::{self, Busy};
 use super::writer::{Answer, WriteError, Writer};
 use super::{DbError, Pool, Store};
@@ -38,11 +38,22 @@ impl Database {
     /// another process's (the CLI's), once this thread notices them, within
     /// a millisecond. Taken before the read it stamps.
     pub fn generation(&self) -> u64 {
+        self.notice_others();
+        self.generation.now()
+    }
+
+    /// As `generation`, counting only commits that may have changed more
+    /// than the call log (another process's commits always count).
+    pub fn settings_generation(&self) -> u64 {
+        self.notice_others();
+        self.generation.settings()
+    }
+
+    fn notice_others(&self) {
         // Unsure (the check failed) counts as changed: a cached copy is only an optimization.
         if point::changed_here(&self.store).unwrap_or(true) {
-            self.generation.advance();
+            self.generation.advance(Scope::Any);
         }
-        self.generation.now()
     }
 
     /// A lookup of one row by key: runs `f` at once on this thread's own
@@ -91,7 +102,27 @@ impl Database {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let answer = self.submit(f)?;
+        self.write_scoped(Scope::Any, f).await
+    }
+
+    /// As `write`, for a write that changes the call log and nothing else:
+    /// it leaves `settings_generation`, and the copies stamped with it, alone.
+    pub async fn write_call_log<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        self.write_scoped(Scope::CallLog, f).await
+    }
+
+    async fn write_scoped<T, E, F>(&self, scope: Scope, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let answer = self.submit(scope, f)?;
         settle(answer.await.map_err(|_| WriteError::Stopped))
     }
 
@@ -103,7 +134,7 @@ impl Database {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let answer = self.submit(f)?;
+        let answer = self.submit(Scope::Any, f)?;
         settle(answer.blocking_recv().map_err(|_| WriteError::Stopped))
     }
 
@@ -115,18 +146,18 @@ impl Database {
     {
         let logged = move |c: &Connection| f(c).inspect_err(|e| log::warn!("could not record {what}: {e}"));
         // Nobody waits for the answer; the writer logs failed commits itself.
-        if let Err(e) = self.submit(logged) {
+        if let Err(e) = self.submit(Scope::Any, logged) {
             log::warn!("could not record {what}: {e}");
         }
     }
 
-    fn submit<T, E, F>(&self, f: F) -> Result<Answer<T, Outcome<E>>, DbError>
+    fn submit<T, E, F>(&self, scope: Scope, f: F) -> Result<Answer<T, Outcome<E>>, DbError>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: Send + 'static,
     {
-        Ok(self.writer.submit(move |c| f(c).map_err(Outcome::Own))?)
+        Ok(self.writer.submit(scope, move |c| f(c).map_err(Outcome::Own))?)
     }
 }
 

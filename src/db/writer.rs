@@ -18,7 +18,7 @@ use std::sync::{mpsc, Arc};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::cache::Generation;
+use super::cache::{Generation, Scope};
 use super::{DbError, Store};
 
 /// Most writes committed together.
@@ -86,10 +86,11 @@ impl Writer {
         Ok(Writer { queue, waiting })
     }
 
-    /// Queues `f` (refused when `QUEUE_CAPACITY` writes wait), to run in a
-    /// savepoint of the writer's transaction; its result is answered once
-    /// that transaction has committed, or is known not to have.
-    pub fn submit<T, E, F>(&self, f: F) -> Result<Answer<T, E>, WriteError>
+    /// Queues `f`, which changes only what `scope` says (refused when
+    /// `QUEUE_CAPACITY` writes wait), to run in a savepoint of the writer's
+    /// transaction; its result is answered once that transaction has
+    /// committed, or is known not to have.
+    pub fn submit<T, E, F>(&self, scope: Scope, f: F) -> Result<Answer<T, E>, WriteError>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
@@ -97,6 +98,7 @@ impl Writer {
     {
         let (reply, answer) = oneshot::channel();
         let write = Queued {
+            scope,
             f: Some(f),
             result: None,
             reply,
@@ -117,6 +119,8 @@ impl Writer {
 
 /// A queued write with its result type erased.
 trait Write: Send {
+    /// What the write may change.
+    fn scope(&self) -> Scope;
     /// Runs the write; true if it succeeded and its changes are to be kept.
     fn run(&mut self, conn: &Connection) -> bool;
     /// Answers the caller: the write's own error if it failed, else its
@@ -125,6 +129,7 @@ trait Write: Send {
 }
 
 struct Queued<F, T, E> {
+    scope: Scope,
     f: Option<F>,
     result: Option<Result<T, E>>,
     reply: oneshot::Sender<Result<T, E>>,
@@ -136,6 +141,10 @@ where
     T: Send,
     E: From<WriteError> + Send,
 {
+    fn scope(&self) -> Scope {
+        self.scope
+    }
+
     fn run(&mut self, conn: &Connection) -> bool {
         let result = self.f.take().map(|f| f(conn));
         let ok = matches!(result, Some(Ok(_)));
@@ -199,7 +208,8 @@ fn run_batch(conn: &Connection, generation: &Generation, batch: Vec<Box<dyn Writ
         let _ = conn.execute_batch("ROLLBACK");
     }
     // Before any answer: whoever hears of the write reads it, never a cached copy.
-    generation.advance();
+    let call_log_only = pending.iter().all(|w| w.scope() == Scope::CallLog);
+    generation.advance(if call_log_only { Scope::CallLog } else { Scope::Any });
     pending.into_iter().for_each(|w| w.answer(committed.clone()));
 }
 
@@ -270,7 +280,7 @@ mod tests {
         let (started, busy) = channel();
         let (release, released) = channel::<()>();
         writer
-            .submit(move |_| {
+            .submit(Scope::Any, move |_| {
                 started.send(()).unwrap();
                 released.recv().map_err(|e| Failed::Own(e.to_string()))
             })
@@ -280,8 +290,14 @@ mod tests {
     }
 
     fn insert(writer: &Writer, v: i64) -> Answer<(), Failed> {
+        insert_as(writer, Scope::Any, v)
+    }
+
+    fn insert_as(writer: &Writer, scope: Scope, v: i64) -> Answer<(), Failed> {
         writer
-            .submit(move |c| Ok(c.execute("INSERT INTO t (v) VALUES (?1)", [v]).map(drop)?))
+            .submit(scope, move |c| {
+                Ok(c.execute("INSERT INTO t (v) VALUES (?1)", [v]).map(drop)?)
+            })
             .unwrap()
     }
 
@@ -311,11 +327,33 @@ mod tests {
     }
 
     #[test]
+    fn only_a_commit_of_call_log_writes_alone_leaves_the_settings_generation() {
+        let (_dir, store) = database();
+        let generation = Generation::default();
+        let writer = Writer::start(&store, generation.clone()).unwrap();
+        let settings = generation.settings();
+        insert_as(&writer, Scope::CallLog, 1).blocking_recv().unwrap().unwrap();
+        assert_eq!(generation.settings(), settings);
+
+        // Committed together with any other write, the settings move on.
+        let release = hold(&writer);
+        let answers = [(Scope::CallLog, 2), (Scope::Any, 3)].map(|(scope, v)| insert_as(&writer, scope, v));
+        release.send(()).unwrap();
+        for answer in answers {
+            answer.blocking_recv().unwrap().unwrap();
+        }
+        assert!(
+            generation.settings() > settings,
+            "a copy could outlive a settings write"
+        );
+    }
+
+    #[test]
     fn a_panicking_write_is_undone_and_the_writer_goes_on() {
         let (_dir, store) = database();
         let writer = Writer::start(&store, Generation::default()).unwrap();
         let panicked = writer
-            .submit(|c| -> Result<(), Failed> {
+            .submit(Scope::Any, |c| -> Result<(), Failed> {
                 c.execute_batch("INSERT INTO t (v) VALUES (9)").unwrap();
                 panic!("a bug in a write");
             })
@@ -339,7 +377,7 @@ mod tests {
         let answers = [1, 2, 3, 4, 5].map(|v| {
             let (ran, path) = (ran.clone(), store.config().path.clone());
             writer
-                .submit(move |c| {
+                .submit(Scope::Any, move |c| {
                     let committed: i64 =
                         Connection::open(path)?.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?;
                     ran.send((v, c.is_autocommit(), committed)).unwrap();

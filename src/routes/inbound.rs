@@ -100,11 +100,11 @@ impl Router {
     }
 
     /// The active configurations `claim` may come from, oldest first: from
-    /// the copy while no commit has landed since it was read, else a point
-    /// read on this worker.
+    /// the copy while nothing but the call log has been committed since it
+    /// was read, else a point read on this worker.
     async fn candidates(&self, state: &AppState, carrier: Carrier, claim: Claim) -> Result<Arc<[Candidate]>, ApiError> {
         let key = (carrier, claim);
-        let generation = state.db.generation();
+        let generation = state.db.settings_generation();
         if let Some(hit) = self.candidates.get(&key, generation) {
             crate::metrics::cache_lookup(Cache::InboundCandidates, true);
             return Ok(hit);
@@ -395,17 +395,10 @@ enum Recorded {
 }
 
 /// The call's row: the first one when the carrier retries (§2.4), else a
-/// new one with the decision. Everything but the insert is a point read on
-/// this worker; the insert goes to the writer.
+/// new one with the decision. The number is a point read on this worker;
+/// the insert goes to the writer, which finds a retry's first row.
 async fn start(state: &AppState, call: &StartedCall) -> Result<Recorded, ApiError> {
     let provider = call.carrier.kind().as_str();
-    let call_id = call.call_id.clone();
-    if let Some(first) = state
-        .point(move |c| Ok(db::calls::find(c, provider, &call_id)?))
-        .await?
-    {
-        return Ok(retried(call, first));
-    }
     let config_ids: Vec<ConfigId> = call.verified.iter().map(|c| c.config_id).collect();
     let (addresses, number) = called_number(state, provider, &call.fields, config_ids).await?;
     let called = number.as_ref().map(|n| CalledNumber {
@@ -432,7 +425,7 @@ async fn start(state: &AppState, call: &StartedCall) -> Result<Recorded, ApiErro
     let fields = call.fields.clone();
     let call_id = call.call_id.clone();
     let (row, inserted) = state
-        .write(move |c| {
+        .write_call_log(move |c| {
             let new = db::calls::NewCall {
                 org_id,
                 provider,
@@ -586,7 +579,10 @@ async fn telnyx(state: &AppState, call: &StartedCall, row: InboundCall, outcome:
     let (document, outcome) = match (answering, sent) {
         (true, Ok(())) => {
             let (id, routed) = (row.id, Outcome::Routed.as_str());
-            if let Err(e) = state.write(move |c| Ok(db::calls::set_outcome(c, id, routed)?)).await {
+            if let Err(e) = state
+                .write_call_log(move |c| Ok(db::calls::set_outcome(c, id, routed)?))
+                .await
+            {
                 log::error!("inbound telnyx: call {id} was answered but not recorded as routed: {e}");
             }
             (document::telnyx("ok"), Outcome::Routed)
