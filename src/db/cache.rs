@@ -9,6 +9,7 @@
 //! (`Database::generation`).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -71,6 +72,20 @@ impl<K: Hash + Eq + Clone, V: Clone> ReadCache<K, V> {
             .get(key)
             .filter(|(stamped, _)| *stamped == now)
             .map(|(_, value)| value.clone())
+    }
+
+    /// The value of `key` if it was read at generation `now`, else what
+    /// `read` reads, kept as read at `now`; and whether it was the copy.
+    pub async fn get_or_read<E, Fut>(&self, key: K, now: u64, read: impl FnOnce(K) -> Fut) -> Result<(V, bool), E>
+    where
+        Fut: Future<Output = Result<V, E>>,
+    {
+        if let Some(hit) = self.get(&key, now) {
+            return Ok((hit, true));
+        }
+        let value = read(key.clone()).await?;
+        self.insert(key, now, value.clone());
+        Ok((value, false))
     }
 
     /// Keeps `value`, read at `generation`, taken before the read began so

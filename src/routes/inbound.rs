@@ -50,8 +50,19 @@ pub struct Router {
     /// credentials opened: a flood of forged requests for a real account
     /// reads no database and decrypts nothing.
     candidates: ReadCache<(Carrier, Claim), Arc<[Candidate]>>,
+    /// The numbers found at each called number's forms in the verified
+    /// configurations, kept the same way: a verified start then reads
+    /// nothing, and writes its call-log row.
+    numbers: ReadCache<NumberLookup, Arc<[CalledRow]>>,
     clock: Clock,
 }
+
+/// A called number's lookup: the carrier, the verified configurations and
+/// the number's canonical forms.
+type NumberLookup = (&'static str, Vec<ConfigId>, Vec<String>);
+
+/// Called numbers whose rows are kept (a few hundred bytes each).
+const NUMBERS_CACHED: usize = 4096;
 
 /// Claims whose candidates are kept (a few hundred bytes each). Requests
 /// naming random accounts only push each other out: the cost is a read.
@@ -95,6 +106,7 @@ impl Router {
             nonces: NonceCache::default(),
             refusals: Mutex::default(),
             candidates: ReadCache::new(CLAIMS_CACHED),
+            numbers: ReadCache::new(NUMBERS_CACHED),
             clock,
         }
     }
@@ -103,16 +115,13 @@ impl Router {
     /// the copy while nothing but the call log has been committed since it
     /// was read, else a point read on this worker.
     async fn candidates(&self, state: &AppState, carrier: Carrier, claim: Claim) -> Result<Arc<[Candidate]>, ApiError> {
-        let key = (carrier, claim);
+        let read = |key: (Carrier, Claim)| async move {
+            let found = state.point(move |c| Ok(candidates(c, &key)?)).await?;
+            Ok::<_, ApiError>(Arc::from(found))
+        };
         let generation = state.db.settings_generation();
-        if let Some(hit) = self.candidates.get(&key, generation) {
-            crate::metrics::cache_lookup(Cache::InboundCandidates, true);
-            return Ok(hit);
-        }
-        crate::metrics::cache_lookup(Cache::InboundCandidates, false);
-        let read = key.clone();
-        let found: Arc<[Candidate]> = state.point(move |c| Ok(candidates(c, &read)?)).await?.into();
-        self.candidates.insert(key, generation, found.clone());
+        let (found, hit) = self.candidates.get_or_read((carrier, claim), generation, read).await?;
+        crate::metrics::cache_lookup(Cache::InboundCandidates, hit);
         Ok(found)
     }
 
@@ -224,7 +233,7 @@ async fn route(req: &HttpRequest, body: web::Payload, state: &AppState, router: 
         fields,
         verified,
     };
-    match start(state, &call).await {
+    match start(state, router, &call).await {
         Ok(Recorded::First(row)) => deliver(state, &call, row, true).await,
         Ok(Recorded::Again(row)) => deliver(state, &call, row, false).await,
         Ok(Recorded::Elsewhere) => {
@@ -397,10 +406,10 @@ enum Recorded {
 /// The call's row: the first one when the carrier retries (§2.4), else a
 /// new one with the decision. The number is a point read on this worker;
 /// the insert goes to the writer, which finds a retry's first row.
-async fn start(state: &AppState, call: &StartedCall) -> Result<Recorded, ApiError> {
+async fn start(state: &AppState, router: &Router, call: &StartedCall) -> Result<Recorded, ApiError> {
     let provider = call.carrier.kind().as_str();
     let config_ids: Vec<ConfigId> = call.verified.iter().map(|c| c.config_id).collect();
-    let (addresses, number) = called_number(state, provider, &call.fields, config_ids).await?;
+    let (addresses, number) = called_number(state, router, provider, &call.fields, config_ids).await?;
     let called = number.as_ref().map(|n| CalledNumber {
         is_active: n.is_active,
         workflow_id: n.workflow_id,
@@ -473,6 +482,7 @@ fn retried(call: &StartedCall, first: InboundCall) -> Recorded {
 /// one of them in `config_ids`; several matches are refused, as none.
 async fn called_number(
     state: &AppState,
+    router: &Router,
     provider: &'static str,
     fields: &CallFields,
     config_ids: Vec<ConfigId>,
@@ -498,10 +508,15 @@ async fn called_number(
     if addresses.is_empty() {
         return Ok((addresses, None));
     }
-    let wanted = addresses.clone();
-    let mut found = state
-        .point(move |c| Ok(db::calls::called_numbers(c, provider, &config_ids, &wanted)?))
-        .await?;
+    let read = |(provider, ids, forms): NumberLookup| async move {
+        let found = state
+            .point(move |c| Ok(db::calls::called_numbers(c, provider, &ids, &forms)?))
+            .await?;
+        Ok::<_, ApiError>(Arc::from(found))
+    };
+    let lookup = (provider, config_ids, addresses.clone());
+    let generation = state.db.settings_generation();
+    let mut found = router.numbers.get_or_read(lookup, generation, read).await?.0.to_vec();
     if found.len() > 1 {
         log::warn!("inbound {provider}: {to} matches {} numbers; refusing", found.len());
         found.clear();

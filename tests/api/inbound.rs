@@ -12,7 +12,7 @@ use sha1::Sha1;
 use sha2::Sha256;
 use telebind::config::Config;
 
-use crate::helpers::{spawn_app_with, TestApp, CONFIGS};
+use crate::helpers::{numbers_path, spawn_app_with, TestApp, CONFIGS};
 use crate::metrics::{samples, value};
 
 pub(crate) const BASE: &str = "https://telebind.example.com";
@@ -936,4 +936,25 @@ async fn a_new_secret_counts_from_the_next_request_though_the_old_one_was_kept()
         rejected(Carrier::Twilio)
     );
     assert_eq!(logged_calls(&l.app).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_number_unbound_after_a_routed_call_is_unbound_for_the_next() {
+    let l = line(Carrier::Twilio).await;
+    let (headers, body) = twilio_start(TWILIO_TOKEN, "CA-first");
+    let first = post(&l.app, "", &headers, body.as_bytes()).await;
+    let calls = logged_calls(&l.app).await;
+    assert_eq!(first, connected(Carrier::Twilio, &l.workflow["id"], &calls[0]["id"]));
+
+    let path = format!("{}/{}", numbers_path(&l.cfg), l.number["id"]);
+    let unbind = json!({"clear_inbound_workflow": true});
+    l.app.call(Method::PUT, &path, Some(unbind), 200).await;
+    let (headers, body) = twilio_start(TWILIO_TOKEN, "CA-second");
+    assert_eq!(
+        post(&l.app, "", &headers, body.as_bytes()).await,
+        rejected(Carrier::Twilio)
+    );
+    let calls = logged_calls(&l.app).await;
+    assert_eq!(calls[0]["call_id"], "CA-second");
+    assert_eq!(calls[0]["outcome"], "workflow_not_bound");
 }
