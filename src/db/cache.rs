@@ -1,12 +1,13 @@
-//! A read-through copy of what point reads serve most (one phone number's
-//! response, an inbound request's candidate configurations), kept in step
-//! with every commit. Each entry is stamped with the
-//! database's generation as it was before the read that made it began; it is
-//! served only while the generation is unchanged. The writer moves the
-//! generation on after each commit and before it answers the write, so a
-//! client always reads its own writes; commits of other processes (the CLI's
-//! `numbers resync`) move it on once a worker notices them
-//! (`Database::generation`).
+//! Read-through copies of what point reads serve most (one phone number's
+//! response; the inbound router's candidate configurations and called
+//! numbers), kept in step with the commits they depend on. Each entry is
+//! stamped with a generation as it was before the read that made it began:
+//! every commit's for GET-one, the commits that may change more than the
+//! call log for the router's copies. It is served only while that
+//! generation is unchanged. The writer moves the generations on after each
+//! commit and before it answers the write, so a client always reads its own
+//! writes; commits of other processes (the CLI's `numbers resync`) move both
+//! on once a worker notices them (`Database::generation`).
 
 use std::collections::HashMap;
 use std::future::Future;

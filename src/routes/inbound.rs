@@ -39,16 +39,17 @@ const DUMMY_SECRET: &str = "telebind-no-candidate-0000000000";
 const DUMMY_PUBLIC_KEY: &str = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
 
 /// The router's own state: the signed webhook URLs, the replay cache, the
-/// pre-auth reject counters, the candidates of recent claims and the clock
-/// the freshness checks read.
+/// pre-auth reject counters, copies of what recent requests read, and the
+/// clock the freshness checks read.
 pub struct Router {
     /// The webhook on `server.public_base_url` and on each alias.
     webhooks: Vec<String>,
     nonces: NonceCache,
     refusals: Mutex<HashMap<(Carrier, PreAuthCause), Refusals>>,
-    /// The configurations of each claim seen since the last commit, their
-    /// credentials opened: a flood of forged requests for a real account
-    /// reads no database and decrypts nothing.
+    /// The configurations of each claim, credentials opened, kept until a
+    /// commit changes more than the call log (`Database::settings_generation`):
+    /// a flood of forged requests for a real account reads no database and
+    /// decrypts nothing.
     candidates: ReadCache<(Carrier, Claim), Arc<[Candidate]>>,
     /// The numbers found at each called number's forms in the verified
     /// configurations, kept the same way: a verified start then reads
