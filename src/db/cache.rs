@@ -1,13 +1,12 @@
 //! Read-through copies of what point reads serve most (one phone number's
 //! response; the inbound router's candidate configurations and called
-//! numbers), kept in step with the commits they depend on. Each entry is
-//! stamped with a generation as it was before the read that made it began:
-//! every commit's for GET-one, the commits that may change more than the
-//! call log for the router's copies. It is served only while that
-//! generation is unchanged. The writer moves the generations on after each
-//! commit and before it answers the write, so a client always reads its own
-//! writes; commits of other processes (the CLI's `numbers resync`) move both
-//! on once a worker notices them (`Database::generation`).
+//! numbers), kept in step with every commit that could change them. Each
+//! entry is stamped with the database's generation as it was before the
+//! read that made it began; it is served only while the generation is
+//! unchanged. The writer moves the generation on after each commit and
+//! before it answers the write, so a client always reads its own writes;
+//! commits of other processes (the CLI's `numbers resync`) move it on once
+//! a worker notices them (`Database::generation`).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -15,17 +14,13 @@ use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Counts the commits this process has seen, its own and others': all of
-/// them, and those that may have changed more than the call log (what the
-/// inbound router's copies depend on: a routed call's own row must not
-/// throw away the copies the next call uses).
+/// Counts the commits this process has seen, its own and others', except
+/// those of call-log writes alone: no copy holds the call log, and a routed
+/// call's own row must not throw away the copies the next call uses.
 #[derive(Debug, Clone, Default)]
-pub struct Generation {
-    all: Arc<AtomicU64>,
-    settings: Arc<AtomicU64>,
-}
+pub struct Generation(Arc<AtomicU64>);
 
-/// What a write may change, for the generations it moves on.
+/// What a write may change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     /// Anything: the safe assumption.
@@ -36,20 +31,13 @@ pub enum Scope {
 
 impl Generation {
     pub fn now(&self) -> u64 {
-        self.all.load(Ordering::Acquire)
+        self.0.load(Ordering::Acquire)
     }
 
-    /// The count of commits that may have changed more than the call log.
-    pub fn settings(&self) -> u64 {
-        self.settings.load(Ordering::Acquire)
-    }
-
-    /// After a commit of writes of `scope`, before anyone is told of it.
-    pub fn advance(&self, scope: Scope) {
-        if scope == Scope::Any {
-            self.settings.fetch_add(1, Ordering::AcqRel);
-        }
-        self.all.fetch_add(1, Ordering::AcqRel);
+    /// After a commit that may have changed a copy's rows, before anyone is
+    /// told of it.
+    pub fn advance(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -113,7 +101,7 @@ mod tests {
         let cache = ReadCache::new(4);
         cache.insert(1, generation.now(), "a");
         assert_eq!(cache.get(&1, generation.now()), Some("a"));
-        generation.advance(Scope::Any);
+        generation.advance();
         assert_eq!(cache.get(&1, generation.now()), None);
     }
 
@@ -123,20 +111,9 @@ mod tests {
         let cache = ReadCache::new(4);
         let stamp = generation.now();
         // The commit lands while the row is being read.
-        generation.advance(Scope::Any);
+        generation.advance();
         cache.insert(1, stamp, "old");
         assert_eq!(cache.get(&1, generation.now()), None);
-    }
-
-    #[test]
-    fn a_call_log_commit_moves_on_all_commits_but_not_the_settings() {
-        let generation = Generation::default();
-        let (all, settings) = (generation.now(), generation.settings());
-        generation.advance(Scope::CallLog);
-        assert!(generation.now() > all);
-        assert_eq!(generation.settings(), settings);
-        generation.advance(Scope::Any);
-        assert!(generation.settings() > settings);
     }
 
     #[test]

@@ -33,27 +33,17 @@ impl Database {
         })
     }
 
-    /// The count of commits seen, for stamping cached reads (`cache`):
+    /// The count of commits seen, but those of call-log writes alone, for
+    /// stamping cached reads (`cache`):
     /// this process's own commits move it on before they are answered;
     /// another process's (the CLI's), once this thread notices them, within
     /// a millisecond. Taken before the read it stamps.
     pub fn generation(&self) -> u64 {
-        self.notice_others();
-        self.generation.now()
-    }
-
-    /// As `generation`, counting only commits that may have changed more
-    /// than the call log (another process's commits always count).
-    pub fn settings_generation(&self) -> u64 {
-        self.notice_others();
-        self.generation.settings()
-    }
-
-    fn notice_others(&self) {
         // Unsure (the check failed) counts as changed: a cached copy is only an optimization.
         if point::changed_here(&self.store).unwrap_or(true) {
-            self.generation.advance(Scope::Any);
+            self.generation.advance();
         }
+        self.generation.now()
     }
 
     /// A lookup of one row by key: runs `f` at once on this thread's own
@@ -106,7 +96,7 @@ impl Database {
     }
 
     /// As `write`, for a write that changes the call log and nothing else:
-    /// it leaves `settings_generation`, and the copies stamped with it, alone.
+    /// it leaves `generation`, and the copies stamped with it, alone.
     pub async fn write_call_log<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,

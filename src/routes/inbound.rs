@@ -47,7 +47,7 @@ pub struct Router {
     nonces: NonceCache,
     refusals: Mutex<HashMap<(Carrier, PreAuthCause), Refusals>>,
     /// The configurations of each claim, credentials opened, kept until a
-    /// commit changes more than the call log (`Database::settings_generation`):
+    /// commit changes more than the call log (`Database::generation`):
     /// a flood of forged requests for a real account reads no database and
     /// decrypts nothing.
     candidates: ReadCache<(Carrier, Claim), Arc<[Candidate]>>,
@@ -120,7 +120,7 @@ impl Router {
             let found = state.point(move |c| Ok(candidates(c, &key)?)).await?;
             Ok::<_, ApiError>(Arc::from(found))
         };
-        let generation = state.db.settings_generation();
+        let generation = state.db.generation();
         let (found, hit) = self.candidates.get_or_read((carrier, claim), generation, read).await?;
         crate::metrics::cache_lookup(Cache::InboundCandidates, hit);
         Ok(found)
@@ -516,13 +516,13 @@ async fn called_number(
         Ok::<_, ApiError>(Arc::from(found))
     };
     let lookup = (provider, config_ids, addresses.clone());
-    let generation = state.db.settings_generation();
-    let mut found = router.numbers.get_or_read(lookup, generation, read).await?.0.to_vec();
+    let generation = state.db.generation();
+    let (found, _) = router.numbers.get_or_read(lookup, generation, read).await?;
     if found.len() > 1 {
         log::warn!("inbound {provider}: {to} matches {} numbers; refusing", found.len());
-        found.clear();
+        return Ok((addresses, None));
     }
-    Ok((addresses, found.pop()))
+    Ok((addresses, found.first().cloned()))
 }
 
 /// The stream a recorded call is handed to, when it is to be handed on.

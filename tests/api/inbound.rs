@@ -203,20 +203,23 @@ fn vobiz_headers(sig: &str, nonce: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A Twilio start for `call_id` to `to` (form-encoded), signed with `token`.
+fn twilio_start(token: &str, call_id: &str, to: &str) -> (Vec<(&'static str, String)>, String) {
+    let body = format!(
+        "AccountSid={TWILIO_SID}&ApiVersion=2010-04-01&CallSid={call_id}&CallStatus=ringing&Direction=inbound&From=%2B14155550199&To={to}"
+    );
+    (
+        twilio_headers(&twilio_signature(token, &format!("{BASE}{RUN}"), &body)),
+        body,
+    )
+}
+
 /// A start request of `carrier` for `call_id` to `to`, correctly signed
 /// (Plivo and Vobiz with the fresh `nonce`).
 pub(crate) fn start(carrier: Carrier, call_id: &str, to: &str, nonce: &str) -> (Vec<(&'static str, String)>, String) {
     let to = to.replace('+', "%2B");
     match carrier {
-        Carrier::Twilio => {
-            let body = format!(
-                "AccountSid={TWILIO_SID}&ApiVersion=2010-04-01&CallSid={call_id}&CallStatus=ringing&Direction=inbound&From=%2B14155550199&To={to}"
-            );
-            (
-                twilio_headers(&twilio_signature(TWILIO_TOKEN, &format!("{BASE}{RUN}"), &body)),
-                body,
-            )
-        }
+        Carrier::Twilio => twilio_start(TWILIO_TOKEN, call_id, &to),
         Carrier::Plivo => {
             let body = format!(
                 "AuthID={PLIVO_AUTH_ID}&CallUUID={call_id}&CallStatus=ringing&Direction=inbound&From=14155550199&To={to}"
@@ -861,6 +864,9 @@ async fn a_parked_configuration_takes_no_calls_until_it_is_reactivated() {
 
 // ------------------------------------------------- candidates kept since the last commit
 
+/// The line's number as a form carries it.
+const LINE_TO: &str = "%2B14155550100";
+
 const CANDIDATE_HITS: (&str, &[(&str, &str)]) =
     ("telebind_inbound_candidate_cache_lookups_total", &[("result", "hit")]);
 
@@ -868,21 +874,10 @@ async fn candidate_hits(app: &TestApp) -> f64 {
     value(&samples(app).await, CANDIDATE_HITS.0, CANDIDATE_HITS.1)
 }
 
-/// A Twilio start for `call_id` signed with `token`.
-fn twilio_start(token: &str, call_id: &str) -> (Vec<(&'static str, String)>, String) {
-    let body = format!(
-        "AccountSid={TWILIO_SID}&ApiVersion=2010-04-01&CallSid={call_id}&CallStatus=ringing&Direction=inbound&From=%2B14155550199&To=%2B14155550100"
-    );
-    (
-        twilio_headers(&twilio_signature(token, &format!("{BASE}{RUN}"), &body)),
-        body,
-    )
-}
-
 #[tokio::test]
 async fn a_flood_of_forged_requests_is_verified_against_kept_candidates() {
     let l = line(Carrier::Twilio).await;
-    let (_, body) = twilio_start(TWILIO_TOKEN, "CA-forged");
+    let (_, body) = twilio_start(TWILIO_TOKEN, "CA-forged", LINE_TO);
     let forged = twilio_headers("Zm9yZ2VkIHNpZ25hdHVyZSAyMGI=");
     assert_eq!(
         post(&l.app, "", &forged, body.as_bytes()).await,
@@ -905,7 +900,7 @@ async fn a_flood_of_forged_requests_is_verified_against_kept_candidates() {
 async fn a_new_secret_counts_from_the_next_request_though_the_old_one_was_kept() {
     const NEW_TOKEN: &str = "fedcba9876543210fedcba9876543210";
     let l = line(Carrier::Twilio).await;
-    let (forged_headers, forged_body) = twilio_start("not-the-token", "CA-forged");
+    let (forged_headers, forged_body) = twilio_start("not-the-token", "CA-forged", LINE_TO);
     // Twice: the candidates, with the old secret, are now kept.
     for _ in 0..2 {
         let answer = post(&l.app, "", &forged_headers, forged_body.as_bytes()).await;
@@ -916,12 +911,12 @@ async fn a_new_secret_counts_from_the_next_request_though_the_old_one_was_kept()
     l.app
         .call(Method::PUT, &format!("{CONFIGS}/{}", l.cfg), Some(config), 200)
         .await;
-    let (headers, body) = twilio_start(TWILIO_TOKEN, "CA-old-secret");
+    let (headers, body) = twilio_start(TWILIO_TOKEN, "CA-old-secret", LINE_TO);
     assert_eq!(
         post(&l.app, "", &headers, body.as_bytes()).await,
         rejected(Carrier::Twilio)
     );
-    let (headers, body) = twilio_start(NEW_TOKEN, "CA-new-secret");
+    let (headers, body) = twilio_start(NEW_TOKEN, "CA-new-secret", LINE_TO);
     let answer = post(&l.app, "", &headers, body.as_bytes()).await;
     let calls = logged_calls(&l.app).await;
     assert_eq!(calls.len(), 1);
@@ -930,7 +925,7 @@ async fn a_new_secret_counts_from_the_next_request_though_the_old_one_was_kept()
 
     // Parked by another process (the CLI): seen at the next request too.
     configs_cli(&l.app, &["deactivate", &l.cfg.to_string(), "--reason", "parked"]);
-    let (headers, body) = twilio_start(NEW_TOKEN, "CA-parked");
+    let (headers, body) = twilio_start(NEW_TOKEN, "CA-parked", LINE_TO);
     assert_eq!(
         post(&l.app, "", &headers, body.as_bytes()).await,
         rejected(Carrier::Twilio)
@@ -941,7 +936,7 @@ async fn a_new_secret_counts_from_the_next_request_though_the_old_one_was_kept()
 #[tokio::test]
 async fn a_number_unbound_after_a_routed_call_is_unbound_for_the_next() {
     let l = line(Carrier::Twilio).await;
-    let (headers, body) = twilio_start(TWILIO_TOKEN, "CA-first");
+    let (headers, body) = twilio_start(TWILIO_TOKEN, "CA-first", LINE_TO);
     let first = post(&l.app, "", &headers, body.as_bytes()).await;
     let calls = logged_calls(&l.app).await;
     assert_eq!(first, connected(Carrier::Twilio, &l.workflow["id"], &calls[0]["id"]));
@@ -949,7 +944,7 @@ async fn a_number_unbound_after_a_routed_call_is_unbound_for_the_next() {
     let path = format!("{}/{}", numbers_path(&l.cfg), l.number["id"]);
     let unbind = json!({"clear_inbound_workflow": true});
     l.app.call(Method::PUT, &path, Some(unbind), 200).await;
-    let (headers, body) = twilio_start(TWILIO_TOKEN, "CA-second");
+    let (headers, body) = twilio_start(TWILIO_TOKEN, "CA-second", LINE_TO);
     assert_eq!(
         post(&l.app, "", &headers, body.as_bytes()).await,
         rejected(Carrier::Twilio)
